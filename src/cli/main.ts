@@ -1,0 +1,30 @@
+// fogctl: the one command. Each subcommand lives in its own cmd-*.ts file and
+// registers itself here; this is the only top-level catch.
+
+import { Command, CommanderError } from 'commander';
+import { ExitError } from './errors.js';
+import { registerValidate } from './cmd-validate.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('fogctl')
+    .description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.')
+    .exitOverride()
+    .showHelpAfterError();
+  let code = 0;
+  const setCode = (c: number) => {
+    code = c;
+  };
+  registerValidate(program, setCode);
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ExitError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
