@@ -234,6 +234,8 @@ export const LABEL = {
   /** Reserved cpu (millicores) / memory (bytes), so any controller can count them. */
   cpu: 'fog.cpu',
   memory: 'fog.memory',
+  /** Host ports a container binds, `tcp/1883,udp/5683` (needed for network host, where the engine records none). */
+  ports: 'fog.ports',
 } as const;
 
 export type ContainerState = 'created' | 'running' | 'restarting' | 'exited' | 'dead' | 'paused' | 'removing';
