@@ -1,0 +1,245 @@
+// Carries out a plan's actions on the engines and reports each as a result
+// value: a failed action never stops the others or another node's work.
+//
+// Every action is idempotent: a create whose name exists adopts the existing
+// container (ours, same spec) instead of making a second one; start, stop and
+// remove of something already in that state succeed. Containers without our
+// labels are never started, stopped or removed.
+
+import type { Logger } from 'pino';
+import { LABEL, type Action } from '../api/types.js';
+import { EngineError, type Engine } from '../docker/engine.js';
+import { eachLimited } from '../docker/limit.js';
+import { isManaged } from '../observe/convert.js';
+import { createBody } from './container-config.js';
+
+export type ActionFailureCode =
+  | 'unknown-node'
+  | 'unreachable'
+  | 'timeout'
+  | 'image-pull-failed'
+  | 'bad-parameter'
+  | 'device-not-found'
+  | 'port-in-use'
+  | 'out-of-memory'
+  | 'start-failed'
+  | 'name-conflict'
+  | 'not-managed'
+  | 'not-found'
+  | 'engine-error';
+
+export interface ActionResult {
+  action: Action;
+  ok: boolean;
+  /** Set when ok is false. */
+  code?: ActionFailureCode;
+  message?: string;
+  /** A transient failure: the same action may succeed later. */
+  retryable?: boolean;
+  /** The container made or acted on, when known. */
+  containerId?: string;
+}
+
+export interface ExecutorOptions {
+  /** Actions in flight per node. */
+  perNodeConcurrency: number;
+  /** Deadline of each engine call, ms (a stop adds its grace period). */
+  callTimeoutMs: number;
+  /** Extra attempts for a transient failure. */
+  retries: number;
+  /** First retry delay, ms; doubles. Default 200. */
+  retryDelayMs?: number;
+  /** Deadline of an image pull, ms. Default 5 minutes. */
+  pullTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** An action that cannot complete, with its outcome. */
+class ActionFailure extends Error {
+  constructor(
+    readonly code: ActionFailureCode,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+// 5xx answers that will not change on retry.
+const TERMINAL: ReadonlyArray<[RegExp, ActionFailureCode]> = [
+  [/error gathering device information|no such device|device .* not found/i, 'device-not-found'],
+  [/port is already allocated|address already in use/i, 'port-in-use'],
+  [/out of memory|\boom\b|memory limit/i, 'out-of-memory'],
+  [/executable file not found|oci runtime|permission denied|no such file or directory|invalid/i, 'start-failed'],
+];
+
+/** Turns an engine error into the action's outcome. */
+export function classify(err: unknown): ActionFailure {
+  if (err instanceof ActionFailure) return err;
+  if (!(err instanceof EngineError)) return new ActionFailure('engine-error', err instanceof Error ? err.message : String(err), false);
+  switch (err.kind) {
+    case 'config':
+      return new ActionFailure('unreachable', err.message, false);
+    case 'timeout':
+      return new ActionFailure('timeout', err.message, true);
+    case 'connection':
+      return new ActionFailure('unreachable', err.message, true);
+    case 'http':
+      break;
+  }
+  const status = err.status ?? 500;
+  if (status === 400) return new ActionFailure('bad-parameter', err.message, false);
+  if (status === 404) return new ActionFailure('not-found', err.message, false);
+  if (status === 409) return new ActionFailure('name-conflict', err.message, false);
+  for (const [re, code] of TERMINAL) if (re.test(err.message)) return new ActionFailure(code, err.message, false);
+  return new ActionFailure('engine-error', err.message, status >= 500);
+}
+
+const isHttp = (err: unknown, status: number): err is EngineError => err instanceof EngineError && err.status === status;
+
+export class Executor {
+  private readonly engines: ReadonlyMap<string, Engine>;
+  private readonly log?: Logger;
+
+  constructor(
+    clients: ReadonlyMap<string, Engine> | Readonly<Record<string, Engine>>,
+    private readonly opts: ExecutorOptions,
+  ) {
+    const entries = clients instanceof Map ? [...clients] : Object.entries(clients);
+    this.engines = new Map(
+      entries.map(([node, e]: [string, Engine]) => [node, e.withOptions({ callTimeoutMs: opts.callTimeoutMs, ...(opts.pullTimeoutMs ? { pullTimeoutMs: opts.pullTimeoutMs } : {}) })]),
+    );
+    this.log = opts.logger?.child({ component: 'executor' });
+  }
+
+  /** Results in the order of `actions`. Nodes run in parallel; actions on one replica slot run in order. */
+  async execute(actions: readonly Action[]): Promise<ActionResult[]> {
+    const results: ActionResult[] = new Array(actions.length);
+    const byNode = new Map<string, Map<string, number[]>>();
+    actions.forEach((a, i) => {
+      const slots = byNode.get(a.node) ?? new Map<string, number[]>();
+      byNode.set(a.node, slots);
+      const key = `${a.service}/${a.slot}`;
+      slots.set(key, [...(slots.get(key) ?? []), i]);
+    });
+    await Promise.all(
+      [...byNode].map(([node, slots]) =>
+        eachLimited([...slots.values()], this.opts.perNodeConcurrency, async (indexes) => {
+          for (const i of indexes) results[i] = await this.run(node, actions[i] as Action);
+        }),
+      ),
+    );
+    return results;
+  }
+
+  private async run(node: string, action: Action): Promise<ActionResult> {
+    const name = action.type === 'create' ? action.container.name : action.containerName;
+    const log = this.log?.child({ node, service: action.service, slot: action.slot, container: name });
+    try {
+      const engine = this.engines.get(node);
+      if (!engine) throw new ActionFailure('unknown-node', `no engine client for node ${node}`, false);
+      const containerId = await this.perform(engine, action);
+      log?.info({ action: action.type, reason: action.reason }, `${action.type} ${name}`);
+      return { action, ok: true, ...(containerId ? { containerId } : {}) };
+    } catch (err) {
+      const f = classify(err);
+      log?.warn({ action: action.type, code: f.code, retryable: f.retryable }, `${action.type} ${name} failed: ${f.message}`);
+      return { action, ok: false, code: f.code, message: f.message, retryable: f.retryable };
+    }
+  }
+
+  private perform(engine: Engine, action: Action): Promise<string | undefined> {
+    switch (action.type) {
+      case 'create':
+        return this.create(engine, action);
+      case 'start':
+        return this.owned(engine, action.containerId, async (id) => {
+          await this.retry(() => engine.startContainer(id));
+        }, false);
+      case 'stop':
+        return this.owned(engine, action.containerId, async (id) => {
+          await this.gone(() => this.retry(() => engine.stopContainer(id, action.timeout)));
+        });
+      case 'remove':
+        return this.owned(engine, action.containerId, async (id, running) => {
+          if (running) await this.gone(() => this.retry(() => engine.stopContainer(id, action.stopTimeout)));
+          await this.gone(() => this.retry(() => engine.removeContainer(id)));
+        });
+    }
+  }
+
+  private async create(engine: Engine, action: Extract<Action, { type: 'create' }>): Promise<string> {
+    const spec = action.container;
+    const body = createBody(spec);
+    let id: string | undefined;
+    for (let pulled = false; id === undefined; ) {
+      try {
+        id = await this.retry(() => engine.createContainer(spec.name, body));
+      } catch (err) {
+        if (isHttp(err, 404) && /no such image/i.test(err.message) && !pulled) {
+          await engine.pullImage(spec.image).catch((pullErr: unknown) => {
+            throw new ActionFailure('image-pull-failed', `image ${spec.image} is not on node ${engine.node} and pulling it failed: ${(pullErr as Error).message}`, false);
+          });
+          pulled = true;
+        } else if (isHttp(err, 409)) {
+          id = await this.adopt(engine, spec.name, spec.labels[LABEL.hash]);
+        } else {
+          throw err;
+        }
+      }
+    }
+    if (action.start) {
+      const createdId = id;
+      await this.retry(() => engine.startContainer(createdId));
+    }
+    return id;
+  }
+
+  /** The name is taken: use that container if it is ours with the same spec. */
+  private async adopt(engine: Engine, name: string, hash: string | undefined): Promise<string> {
+    const existing = await this.retry(() => engine.inspectContainer(name));
+    if (!existing) throw new ActionFailure('name-conflict', `container ${name} was being removed while we created it`, true);
+    const labels = existing.Config.Labels ?? {};
+    if (!isManaged(labels)) throw new ActionFailure('name-conflict', `container name ${name} is taken by a container that is not managed by fog`, false);
+    if (hash !== undefined && labels[LABEL.hash] !== hash) {
+      throw new ActionFailure('name-conflict', `container ${name} exists with another spec (hash ${labels[LABEL.hash] ?? 'none'}, want ${hash})`, false);
+    }
+    return existing.Id;
+  }
+
+  /** Runs `fn` on a container only when it carries our labels; a container that is gone fails only when `goneIsFailure`. */
+  private async owned(engine: Engine, id: string, fn: (id: string, running: boolean) => Promise<void>, goneIsDone = true): Promise<string | undefined> {
+    const c = await this.retry(() => engine.inspectContainer(id));
+    if (!c) {
+      if (goneIsDone) return undefined;
+      throw new ActionFailure('not-found', `no container ${id} on node ${engine.node}`, false);
+    }
+    if (!isManaged(c.Config.Labels)) throw new ActionFailure('not-managed', `container ${c.Name.replace(/^\//, '')} has no ${LABEL.service} label: not ours to touch`, false);
+    await fn(c.Id, c.State.Running || c.State.Status === 'restarting');
+    return c.Id;
+  }
+
+  /** A container that disappeared under us is already where a stop or remove wanted it. */
+  private async gone(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (isHttp(err, 404)) return;
+      // removal already in progress
+      if (isHttp(err, 409) && /in progress/i.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  private async retry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const f = classify(err);
+        if (!f.retryable || attempt >= this.opts.retries) throw err;
+        await new Promise((r) => setTimeout(r, (this.opts.retryDelayMs ?? 200) * 2 ** attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// Follows one engine's container events so the controller can re-observe a
+// node as soon as something changes there. Events are only a hint: the
+// controller's periodic full observe makes a missed one cost nothing.
+//
+// The stream reconnects with doubling back-off. A stream can also go silent
+// without ending (a hung daemon keeps its socket open), so a quiet stream is
+// checked with a ping; a ping that fails means the engine is lost.
+
+import type { Engine, EngineEvent, EventStream } from '../docker/engine.js';
+
+/** Container actions worth a re-observe (health_status arrives as `health_status: healthy`). */
+const ACTIONS = ['create', 'start', 'restart', 'die', 'kill', 'oom', 'stop', 'destroy', 'pause', 'unpause', 'rename', 'health_status'];
+
+export interface EventWatchOptions {
+  /** First reconnect delay, ms; doubles up to backoffMaxMs. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** A stream silent this long is checked with a ping. */
+  stallMs: number;
+}
+
+export const DEFAULT_EVENT_WATCH: EventWatchOptions = { backoffBaseMs: 500, backoffMaxMs: 30_000, stallMs: 5_000 };
+
+export interface EventWatchHandlers {
+  /** A container changed. */
+  change(event: EngineEvent): void;
+  /** The stream (re)connected: events may have been missed before. */
+  connected(): void;
+  /** The stream dropped; `lost` when the engine also failed a ping. */
+  dropped(err: Error, lost: boolean): void;
+}
+
+export class EventWatch {
+  private stream?: EventStream;
+  private retryTimer?: NodeJS.Timeout;
+  private stallTimer?: NodeJS.Timeout;
+  private attempt = 0;
+  private heard = false;
+  private closed = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly on: EventWatchHandlers,
+    private readonly opts: EventWatchOptions = DEFAULT_EVENT_WATCH,
+  ) {}
+
+  start(): void {
+    if (this.closed || this.stream) return;
+    this.heard = false;
+    const stream = this.engine.watchEvents(
+      (e) => {
+        if (e.Type === 'container' && ACTIONS.some((a) => e.Action === a || e.Action?.startsWith(`${a}:`))) this.on.change(e);
+      },
+      () => {
+        this.heard = true;
+        this.attempt = 0;
+      },
+      (err) => this.lostOrDropped(stream, err ?? new Error('event stream ended')),
+    );
+    this.stream = stream;
+    // The headers of /events come before any event: probe right away so a
+    // reconnect is reported as soon as the engine answers.
+    this.engine.ping().then(
+      () => {
+        if (this.stream === stream) {
+          this.attempt = 0;
+          this.on.connected();
+        }
+      },
+      () => undefined,
+    );
+    this.stallTimer = setInterval(() => this.checkStall(stream), this.opts.stallMs);
+    this.stallTimer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.teardown();
+    clearTimeout(this.retryTimer);
+  }
+
+  private checkStall(stream: EventStream): void {
+    if (this.heard) {
+      this.heard = false;
+      return;
+    }
+    this.engine.ping().then(
+      () => undefined,
+      (err: unknown) => {
+        if (this.stream === stream) this.drop(err as Error, true);
+      },
+    );
+  }
+
+  /** The stream ended: the engine is lost only if it does not answer a ping either. */
+  private lostOrDropped(stream: EventStream, err: Error): void {
+    if (this.stream !== stream) return;
+    this.teardown();
+    this.engine.ping().then(
+      () => this.drop(err, false),
+      (pingErr: unknown) => this.drop(pingErr as Error, true),
+    );
+  }
+
+  private drop(err: Error, lost: boolean): void {
+    if (this.closed) return;
+    this.teardown();
+    this.on.dropped(err, lost);
+    const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** this.attempt);
+    this.attempt++;
+    this.retryTimer = setTimeout(() => this.start(), delay);
+    this.retryTimer.unref();
+  }
+
+  private teardown(): void {
+    clearInterval(this.stallTimer);
+    this.stream?.close();
+    this.stream = undefined;
+  }
+}
