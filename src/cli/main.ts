@@ -3,6 +3,9 @@
 
 import { Command, CommanderError } from 'commander';
 import { ExitError } from './errors.js';
+import { registerGet } from './cmd-get.js';
+import { registerPlan } from './cmd-plan.js';
+import { registerRun } from './cmd-run.js';
 import { registerValidate } from './cmd-validate.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -15,6 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     code = c;
   };
   registerValidate(program, setCode);
+  registerRun(program, setCode);
+  registerGet(program, setCode);
+  registerPlan(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;

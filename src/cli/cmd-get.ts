@@ -1,0 +1,121 @@
+// fogctl get nodes|services|replicas, and fogctl describe node|service NAME.
+
+import type { Command } from 'commander';
+import type { StatusDoc } from '../controller/status-doc.js';
+import { ExitError } from './errors.js';
+import { describeNode, describeService } from './describe.js';
+import { nodesTable, parseOutput, replicaRows, replicasTable, serialize, servicesTable } from './print.js';
+import { obtainStatus, type SourceFlags } from './source.js';
+
+const RESOURCES: Record<string, 'nodes' | 'services' | 'replicas'> = {
+  node: 'nodes',
+  nodes: 'nodes',
+  no: 'nodes',
+  service: 'services',
+  services: 'services',
+  svc: 'services',
+  replica: 'replicas',
+  replicas: 'replicas',
+  rs: 'replicas',
+};
+
+function resourceOf(word: string): 'nodes' | 'services' | 'replicas' {
+  const r = RESOURCES[word.toLowerCase()];
+  if (!r) throw new ExitError(`unknown resource type "${word}": allowed are nodes, services, replicas`, 1);
+  return r;
+}
+
+export function addSourceFlags(cmd: Command): Command {
+  return cmd
+    .option('--server <socket|127.0.0.1:port>', 'controller status endpoint (default $FOG_SERVER or ./.fog/fogctl.sock)')
+    .option('--desired <dir>', 'desired folder to read when no controller is running', 'desired')
+    .option('--cluster <name>', 'cluster name (ownership label) when reading the fleet directly', 'default')
+    .option('--direct', 'do not ask a controller: observe the fleet directly, now');
+}
+
+function render(doc: StatusDoc, what: 'nodes' | 'services' | 'replicas', name: string | undefined, output: string | undefined): string {
+  const out = parseOutput(output);
+  if (out === 'json' || out === 'yaml') {
+    const items =
+      what === 'nodes' ? doc.status.nodes : what === 'services' ? doc.status.services : replicaRows(doc).map(({ service, r }) => ({ service, ...r }));
+    const picked = name === undefined ? items : items.filter((i) => ('name' in i ? i.name === name : `${(i as { service: string }).service}-${(i as { slot: number }).slot}` === name));
+    return serialize(name === undefined ? { kind: 'List', items: picked } : picked[0], out);
+  }
+  const filtered: StatusDoc =
+    name === undefined
+      ? doc
+      : {
+          ...doc,
+          status: {
+            ...doc.status,
+            nodes: doc.status.nodes.filter((n) => n.name === name),
+            services: what === 'replicas' ? doc.status.services.map((s) => ({ ...s, replicas: s.replicas.filter((r) => `${s.name}-${r.slot}` === name) })) : doc.status.services.filter((s) => s.name === name),
+          },
+        };
+  const wide = out === 'wide';
+  return what === 'nodes' ? nodesTable(filtered, wide) : what === 'services' ? servicesTable(filtered, wide) : replicasTable(filtered, wide);
+}
+
+function warnings(doc: StatusDoc): string {
+  const lines: string[] = [];
+  if (doc.desired.folderError) lines.push(`warning: ${doc.desired.folderError}`);
+  if (doc.desired.errors.length > 0) {
+    lines.push(`warning: ${doc.desired.errors.length} manifest error(s); the last good version of each object stays in force:`);
+    for (const e of doc.desired.errors.slice(0, 5)) lines.push(`  ${e.file}:${e.line}:${e.col}: ${e.message}`);
+    if (doc.desired.errors.length > 5) lines.push(`  … run \`fogctl validate ${doc.desired.dir}\` for all of them`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+export function registerGet(program: Command, setCode: (c: number) => void): void {
+  addSourceFlags(
+    program
+      .command('get')
+      .description('List nodes, services or replicas, as the controller sees them')
+      .argument('<resource>', 'nodes | services | replicas')
+      .argument('[name]', 'only this one')
+      .option('-o, --output <format>', 'wide | json | yaml')
+      .option('-w, --watch', 'keep printing as the status changes')
+      .option('--interval <ms>', 'poll interval for --watch', '1000'),
+  )
+    .addHelpText('after', '\nExamples:\n  fogctl get services\n  fogctl get nodes -o wide\n  fogctl get replicas -w\n  fogctl get service mqtt-broker -o yaml\n')
+    .action(async (resource: string, name: string | undefined, flags: SourceFlags & { output?: string; watch?: boolean; interval: string }) => {
+      const what = resourceOf(resource);
+      parseOutput(flags.output);
+      let last = '';
+      for (;;) {
+        const doc = await obtainStatus(flags);
+        const text = render(doc, what, name, flags.output);
+        if (!flags.watch) {
+          process.stderr.write(warnings(doc));
+          process.stdout.write(text);
+          if (name !== undefined && text.split('\n').filter(Boolean).length <= 1) {
+            throw new ExitError(`${what.replace(/s$/, '')} "${name}" not found`, 1);
+          }
+          setCode(0);
+          return;
+        }
+        if (text !== last) process.stdout.write((last ? '\n' : '') + text);
+        last = text;
+        await new Promise((r) => setTimeout(r, Number(flags.interval) || 1000));
+      }
+    });
+
+  addSourceFlags(
+    program
+      .command('describe')
+      .description('Show one node or service in detail: spec, conditions, replicas, why it is not placed, recent events')
+      .argument('<kind>', 'node | service')
+      .argument('<name>'),
+  )
+    .addHelpText('after', '\nExamples:\n  fogctl describe service opcua-collector\n  fogctl describe node press-2\n')
+    .action(async (kind: string, name: string, flags: SourceFlags) => {
+      const what = resourceOf(kind);
+      const doc = await obtainStatus(flags);
+      process.stderr.write(warnings(doc));
+      const text = what === 'nodes' ? describeNode(doc, name) : what === 'services' ? describeService(doc, name) : undefined;
+      if (text === undefined) throw new ExitError(`${kind} "${name}" not found (fogctl get ${what} lists them)`, 1);
+      process.stdout.write(text);
+      setCode(0);
+    });
+}

@@ -1,0 +1,45 @@
+// fogctl plan: what the reconcile would do now against the live fleet.
+// Exit 0: nothing to do; 2: something to do; 1: error (like terraform's
+// -detailed-exitcode), so it fits a GitOps pipeline.
+
+import type { Command } from 'commander';
+import { redactAction } from '../api/redact.js';
+import { DEFAULT_SETTINGS } from '../api/types.js';
+import { observeOnce } from '../controller/once.js';
+import { fetchStatus, resolveServer } from '../controller/status-client.js';
+import { durationFlag } from './cmd-run.js';
+import { ExitError } from './errors.js';
+import { parseOutput, serialize, table } from './print.js';
+
+export function registerPlan(program: Command, setCode: (c: number) => void): void {
+  program
+    .command('plan')
+    .description('Dry run: print the actions the controller would take now against the live fleet, without applying them')
+    .option('--desired <dir>', 'folder of fog/v1 manifests', 'desired')
+    .option('--cluster <name>', 'cluster name (default: the running controller\'s, else "default")')
+    .option('--server <socket|127.0.0.1:port>', 'a running controller to take the cluster name from')
+    .option('--grace <duration>', 'node grace period', '10s')
+    .option('-o, --output <format>', 'json | yaml')
+    .addHelpText('after', '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n')
+    .action(async (flags: { desired: string; cluster?: string; server?: string; grace: string; output?: string }) => {
+      const out = parseOutput(flags.output);
+      let cluster = flags.cluster;
+      if (cluster === undefined) {
+        const got = await fetchStatus(resolveServer(flags.server), 1_500);
+        cluster = got.ok ? got.doc.cluster : DEFAULT_SETTINGS.cluster;
+      }
+      const doc = await observeOnce({ desiredDir: flags.desired, settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace) } });
+      if (doc.desired.folderError) throw new ExitError(doc.desired.folderError, 1);
+      const actions = doc.lastActions.map(redactAction);
+      if (out === 'json' || out === 'yaml') {
+        process.stdout.write(serialize({ cluster, actions, errors: doc.desired.errors }, out));
+      } else if (actions.length === 0) {
+        process.stdout.write('No changes. The fleet matches the desired state.\n');
+      } else {
+        process.stdout.write(table(['ACTION', 'SERVICE', 'SLOT', 'NODE', 'REASON', 'MESSAGE'], actions.map((a) => [a.type, a.service, String(a.slot), a.node, a.reason, a.message])));
+        process.stdout.write(`\nPlan: ${actions.length} action(s).\n`);
+      }
+      for (const e of doc.desired.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
+      setCode(actions.length > 0 ? 2 : 0);
+    });
+}

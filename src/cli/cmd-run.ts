@@ -1,0 +1,73 @@
+// fogctl run: the controller.
+
+import type { Command } from 'commander';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDuration } from '../api/quantity.js';
+import { DEFAULT_SETTINGS } from '../api/types.js';
+import { systemClock } from '../controller/clock.js';
+import { Controller } from '../controller/controller.js';
+import { createEngineFleet } from '../controller/engine-fleet.js';
+import { rootLogger } from '../controller/logger.js';
+import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
+import { parseListen, serveStatus } from '../controller/status-server.js';
+import { ExitError } from './errors.js';
+
+export function durationFlag(flag: string, value: string): number {
+  const d = parseDuration(value);
+  if (!d.ok) throw new ExitError(`${flag} ${value}: ${d.error}`, 1);
+  return d.value;
+}
+
+export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+interface RunFlags {
+  desired: string;
+  cluster: string;
+  stateDir: string;
+  listen?: string;
+  grace: string;
+  resync: string;
+  callTimeout: string;
+  logLevel?: string;
+}
+
+export function registerRun(program: Command, setCode: (c: number) => void): void {
+  program
+    .command('run')
+    .description('Run the controller: watch the desired folder, observe every fog node, reconcile and apply, serve status')
+    .option('--desired <dir>', 'folder of fog/v1 manifests to watch', 'desired')
+    .option('--cluster <name>', 'this controller\'s name, carried by every container it owns', 'default')
+    .option('--state-dir <dir>', 'where the status socket lives', process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
+    .option('--listen <socket|127.0.0.1:port>', 'status endpoint (default <state-dir>/fogctl.sock, mode 0600)')
+    .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
+    .option('--resync <duration>', 'full re-observation interval (the safety net under engine events)', '10s')
+    .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
+    .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .addHelpText('after', '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n')
+    .action(async (flags: RunFlags) => {
+      if (!CLUSTER_NAME.test(flags.cluster)) throw new ExitError(`--cluster ${flags.cluster}: must be 1-32 lowercase letters, digits or '-', starting and ending with a letter or digit`, 1);
+      const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace) };
+      const logger = rootLogger({ level: flags.logLevel });
+      const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
+      if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
+      const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true });
+      const controller = new Controller({ desiredDir: flags.desired, settings, fleet, clock: systemClock, logger, resyncMs: durationFlag('--resync', flags.resync) });
+      const server = await serveStatus(listen, () => controller.statusDoc());
+      logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}` }, 'controller started');
+      controller.start();
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'stopping; containers are left running');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      await controller.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+      if ('socket' in listen) rmSync(listen.socket, { force: true });
+      logger.flush?.();
+      setCode(0);
+    });
+}

@@ -1,0 +1,104 @@
+// `fogctl describe`: everything a person needs to understand one object.
+
+import { formatCpu, formatMemory } from '../api/quantity.js';
+import type { StatusDoc } from '../controller/status-doc.js';
+import { ageOf, nodeState, serviceState, table } from './print.js';
+
+function section(title: string, body: string): string {
+  return `${title}:\n${body
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => `  ${l}`)
+    .join('\n')}\n`;
+}
+
+function kv(pairs: [string, string | undefined][]): string {
+  const shown = pairs.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '');
+  const w = Math.max(...shown.map(([k]) => k.length)) + 1;
+  return shown.map(([k, v]) => `${`${k}:`.padEnd(w + 1)}${v}`).join('\n') + '\n';
+}
+
+function eventsFor(doc: StatusDoc, object: string): string {
+  const evs = doc.events.filter((e) => e.object === object).slice(-15);
+  if (evs.length === 0) return 'Events: <none>\n';
+  return section('Events', table(['TYPE', 'REASON', 'AGE', 'COUNT', 'MESSAGE'], evs.map((e) => [e.type, e.reason, ageOf(doc, e.time), String(e.count ?? 1), e.message])));
+}
+
+export function describeService(doc: StatusDoc, name: string): string | undefined {
+  const s = doc.status.services.find((x) => x.name === name);
+  const spec = doc.specs?.[name];
+  if (!s && !spec) return undefined;
+  let out = kv([
+    ['Name', name],
+    ['Source', spec?.source],
+    ['Image', spec?.image],
+    ['Mode', spec?.mode],
+    ['Replicas', s ? `${s.desired} desired | ${s.ready} ready | ${s.upToDate} up-to-date | ${s.available} available` : undefined],
+    ['Status', s ? serviceState(s) : 'NotReconciled'],
+    ['Spec hash', s?.specHash],
+    ['Command', spec?.command?.join(' ')],
+    ['Network', spec?.network],
+    ['Ports', spec?.ports.join(', ')],
+    ['Resources', spec ? [spec.resources.cpu && `cpu ${spec.resources.cpu}`, spec.resources.memory && `memory ${spec.resources.memory}`].filter(Boolean).join(', ') || 'none reserved' : undefined],
+    ['Devices', spec?.devices.join(', ')],
+    ['Constraints', spec?.constraints.join(' && ')],
+    ['Spread', spec?.spread],
+    ['Depends on', spec?.dependsOn.join(', ')],
+    ['Restart', spec?.restart],
+    ['Update', spec?.update],
+  ]);
+  if (spec?.held) out += `Warning: this service's manifest is invalid now; its last good version stays in force (fogctl validate ${doc.desired.dir})\n`;
+  const errs = doc.desired.errors.filter((e) => e.object === `Service/${name}`);
+  if (errs.length > 0) out += section('Manifest errors', errs.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
+  if (spec && spec.env.length > 0) out += section('Environment', spec.env.join('\n'));
+  if (s) {
+    out += section('Conditions', table(['TYPE', 'STATUS', 'REASON', 'MESSAGE'], s.conditions.map((c) => [c.type, String(c.status), c.reason, c.message])));
+    out += section(
+      'Replicas',
+      s.replicas.length === 0
+        ? '<none>'
+        : table(
+            ['SLOT', 'NODE', 'STATE', 'READY', 'RESTARTS', 'UP-TO-DATE', 'CONTAINER', 'MESSAGE'],
+            s.replicas.map((r) => [String(r.slot), r.node || '<none>', r.state, String(r.ready), String(r.restarts), String(r.upToDate), r.containerName ?? '', r.message ?? '']),
+          ),
+    );
+    if (s.unschedulable) {
+      out += section('Unschedulable', `${s.unschedulable.message}\n${s.unschedulable.perNode.map((p) => `${p.node}: ${p.message}`).join('\n')}`);
+    }
+  }
+  const fails = doc.failures.filter((f) => f.service === name);
+  if (fails.length > 0) {
+    out += section('Failed actions', table(['ACTION', 'SLOT', 'NODE', 'CODE', 'AGE', 'MESSAGE'], fails.map((f) => [f.type, String(f.slot), f.node, f.code, ageOf(doc, f.time), f.message])));
+  }
+  return out + eventsFor(doc, `service/${name}`);
+}
+
+export function describeNode(doc: StatusDoc, name: string): string | undefined {
+  const n = doc.status.nodes.find((x) => x.name === name);
+  const spec = doc.nodeSpecs?.[name];
+  if (!n && !spec) return undefined;
+  let out = kv([
+    ['Name', name],
+    ['Source', spec?.source],
+    ['Endpoint', spec?.endpoint],
+    ['Address', spec?.address],
+    ['Status', n ? nodeState(n) : 'NotObserved'],
+    ['Reachable', n ? `${n.reachable} (since ${ageOf(doc, n.since)} ago)` : undefined],
+    ['Last seen', n?.lastSeen === undefined ? 'never' : `${ageOf(doc, n.lastSeen)} ago`],
+    ['Message', n?.message],
+    ['Devices', n?.devices.join(', ') ?? spec?.devices.join(', ')],
+  ]);
+  if (n) {
+    out += section('Labels', Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).sort().join('\n') || '<none>');
+    out += section(
+      'Capacity',
+      table(['RESOURCE', 'RESERVED', 'CAPACITY'], [
+        ['cpu', formatCpu(n.reserved.cpu), formatCpu(n.capacity.cpu)],
+        ['memory', formatMemory(n.reserved.memory), formatMemory(n.capacity.memory)],
+      ]),
+    );
+    const here = doc.status.services.flatMap((s) => s.replicas.filter((r) => r.node === name).map((r) => [`${s.name}-${r.slot}`, r.state, String(r.ready), String(r.restarts)]));
+    out += section('Replicas', here.length ? table(['NAME', 'STATE', 'READY', 'RESTARTS'], here) : '<none>');
+  }
+  return out + eventsFor(doc, `node/${name}`);
+}

@@ -1,0 +1,242 @@
+// The loop: desired (watched folder) → observed (engines) → reconcile (pure)
+// → apply (executor) → status. Level-triggered: every pass looks at the
+// whole world, so a missed event costs one resync interval at most.
+//
+// Triggers only mark work as due (a manifest change, an engine event, the
+// resync timer, a requeue after actions); one pass runs at a time and picks
+// up everything that became due while the previous one ran.
+
+import type { Action, DesiredState, ObservedState, ReconcileSettings, StatusEvent } from '../api/types.js';
+import { redactAction } from '../api/redact.js';
+import { reconcile } from '../reconcile/index.js';
+import type { Clock } from './clock.js';
+import { DesiredStore } from './desired-store.js';
+import type { Logger } from './logger.js';
+import type { ActionFailure, CountedEvent, StatusDoc } from './status-doc.js';
+import type { FleetPort } from './fleet.js';
+import { summarizeNode, summarizeService } from './summary.js';
+import { watchDesired, type Watch } from './watch.js';
+
+export interface ControllerOptions {
+  desiredDir: string;
+  settings: ReconcileSettings;
+  fleet: FleetPort;
+  clock: Clock;
+  logger: Logger;
+  /** Full re-observation of every node and reload of the folder. Default 10 s. */
+  resyncMs?: number;
+  /** Next pass after a pass that acted or is waiting on something. Default 1 s. */
+  requeueMs?: number;
+  /** Debounce for bursts of file writes (a git checkout). Default 300 ms. */
+  debounceMs?: number;
+  /** Compute and report, never apply. */
+  dryRun?: boolean;
+}
+
+const EVENT_RING = 200;
+
+export class Controller {
+  private readonly store: DesiredStore;
+  private readonly log: Logger;
+  private watch?: Watch;
+  private timer?: NodeJS.Timeout;
+  private wake?: () => void;
+  private stopped = false;
+  private running?: Promise<void>;
+  private desiredDue = true;
+  private resyncDue = true;
+  private readonly nodesDue = new Set<string>();
+  private nextResyncAt = 0;
+  private passes = 0;
+  private lastPassAt?: number;
+  private readonly startedAt: number;
+  private lastActions: Action[] = [];
+  private lastStatus: StatusDoc['status'] = { services: [], nodes: [], events: [] };
+  private events: CountedEvent[] = [];
+  private failures = new Map<string, ActionFailure>();
+  /** Extra fields merged into the status document (e.g. GitOps sync). */
+  extraStatus: () => Record<string, unknown> = () => ({});
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.store = new DesiredStore(opts.desiredDir);
+    this.log = opts.logger.child({ component: 'controller' });
+    this.startedAt = opts.clock.now();
+  }
+
+  get resyncMs() {
+    return this.opts.resyncMs ?? 10_000;
+  }
+
+  start(): void {
+    this.watch = watchDesired(this.opts.desiredDir, this.opts.debounceMs ?? 300, () => this.markDesired('watch'));
+    this.opts.fleet.onChange((node) => this.markNode(node));
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    if (this.timer) clearTimeout(this.timer);
+    await this.watch?.close();
+    await this.running;
+    await this.opts.fleet.close();
+  }
+
+  /** One pass now, outside the loop (for `plan` and direct `get`): returns the status it produced. */
+  async passOnce(): Promise<StatusDoc> {
+    this.resyncDue = true;
+    await this.pass();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.statusDoc();
+  }
+
+  markDesired(why: string): void {
+    this.log.debug({ why }, 'desired state may have changed');
+    this.desiredDue = true;
+    this.wake?.();
+  }
+
+  markNode(node: string): void {
+    this.nodesDue.add(node);
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      await this.waitForWork();
+      if (this.stopped) break;
+      try {
+        await this.pass();
+      } catch (err) {
+        // A pass must never kill the controller; the next trigger retries.
+        this.log.error({ err }, 'reconcile pass failed; retrying on the next trigger');
+        this.schedule(this.opts.requeueMs ?? 1_000);
+      }
+    }
+  }
+
+  private hasWork(): boolean {
+    return this.desiredDue || this.resyncDue || this.nodesDue.size > 0;
+  }
+
+  private waitForWork(): Promise<void> {
+    if (this.hasWork() || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Make a pass due after `ms` (the earliest of all requests wins). */
+  private schedule(ms: number): void {
+    const at = this.opts.clock.now() + ms;
+    if (this.timer && this.nextResyncAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.nextResyncAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.resyncDue = true;
+      this.wake?.();
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private async pass(): Promise<void> {
+    const clock = this.opts.clock;
+    const full = this.resyncDue;
+    const reloadDesired = this.desiredDue || full;
+    this.resyncDue = false;
+    this.desiredDue = false;
+    const due = [...this.nodesDue];
+    this.nodesDue.clear();
+
+    if (reloadDesired) {
+      const changed = await this.store.reload();
+      const snap = this.store.current();
+      if (snap.folderError) this.log.warn({ folder: this.opts.desiredDir }, snap.folderError);
+      if (changed) {
+        this.log.info({ generation: snap.generation, nodes: snap.nodes.length, services: snap.services.length, errors: snap.errors.length }, 'desired state loaded');
+      }
+      for (const e of snap.errors) this.log.warn({ file: e.file, line: e.line, col: e.col, code: e.code }, e.message);
+    }
+    const snap = this.store.current();
+    this.opts.fleet.sync(snap.nodes);
+
+    const observed: ObservedState = await this.opts.fleet.observe(full ? undefined : due);
+    const desired: DesiredState = { nodes: snap.nodes, services: snap.services, settings: this.opts.settings };
+    const now = clock.now();
+    const { actions, status } = reconcile(desired, observed, now);
+    this.passes++;
+    this.lastPassAt = now;
+    this.lastStatus = status;
+    this.lastActions = actions.map(redactAction);
+    this.recordEvents(status.events);
+
+    for (const a of actions) {
+      this.log.info({ action: a.type, service: a.service, node: a.node, slot: a.slot, reason: a.reason }, a.message);
+    }
+    if (actions.length > 0 && !this.opts.dryRun) {
+      const results = await this.opts.fleet.execute(actions);
+      for (const r of results) {
+        const a = r.action;
+        const k = `${a.service}/${a.slot}/${a.node}`;
+        if (r.ok) {
+          this.failures.delete(k);
+          continue;
+        }
+        const failure: ActionFailure = { time: clock.now(), type: a.type, node: a.node, service: a.service, slot: a.slot, code: r.code ?? 'Error', message: r.message ?? 'failed', retryable: r.retryable ?? true };
+        this.failures.set(k, failure);
+        this.recordEvents([{ time: failure.time, type: 'Warning', reason: `Failed${cap(a.type)}`, object: `service/${a.service}`, message: `${a.type} ${a.service} slot ${a.slot} on ${a.node}: ${failure.message}` }]);
+        this.log.warn({ action: a.type, service: a.service, node: a.node, slot: a.slot, code: failure.code, retryable: failure.retryable }, failure.message);
+      }
+      for (const n of new Set(actions.map((a) => a.node))) this.nodesDue.add(n);
+    }
+    // Keep looking while something is in motion (rollouts, back-off, lost
+    // nodes, failures); otherwise only the resync interval.
+    const busy = actions.length > 0 || this.failures.size > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
+    this.schedule(busy ? (this.opts.requeueMs ?? 1_000) : this.resyncMs);
+  }
+
+  /** Like Kubernetes, a repeat of the latest identical event bumps its count instead of flooding the ring. */
+  private recordEvents(events: readonly StatusEvent[]): void {
+    if (events.length === 0) return;
+    const next = [...this.events];
+    for (const e of events) {
+      const same = next.findLastIndex((x) => x.reason === e.reason && x.object === e.object && x.message === e.message && x.type === e.type);
+      if (same >= 0 && next.length - same <= 20) {
+        const prev = next[same]!;
+        next.splice(same, 1);
+        next.push({ ...e, count: (prev.count ?? 1) + 1, firstTime: prev.firstTime ?? prev.time });
+      } else next.push(e);
+    }
+    this.events = next.slice(-EVENT_RING);
+  }
+
+  statusDoc(): StatusDoc {
+    const snap = this.store.current();
+    return {
+      apiVersion: 'fog/v1',
+      kind: 'ControllerStatus',
+      cluster: this.opts.settings.cluster,
+      clock: { now: this.opts.clock.now(), wall: this.opts.clock.wall() },
+      startedAt: this.startedAt,
+      passes: this.passes,
+      lastPassAt: this.lastPassAt,
+      desired: { dir: this.opts.desiredDir, generation: snap.generation, errors: snap.errors, held: snap.held, folderError: snap.folderError },
+      status: this.lastStatus,
+      lastActions: this.lastActions,
+      failures: [...this.failures.values()],
+      events: this.events,
+      specs: Object.fromEntries(snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`))])),
+      nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
+      ...this.extraStatus(),
+    };
+  }
+}
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,103 @@
+// The FleetPort over Docker Engines: one NodeObserver (and its Engine client)
+// per Node manifest, shared by the executor. Real engines and hollow ones go
+// through exactly this code.
+
+import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
+import { Executor } from '../apply/executor.js';
+import type { Engine } from '../docker/engine.js';
+import { NodeObserver } from '../observe/observer.js';
+import type { Clock } from './clock.js';
+import type { ActionResult, FleetPort } from './fleet.js';
+import type { Logger } from './logger.js';
+
+export interface EngineFleetOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Deadline of every engine call. */
+  callTimeoutMs: number;
+  cluster: string;
+  /** Follow each engine's event stream (the controller); off for one-shot looks. */
+  watchEvents: boolean;
+  perNodeConcurrency?: number;
+  retries?: number;
+}
+
+interface Member {
+  /** What the client was made from; a change means a new client. */
+  key: string;
+  observer: NodeObserver;
+}
+
+export function createEngineFleet(opts: EngineFleetOptions): FleetPort {
+  return new EngineFleet(opts);
+}
+
+class EngineFleet implements FleetPort {
+  private readonly members = new Map<string, Member>();
+  private executor?: Executor;
+  private listeners: ((node: string) => void)[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly opts: EngineFleetOptions) {
+    this.log = opts.logger.child({ component: 'fleet' });
+  }
+
+  sync(nodes: readonly FogNode[]): void {
+    const wanted = new Map(nodes.map((n) => [n.metadata.name, n]));
+    let changed = false;
+    for (const [name, m] of this.members) {
+      const n = wanted.get(name);
+      if (!n || clientKey(n) !== m.key) {
+        m.observer.close();
+        this.members.delete(name);
+        changed = true;
+        this.log.info({ node: name }, n ? 'node endpoint changed; reconnecting' : 'node removed from the desired state; no longer observed');
+      }
+    }
+    for (const [name, n] of wanted) {
+      if (this.members.has(name)) continue;
+      const observer = new NodeObserver(n, { now: this.opts.clock.now, callTimeoutMs: this.opts.callTimeoutMs, logger: this.opts.logger });
+      if (this.opts.watchEvents) observer.watch((node) => this.listeners.forEach((l) => l(node)));
+      this.members.set(name, { key: clientKey(n), observer });
+      changed = true;
+      if (n.spec.insecure && n.spec.endpoint.startsWith('tcp://')) {
+        this.log.warn({ node: name, endpoint: n.spec.endpoint }, 'node uses plain tcp:// without TLS (insecure: true): anyone on that network can run containers as root on it');
+      }
+    }
+    if (changed || !this.executor) {
+      const engines = new Map<string, Engine>();
+      for (const [name, m] of this.members) if (m.observer.engine) engines.set(name, m.observer.engine);
+      this.executor = new Executor(engines, {
+        perNodeConcurrency: this.opts.perNodeConcurrency ?? 4,
+        callTimeoutMs: this.opts.callTimeoutMs,
+        retries: this.opts.retries ?? 2,
+        logger: this.opts.logger,
+      });
+    }
+  }
+
+  async observe(nodes?: readonly string[]): Promise<ObservedState> {
+    const targets = nodes === undefined ? [...this.members.values()] : nodes.flatMap((n) => this.members.get(n) ?? []);
+    await Promise.all(targets.map((m) => m.observer.observe()));
+    const all: ObservedNode[] = [...this.members.values()].map((m) => m.observer.last);
+    return { nodes: all };
+  }
+
+  async execute(actions: readonly Action[]): Promise<ActionResult[]> {
+    if (!this.executor) return actions.map((action) => ({ action, ok: false, code: 'unknown-node', message: `node ${action.node} is not in the desired state`, retryable: false }));
+    return this.executor.execute(actions);
+  }
+
+  onChange(cb: (node: string) => void): void {
+    this.listeners.push(cb);
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.members.values()) m.observer.close();
+    this.members.clear();
+  }
+}
+
+function clientKey(n: FogNode): string {
+  return JSON.stringify([n.spec.endpoint, n.spec.tls ?? null, n.spec.insecure]);
+}

@@ -1,0 +1,25 @@
+// The controller's view of the engines: one client per Node manifest, a
+// cache of the last observation of each, and the executor. The loop only
+// talks to this port, so the whole controller can run against real engines
+// or hollow ones through the very same code.
+
+import type { Action, FogNode, ObservedState } from '../api/types.js';
+
+export interface ActionResult {
+  action: Action;
+  ok: boolean;
+  code?: string;
+  message?: string;
+  retryable?: boolean;
+}
+
+export interface FleetPort {
+  /** Open clients for new Node manifests, close those of removed ones. */
+  sync(nodes: readonly FogNode[]): void;
+  /** Re-observe the named nodes (all when undefined) and return the whole cached state. */
+  observe(nodes?: readonly string[]): Promise<ObservedState>;
+  execute(actions: readonly Action[]): Promise<ActionResult[]>;
+  /** Called with a node's name when its engine reports a container change. */
+  onChange(cb: (node: string) => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,50 @@
+// How fogctl finds and reads a running controller's status. Never hangs:
+// every request has a timeout.
+
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import type { StatusDoc } from './status-doc.js';
+import { parseListen } from './status-server.js';
+
+export const DEFAULT_STATE_DIR = '.fog';
+export const SOCKET_NAME = 'fogctl.sock';
+
+/** --server flag, then FOG_SERVER, then ./.fog/fogctl.sock (where `fogctl run` listens by default). */
+export function resolveServer(flag?: string): string {
+  return flag ?? process.env.FOG_SERVER ?? join(process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR, SOCKET_NAME);
+}
+
+export type StatusFetch = { ok: true; doc: StatusDoc } | { ok: false; reason: string };
+
+export async function fetchStatus(server: string, timeoutMs = 3_000): Promise<StatusFetch> {
+  let listen;
+  try {
+    listen = parseListen(server);
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  if ('socket' in listen && !existsSync(listen.socket)) {
+    return { ok: false, reason: `no controller is listening at ${listen.socket} (start one with \`fogctl run\`, or point --server / FOG_SERVER at it)` };
+  }
+  return new Promise((resolve) => {
+    const target = 'socket' in listen ? { socketPath: listen.socket } : { host: listen.host, port: listen.port };
+    const req = request({ ...target, path: '/v1/status', method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve({ ok: true, doc: JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusDoc });
+        } catch {
+          resolve({ ok: false, reason: `the controller at ${server} answered with something that is not a status document` });
+        }
+      });
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve({ ok: false, reason: `the controller at ${server} did not answer within ${timeoutMs} ms` });
+    });
+    req.on('error', (err) => resolve({ ok: false, reason: `cannot reach the controller at ${server}: ${err.message} (is \`fogctl run\` running?)` }));
+    req.end();
+  });
+}

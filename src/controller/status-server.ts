@@ -1,0 +1,59 @@
+// The status API: read-only JSON over a unix socket (0600) in the state
+// directory, or over loopback. GET /v1/status is the whole document.
+
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { dirname } from 'node:path';
+import type { StatusDoc } from './status-doc.js';
+
+export type Listen = { socket: string } | { host: string; port: number };
+
+export function parseListen(value: string): Listen {
+  const m = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d{1,5})$/.exec(value);
+  if (m) return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  if (/^[\d.]+:\d+$/.test(value) || /^[^/]*:\d+$/.test(value)) {
+    throw new Error(`--listen ${value}: the status API only listens on loopback (127.0.0.1:PORT) or a unix socket path`);
+  }
+  return { socket: value };
+}
+
+export async function serveStatus(listen: Listen, doc: () => StatusDoc): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'the status API is read-only' }));
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (url.pathname === '/v1/status' || url.pathname === '/') {
+      const body = JSON.stringify(doc());
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+      return;
+    }
+    if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: `no such endpoint ${url.pathname}; try /v1/status` }));
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    if ('socket' in listen) {
+      mkdirSync(dirname(listen.socket), { recursive: true, mode: 0o700 });
+      rmSync(listen.socket, { force: true });
+      // Created with a umask so the socket is never world-connectable, even briefly.
+      const old = process.umask(0o177);
+      server.listen(listen.socket, () => {
+        process.umask(old);
+        chmodSync(listen.socket, 0o600);
+        resolveListen();
+      });
+    } else {
+      server.listen(listen.port, listen.host, () => resolveListen());
+    }
+  });
+  return server;
+}

@@ -1,0 +1,42 @@
+// Spec summaries for `describe`: what was asked for, in the manifest's words.
+
+import { formatCpu, formatDuration, formatMemory } from '../api/quantity.js';
+import { redactEnv } from '../api/redact.js';
+import type { FogNode, Service } from '../api/types.js';
+import type { NodeSummary, ServiceSummary } from './status-doc.js';
+
+export function summarizeService(s: Service, held: boolean): ServiceSummary {
+  const sp = s.spec;
+  return {
+    image: sp.image,
+    mode: sp.mode,
+    replicas: sp.replicas,
+    command: sp.command,
+    network: sp.network,
+    ports: sp.ports.map((p) => `${p.host !== undefined ? `${p.host}:` : ''}${p.container}/${p.protocol}`),
+    env: redactEnv(sp.env).map((e) => `${e.name}=${e.value}`),
+    devices: sp.devices,
+    resources: {
+      cpu: sp.resources.cpu === undefined ? undefined : formatCpu(sp.resources.cpu),
+      memory: sp.resources.memory === undefined ? undefined : formatMemory(sp.resources.memory),
+    },
+    constraints: sp.placement.constraints.map((c) => c.text),
+    spread: sp.placement.spread,
+    dependsOn: sp.dependsOn,
+    restart: sp.restart.policy === 'on-failure' ? `on-failure (max ${sp.restart.maxRetries})` : sp.restart.policy,
+    update: `parallelism ${sp.update.parallelism}, ${sp.update.order}, delay ${formatDuration(sp.update.delay)}`,
+    source: `${s.source.file}:${s.source.line}:${s.source.col}`,
+    held,
+  };
+}
+
+export function summarizeNode(n: FogNode, held: boolean): NodeSummary {
+  return {
+    endpoint: n.spec.endpoint,
+    address: n.spec.address,
+    devices: n.spec.devices,
+    labels: n.metadata.labels,
+    source: `${n.source.file}:${n.source.line}:${n.source.col}`,
+    held,
+  };
+}
