@@ -162,17 +162,23 @@ describe('controller on real engines', () => {
     writeManifest(desired, 'services/line1.yaml', service('line1-collector', `  replicas: 1\n${LOOP}  env:\n    LINE: "1"\n`));
     await serviceReady('line1-collector', 1);
     const [orig] = await running('line1-collector');
-    await fleet.stopNode(orig!.node);
+    // The engine stops answering some time after this instant, never before.
     const lostAt = Date.now();
+    await fleet.stopNode(orig!.node);
     const others = nodes().filter((n) => n.name !== orig!.node);
-    const moved = await waitFor('the replica to run on another node', async () => {
-      const c = (await containersOn(others)).filter((x) => x.service === 'line1-collector' && x.state === 'running');
-      return c.length === 1 ? c[0] : undefined;
-    }, 40_000);
-    // Nothing moved inside the 4 s grace period.
-    expect(Date.now() - lostAt).toBeGreaterThanOrEqual(4_000);
-    expect(moved.node).not.toBe(orig!.node);
-    await fleet.startNode(orig!.node);
+    try {
+      const moved = await waitFor('the replica to run on another node', async () => {
+        const c = (await containersOn(others)).filter((x) => x.service === 'line1-collector' && x.state === 'running');
+        return c.length === 1 ? c[0] : undefined;
+      }, 40_000);
+      // Nothing moved inside the 4 s grace period.
+      expect(Date.now() - lostAt).toBeGreaterThanOrEqual(4_000);
+      expect(moved.node).not.toBe(orig!.node);
+      const doc = await ctl.status();
+      expect(doc!.status.nodes.find((n) => n.name === orig!.node)!.reachable).toBe(false);
+    } finally {
+      await fleet.startNode(orig!.node);
+    }
     await waitFor('exactly one replica again', async () => {
       const all = (await containersOn(nodes())).filter((x) => x.service === 'line1-collector');
       return all.length === 1 && all[0]!.state === 'running';
