@@ -2,12 +2,16 @@
 
 import type { Command } from 'commander';
 import type { StatusDoc } from '../controller/status-doc.js';
+import { asSyncStatus, formatSyncStatus } from '../sync/index.js';
 import { ExitError } from './errors.js';
 import { describeNode, describeService } from './describe.js';
 import { nodesTable, parseOutput, replicaRows, replicasTable, serialize, servicesTable } from './print.js';
 import { obtainStatus, type SourceFlags } from './source.js';
 
-const RESOURCES: Record<string, 'nodes' | 'services' | 'replicas'> = {
+type Resource = 'nodes' | 'services' | 'replicas' | 'sync';
+
+const RESOURCES: Record<string, Resource> = {
+  sync: 'sync',
   node: 'nodes',
   nodes: 'nodes',
   no: 'nodes',
@@ -19,9 +23,9 @@ const RESOURCES: Record<string, 'nodes' | 'services' | 'replicas'> = {
   rs: 'replicas',
 };
 
-function resourceOf(word: string): 'nodes' | 'services' | 'replicas' {
+function resourceOf(word: string): Resource {
   const r = RESOURCES[word.toLowerCase()];
-  if (!r) throw new ExitError(`unknown resource type "${word}": allowed are nodes, services, replicas`, 1);
+  if (!r) throw new ExitError(`unknown resource type "${word}": allowed are nodes, services, replicas, sync`, 1);
   return r;
 }
 
@@ -33,8 +37,13 @@ export function addSourceFlags(cmd: Command): Command {
     .option('--direct', 'do not ask a controller: observe the fleet directly, now');
 }
 
-function render(doc: StatusDoc, what: 'nodes' | 'services' | 'replicas', name: string | undefined, output: string | undefined): string {
+function render(doc: StatusDoc, what: Resource, name: string | undefined, output: string | undefined): string {
   const out = parseOutput(output);
+  if (what === 'sync') {
+    const s = asSyncStatus(doc.sync);
+    if (!s) throw new ExitError('this controller does not sync from git (start it with fogctl run --sync-repo …, or see fogctl sync status --into DIR)', 1);
+    return out === 'json' || out === 'yaml' ? serialize(s, out) : formatSyncStatus(s);
+  }
   if (out === 'json' || out === 'yaml') {
     const items =
       what === 'nodes' ? doc.status.nodes : what === 'services' ? doc.status.services : replicaRows(doc).map(({ service, r }) => ({ service, ...r }));
@@ -72,13 +81,13 @@ export function registerGet(program: Command, setCode: (c: number) => void): voi
     program
       .command('get')
       .description('List nodes, services or replicas, as the controller sees them')
-      .argument('<resource>', 'nodes | services | replicas')
+      .argument('<resource>', 'nodes | services | replicas | sync')
       .argument('[name]', 'only this one')
       .option('-o, --output <format>', 'wide | json | yaml')
       .option('-w, --watch', 'keep printing as the status changes')
       .option('--interval <ms>', 'poll interval for --watch', '1000'),
   )
-    .addHelpText('after', '\nExamples:\n  fogctl get services\n  fogctl get nodes -o wide\n  fogctl get replicas -w\n  fogctl get service mqtt-broker -o yaml\n')
+    .addHelpText('after', '\nExamples:\n  fogctl get services\n  fogctl get sync\n  fogctl get nodes -o wide\n  fogctl get replicas -w\n  fogctl get service mqtt-broker -o yaml\n')
     .action(async (resource: string, name: string | undefined, flags: SourceFlags & { output?: string; watch?: boolean; interval: string }) => {
       const what = resourceOf(resource);
       parseOutput(flags.output);

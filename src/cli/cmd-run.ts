@@ -11,6 +11,7 @@ import { createEngineFleet } from '../controller/engine-fleet.js';
 import { rootLogger } from '../controller/logger.js';
 import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
 import { parseListen, serveStatus } from '../controller/status-server.js';
+import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
 
 export function durationFlag(flag: string, value: string): number {
@@ -33,7 +34,7 @@ interface RunFlags {
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
-  program
+  const run = program
     .command('run')
     .description('Run the controller: watch the desired folder, observe every fog node, reconcile and apply, serve status')
     .option('--desired <dir>', 'folder of fog/v1 manifests to watch', 'desired')
@@ -44,8 +45,8 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--resync <duration>', 'full re-observation interval (the safety net under engine events)', '10s')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
-    .addHelpText('after', '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n')
-    .action(async (flags: RunFlags) => {
+    .addHelpText('after', '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n');
+  addRunSyncFlags(run).action(async (flags: RunFlags) => {
       if (!CLUSTER_NAME.test(flags.cluster)) throw new ExitError(`--cluster ${flags.cluster}: must be 1-32 lowercase letters, digits or '-', starting and ending with a letter or digit`, 1);
       const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace) };
       const logger = rootLogger({ level: flags.logLevel });
@@ -53,6 +54,9 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
       const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true });
       const controller = new Controller({ desiredDir: flags.desired, settings, fleet, clock: systemClock, logger, resyncMs: durationFlag('--resync', flags.resync) });
+      // GitOps: --desired is then the symlink that the sync swaps atomically.
+      const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
+      if (sync) controller.extraStatus = () => ({ sync: sync.status() });
       const server = await serveStatus(listen, () => controller.statusDoc());
       logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}` }, 'controller started');
       controller.start();
@@ -64,6 +68,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      await sync?.stop();
       await controller.stop();
       await new Promise<void>((r) => server.close(() => r()));
       if ('socket' in listen) rmSync(listen.socket, { force: true });

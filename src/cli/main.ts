@@ -6,6 +6,7 @@ import { ExitError } from './errors.js';
 import { registerGet } from './cmd-get.js';
 import { registerPlan } from './cmd-plan.js';
 import { registerRun } from './cmd-run.js';
+import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRun(program, setCode);
   registerGet(program, setCode);
   registerPlan(program, setCode);
+  registerSync(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;

@@ -6,7 +6,7 @@
 // is really gone. A missing or unreadable desired folder keeps everything as
 // it is, and says so.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import type { FogNode, LoadError, LoadResult, Service } from '../api/types.js';
 import { loadDesired } from '../manifest/index.js';
 
@@ -62,7 +62,10 @@ export class DesiredStore {
       this.snapshot = { ...this.snapshot, folderError };
       return false;
     }
-    const load = await loadDesired([this.dir]);
+    // Resolve a GitOps symlink once, so one load reads one revision; report
+    // paths under the folder's own name, so they stay the same across revisions.
+    const real = realpathSync(this.dir);
+    const load = renamePrefix(await loadDesired([real]), real, this.dir);
     const { objects, held } = mergeLoad(this.objects, load);
     const changed = fingerprint(objects) !== fingerprint(this.objects);
     this.objects = objects;
@@ -89,4 +92,15 @@ export class DesiredStore {
 
 function fingerprint(objects: readonly Obj[]): string {
   return JSON.stringify(objects.map((o) => [key(o), o.metadata, o.spec]));
+}
+
+function renamePrefix(load: LoadResult, from: string, to: string): LoadResult {
+  if (from === to) return load;
+  const fix = (f: string) => (f === from ? to : f.startsWith(`${from}/`) ? `${to.replace(/\/$/, '')}/${f.slice(from.length + 1)}` : f);
+  return {
+    nodes: load.nodes.map((n) => ({ ...n, source: { ...n.source, file: fix(n.source.file) } })),
+    services: load.services.map((s) => ({ ...s, source: { ...s.source, file: fix(s.source.file) } })),
+    errors: load.errors.map((e) => ({ ...e, file: fix(e.file) })),
+    files: load.files.map(fix),
+  };
 }
