@@ -1,0 +1,193 @@
+// The controller at scale, against hollow nodes (hack/hollow): 1,000 Docker
+// Engine APIs with 20 ms per call, 10,000 replicas of a factory-like mix of
+// services. A real `fogctl run` child process, driven through dockerode like
+// any engine. Figures:
+//
+//   fleet.converge_s            controller start → every service ready (status API)
+//   fleet.rss_mb                controller VmRSS at steady state
+//   fleet.idle_cpu_pct          controller CPU with nothing changing (window: fleet.idle_window_s)
+//   fleet.idle_calls_per_s      engine API calls the controller makes while idle
+//   fleet.die_to_running_ms_p50 a container's process dies → running again (engine restart policy)
+//   fleet.kill_to_running_ms_p50     `docker kill` (a manual stop: the engine leaves it) → restarted by the controller
+//   fleet.removed_to_running_ms_p50  a container removed behind the controller's back → replacement running
+//   fleet.node_lost_to_replaced_ms_p50  a node goes down → its replicas running elsewhere, minus --grace (3 s)
+//
+// Timings of single containers are taken from the hollow engines' own event
+// feed (in this process), not from the controller. FOG_BENCH_NODES and
+// FOG_BENCH_REPLICAS scale it down; FOG_BENCH_CPU_PROF=DIR runs the controller
+// with --cpu-prof into DIR.
+
+import { join } from 'node:path';
+import { startHollowFleet, type HollowFleet } from '../hollow/fleet.js';
+import { writeNodeManifests } from '../hollow/manifests.js';
+import { Cleanup, StartWaiter, idleCpuPct, median, round, sleep, startController, startedOf, tempDir, waitConverged, writeFile, type Started } from '../hollow/bench-kit.js';
+
+const GRACE_MS = 3_000;
+const LATENCY_MS = 20;
+const DEVICE = '/dev/ttyUSB0';
+
+interface ServiceMix {
+  name: string;
+  yaml: string;
+  /** Replicas wanted at the full scale; undefined for global services (counted from the nodes). */
+  replicas?: number;
+  global?: (i: number) => boolean;
+}
+
+const nodeLabels = (i: number) => ({
+  zone: `z${i % 10}`,
+  line: `l${i % 20}`,
+  role: i % 10 === 0 ? 'gateway' : 'edge',
+  opcua: ['1.3', '1.4', '1.5'][i % 3]!,
+});
+const hasDevice = (i: number) => i % 5 === 0;
+
+function service(name: string, body: string): string {
+  return `apiVersion: fog/v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  image: fog/busybox:latest
+  network: none
+  command: ["sh", "-c", "while true; do sleep 5; done"]
+${body}`;
+}
+
+/** The mix: three global agents (all, device, gateway) and six replicated services; 10,000 replicas at 1,000 nodes. */
+function mix(scale: number): ServiceMix[] {
+  const r = (n: number) => Math.max(1, Math.round(n * scale));
+  return [
+    { name: 'metrics-agent', global: () => true, yaml: service('metrics-agent', '  mode: global\n  resources: {cpu: 20m, memory: 16Mi}\n') },
+    { name: 'serial-reader', global: hasDevice, yaml: service('serial-reader', `  mode: global\n  devices: [${DEVICE}]\n  resources: {cpu: 50m, memory: 16Mi}\n`) },
+    { name: 'gateway-bridge', global: (i) => nodeLabels(i).role === 'gateway', yaml: service('gateway-bridge', '  mode: global\n  placement:\n    constraints: ["node.labels.role == gateway"]\n  resources: {cpu: 100m, memory: 32Mi}\n') },
+    { name: 'opcua-collector', replicas: r(2000), yaml: service('opcua-collector', `  replicas: ${r(2000)}\n  resources: {cpu: 100m, memory: 64Mi}\n  placement:\n    constraints: ["node.labels.opcua >= 1.4"]\n    spread: zone\n`) },
+    { name: 'mqtt-broker', replicas: r(500), yaml: service('mqtt-broker', `  replicas: ${r(500)}\n  resources: {cpu: 200m, memory: 128Mi}\n  placement:\n    spread: zone\n    maxPerNode: 1\n`) },
+    { name: 'line-dashboard', replicas: r(1000), yaml: service('line-dashboard', `  replicas: ${r(1000)}\n  resources: {cpu: 50m, memory: 32Mi}\n  placement:\n    constraints: ["node.labels.role != gateway"]\n    spread: line\n`) },
+    { name: 'scrap-counter', replicas: r(2200), yaml: service('scrap-counter', `  replicas: ${r(2200)}\n  resources: {cpu: 50m, memory: 32Mi}\n`) },
+    { name: 'vision', replicas: r(1000), yaml: service('vision', `  replicas: ${r(1000)}\n  resources: {cpu: 500m, memory: 256Mi}\n  placement:\n    constraints: ["node.cpu >= 4"]\n`) },
+    { name: 'historian', replicas: r(2000), yaml: service('historian', `  replicas: ${r(2000)}\n  resources: {memory: 64Mi}\n  placement:\n    spread: zone\n`) },
+  ];
+}
+
+/** Starts on every hollow node, from the engines' own events (no API, no latency). */
+function watchStarts(fleet: HollowFleet): StartWaiter & { close(): void } {
+  const waiter = new StartWaiter();
+  const offs = fleet.nodes.map((n) =>
+    fleet.engine(n.name).onEvent((e) => {
+      const s = startedOf(n.name, e);
+      if (s) waiter.push(s);
+    }),
+  );
+  return Object.assign(waiter, { close: () => offs.forEach((off) => off()) });
+}
+
+export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<string, number>> {
+  const count = Number(process.env.FOG_BENCH_NODES ?? 1000);
+  const scale = Number(process.env.FOG_BENCH_REPLICAS ?? 10_000) / 10_000;
+  const idleWindowMs = quick ? 10_000 : 30_000;
+  const samples = quick ? 5 : 11;
+  const cleanup = new Cleanup();
+  const out: Record<string, number> = {};
+  const log = (m: string) => process.stderr.write(`bench fleet: ${m}\n`);
+  try {
+    const dir = tempDir('fb-', cleanup);
+    const fleet = await startHollowFleet({
+      count,
+      dir: join(dir, 'h'),
+      latencyMs: LATENCY_MS,
+      labels: nodeLabels,
+      devices: (i) => (hasDevice(i) ? [DEVICE] : []),
+      ncpu: (i) => (i % 4 === 3 ? 2 : 4),
+      memTotal: (i) => (i % 4 === 3 ? 4 : 8) * 1024 ** 3,
+    });
+    cleanup.add(() => fleet.stop());
+    const desired = join(dir, 'd');
+    writeNodeManifests(desired, fleet.nodes);
+    const services = mix(scale);
+    for (const s of services) writeFile(join(desired, 'services', `${s.name}.yaml`), s.yaml);
+    const replicas = services.reduce((n, s) => n + (s.replicas ?? fleet.nodes.filter((_, i) => s.global!(i)).length), 0);
+    out['fleet.nodes'] = count;
+    out['fleet.replicas'] = replicas;
+    out['fleet.latency_ms'] = LATENCY_MS;
+    log(`${count} hollow nodes up; ${replicas} replicas in ${services.length} services; starting the controller`);
+
+    const prof = process.env.FOG_BENCH_CPU_PROF;
+    const ctl = startController({ desired, stateDir: join(dir, 's'), grace: `${GRACE_MS / 1000}s`, nodeFlags: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [] }, cleanup);
+    let lastLog = 0;
+    const done = await waitConverged(ctl, { services: services.length, replicas }, quick ? 300_000 : 600_000, 2_000, (ready) => {
+      if (performance.now() - lastLog > 10_000) {
+        lastLog = performance.now();
+        log(`${round((performance.now() - ctl.startedAt) / 1000)} s: ${ready}/${replicas} ready`);
+      }
+    });
+    const running = fleet.allContainers().filter((c) => c.status === 'running' && c.labels['fog.service']).length;
+    out['fleet.running_at_end'] = running;
+    if (done === undefined) {
+      log(`did not converge; ${running} running. Controller log tail:\n${ctl.logs().slice(-2000)}`);
+      out['fleet.converge_s'] = Number.NaN;
+      return out;
+    }
+    out['fleet.converge_s'] = round((done - ctl.startedAt) / 1000);
+    log(`converged in ${out['fleet.converge_s']} s`);
+
+    await sleep(10_000); // one resync: steady state
+    out['fleet.rss_mb'] = round(ctl.rssMb());
+    const calls0 = [...fleet.calls().values()].reduce((a, b) => a + b, 0);
+    out['fleet.idle_cpu_pct'] = round(await idleCpuPct(ctl, idleWindowMs), 2);
+    out['fleet.idle_window_s'] = idleWindowMs / 1000;
+    out['fleet.idle_calls_per_s'] = round(([...fleet.calls().values()].reduce((a, b) => a + b, 0) - calls0) / (idleWindowMs / 1000));
+    out['fleet.rss_mb_after_idle'] = round(ctl.rssMb());
+    log(`rss ${out['fleet.rss_mb']} MB, idle cpu ${out['fleet.idle_cpu_pct']} % over ${idleWindowMs / 1000} s`);
+
+    const starts = watchStarts(fleet);
+    cleanup.add(() => starts.close());
+    const replicated = new Set(services.filter((s) => s.replicas !== undefined).map((s) => s.name));
+    const pick = (k: number) => {
+      const all = fleet.allContainers().filter((c) => c.status === 'running' && replicated.has(c.labels['fog.service'] ?? ''));
+      return all[(k * 7919) % all.length]!;
+    };
+    const sameSlot = (c: { labels: Record<string, string> }) => (s: Started) => s.service === c.labels['fog.service'] && s.slot === c.labels['fog.slot'];
+    const measure = async (what: string, n: number, act: (c: ReturnType<typeof pick>) => void, pred: (c: ReturnType<typeof pick>) => (s: Started) => boolean, offset = 0) => {
+      const ms: number[] = [];
+      for (let k = 0; k < n; k++) {
+        const c = pick(k + offset);
+        const started = starts.next(pred(c), 30_000);
+        const t0 = performance.now();
+        act(c);
+        ms.push((await started).at - t0);
+        await sleep(300);
+      }
+      log(`${what}: ${ms.map((m) => Math.round(m)).join(', ')} ms`);
+      return round(median(ms));
+    };
+    // The process dies (exit 137): dockerd's restart policy brings it back; the controller has nothing to do.
+    out['fleet.die_to_running_ms_p50'] = await measure('die → running', samples, (c) => fleet.killContainer(c.node, c.id, 137), (c) => (s) => s.id === c.id);
+    // docker kill is a manual stop for dockerd: the controller restarts it (after its 1 s back-off).
+    out['fleet.kill_to_running_ms_p50'] = await measure('kill → running', quick ? 3 : 5, (c) => fleet.engine(c.node).kill(c.id), sameSlot, 100);
+    out['fleet.removed_to_running_ms_p50'] = await measure('removed → replacement running', quick ? 3 : 5, (c) => fleet.engine(c.node).remove(c.id, true), sameSlot, 200);
+
+    // Node loss: every replicated replica of the node must start elsewhere.
+    const lost: number[] = [];
+    const nodes = fleet.nodes.filter((_, i) => nodeLabels(i).role !== 'gateway');
+    const replicasOn = (node: string) => fleet.containers(node).filter((c) => c.status === 'running' && replicated.has(c.labels['fog.service'] ?? ''));
+    const candidates = nodes.filter((n) => replicasOn(n.name).length > 0);
+    for (let k = 0; k < (quick ? 2 : 3); k++) {
+      const node = candidates[(k * 131 + 17) % candidates.length]!.name;
+      const mine = replicasOn(node);
+      const moved = Promise.all(mine.map((c) => starts.next((s) => s.node !== node && sameSlot(c)(s), 60_000)));
+      const t0 = performance.now();
+      await fleet.setFault(node, 'down');
+      const all = await moved;
+      const last = Math.max(...all.map((s) => s.at));
+      lost.push(last - t0 - GRACE_MS);
+      log(`node ${node} lost with ${mine.length} replicated replicas: all running elsewhere ${Math.round(last - t0)} ms later (grace ${GRACE_MS} ms)`);
+      await sleep(1_000);
+    }
+    out['fleet.node_lost_to_replaced_ms_p50'] = round(median(lost));
+    out['fleet.rss_mb_end'] = round(ctl.rssMb());
+    return out;
+  } finally {
+    await cleanup.run();
+  }
+}

@@ -1,0 +1,182 @@
+// The controller against real local Docker daemons (hack/fleet.sh, two
+// nodes), timed from the engines' own event streams read with dockerode:
+//
+//   real.manifest_to_running_ms_p50  a Service manifest written into the watched folder → its container started
+//   real.bare_docker_ms_p50          create + start of the same container through dockerode → started
+//   real.ratio                       the two medians
+//   real.kill_to_running_ms_p50      the container's process is killed → running again (engine restart policy)
+//   real.api_kill_to_running_ms_p50  `docker kill` (a manual stop: dockerd leaves it) → restarted by the controller
+//   real.node_lost_to_replaced_ms_p50  a node's dockerd stops → its replica started on the other, minus --grace (3 s)
+
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { IncomingMessage } from 'node:http';
+import { LABEL } from '../../src/api/types.js';
+import { createBody } from '../../src/apply/container-config.js';
+import { startFleet, TEST_IMAGE } from '../../test/support/fleet.js';
+import { Cleanup, StartWaiter, median, round, sleep, startController, startedOf, tempDir, writeFile } from '../hollow/bench-kit.js';
+import { writeNodeManifests } from '../hollow/manifests.js';
+
+const GRACE_MS = 3_000;
+const NODES = ['r1', 'r2'];
+const SERVE = ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 1; done"];
+
+function serviceYaml(name: string, body = ''): string {
+  return `apiVersion: fog/v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  image: ${TEST_IMAGE}
+  network: none
+  command: ${JSON.stringify(SERVE)}
+  stopGracePeriod: 2s
+${body}`;
+}
+
+/** Follows a node's container events across daemon restarts; `lostAt` is when the stream last broke. */
+function follow(node: string, docker: Docker, starts: StartWaiter) {
+  const state = { lostAt: 0, closed: false, stream: undefined as IncomingMessage | undefined };
+  const connect = () => {
+    if (state.closed) return;
+    docker.getEvents({ filters: { type: ['container'] } }).then(
+      (s) => {
+        const stream = s as IncomingMessage;
+        state.stream = stream;
+        let buf = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => {
+          buf += chunk;
+          for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
+            const line = buf.slice(0, nl).trim();
+            const e = line ? (JSON.parse(line) as Parameters<typeof startedOf>[1]) : undefined;
+            const started = e && startedOf(node, e);
+            if (started) starts.push(started);
+          }
+        });
+        stream.once('close', () => {
+          state.lostAt = performance.now();
+          setTimeout(connect, 100);
+        });
+      },
+      () => setTimeout(connect, 100),
+    );
+  };
+  connect();
+  return {
+    state,
+    close: () => {
+      state.closed = true;
+      state.stream?.destroy();
+    },
+  };
+}
+
+export async function benchReal({ quick }: { quick: boolean }): Promise<Record<string, number>> {
+  const samples = quick ? 3 : 7;
+  const cleanup = new Cleanup();
+  const out: Record<string, number> = {};
+  const log = (m: string) => process.stderr.write(`bench real: ${m}\n`);
+  try {
+    const fleet = await startFleet(NODES.map((name) => ({ name })));
+    cleanup.add(() => fleet.stop());
+    const dockers = new Map(NODES.map((n) => [n, new Docker({ socketPath: fleet.node(n).socket })]));
+    const starts = new StartWaiter();
+    const feeds = new Map(NODES.map((n) => [n, follow(n, dockers.get(n)!, starts)]));
+    cleanup.add(() => feeds.forEach((f) => f.close()));
+
+    const dir = tempDir('fr-', cleanup);
+    const desired = join(dir, 'd');
+    writeNodeManifests(
+      desired,
+      fleet.nodes.map((n) => ({ name: n.name, endpoint: n.endpoint, labels: {}, devices: [] })),
+    );
+    const ctl = startController({ desired, stateDir: join(dir, 's'), grace: `${GRACE_MS / 1000}s`, resync: '10s', callTimeout: '5s' }, cleanup);
+    for (let i = 0; ; i++) {
+      const doc = await ctl.status(2_000).catch(() => undefined);
+      if (doc && doc.status.nodes.length === NODES.length && doc.status.nodes.every((n) => n.reachable)) break;
+      if (i > 300) throw new Error(`the controller did not see both nodes within 30 s:\n${ctl.logs().slice(-2000)}`);
+      await sleep(100);
+    }
+    await sleep(1_000);
+
+    // Manifest → running and bare create+start, interleaved so that drift hits both alike.
+    const viaManifest: number[] = [];
+    const bare: number[] = [];
+    const r1 = dockers.get('r1')!;
+    for (let k = 0; k < samples; k++) {
+      const name = `m${k}`;
+      let started = starts.next((s) => s.service === name, 60_000);
+      let t0 = performance.now();
+      writeFile(join(desired, 'services', `${name}.yaml`), serviceYaml(name, '  placement:\n    constraints: ["node.name == r1"]\n'));
+      viaManifest.push((await started).at - t0);
+      await sleep(500);
+
+      const bareName = `bare-${k}`;
+      const body = createBody({ name: bareName, image: TEST_IMAGE, command: SERVE, env: [], labels: { bench: 'bare' }, ports: [], network: 'none', volumes: [], devices: [], resources: {}, restart: { policy: 'always', maxRetries: 0 }, stopGracePeriod: 2 });
+      started = starts.next((s) => s.name === bareName, 60_000);
+      t0 = performance.now();
+      const c = await r1.createContainer({ name: bareName, ...body });
+      await c.start();
+      bare.push((await started).at - t0);
+      cleanup.add(() => c.remove({ force: true }).catch(() => undefined));
+      await sleep(500);
+    }
+    log(`manifest → running: ${viaManifest.map(Math.round).join(', ')} ms; bare create+start: ${bare.map(Math.round).join(', ')} ms`);
+    out['real.manifest_to_running_ms_p50'] = round(median(viaManifest));
+    out['real.bare_docker_ms_p50'] = round(median(bare));
+    out['real.ratio'] = round(median(viaManifest) / median(bare), 2);
+
+    // A crash: the process dies, dockerd's restart policy (always) brings it back.
+    const managed = async (service: string) => {
+      for (const [node, d] of dockers) {
+        const list = await d.listContainers({ filters: { label: [`${LABEL.service}=${service}`], status: ['running'] } }).catch(() => []);
+        if (list[0]) return { node, id: list[0].Id };
+      }
+      throw new Error(`no running container of ${service}`);
+    };
+    const kills: number[] = [];
+    const apiKills: number[] = [];
+    for (let k = 0; k < (quick ? 3 : 5); k++) {
+      const m = await managed(`m${k % samples}`);
+      const info = await dockers.get(m.node)!.getContainer(m.id).inspect();
+      const started = starts.next((s) => s.id === m.id, 30_000);
+      const t0 = performance.now();
+      process.kill(info.State.Pid, 'SIGKILL');
+      kills.push((await started).at - t0);
+      await sleep(500);
+
+      const again = starts.next((s) => s.service === `m${k % samples}`, 30_000);
+      const t1 = performance.now();
+      await dockers.get(m.node)!.getContainer(m.id).kill();
+      apiKills.push((await again).at - t1);
+      await sleep(500);
+    }
+    log(`kill → running: ${kills.map(Math.round).join(', ')} ms; docker kill → running: ${apiKills.map(Math.round).join(', ')} ms`);
+    out['real.kill_to_running_ms_p50'] = round(median(kills));
+    out['real.api_kill_to_running_ms_p50'] = round(median(apiKills));
+
+    // Node loss: stop the daemon that runs `mover`; its replica must start on the other node.
+    writeFile(join(desired, 'services', 'mover.yaml'), serviceYaml('mover'));
+    await starts.next((s) => s.service === 'mover', 60_000);
+    const lost: number[] = [];
+    for (let k = 0; k < (quick ? 1 : 3); k++) {
+      const from = await managed('mover');
+      const to = NODES.find((n) => n !== from.node)!;
+      const moved = starts.next((s) => s.service === 'mover' && s.node === to, 60_000);
+      const stopping = fleet.stopNode(from.node);
+      const at = (await moved).at;
+      await stopping;
+      // From the moment the daemon stopped answering its event stream.
+      const t0 = feeds.get(from.node)!.state.lostAt;
+      lost.push(at - t0 - GRACE_MS);
+      log(`${from.node} lost: mover running on ${to} ${Math.round(at - t0)} ms after the daemon went away (grace ${GRACE_MS} ms)`);
+      await fleet.startNode(from.node);
+      await sleep(3_000);
+    }
+    out['real.node_lost_to_replaced_ms_p50'] = round(median(lost));
+    return out;
+  } finally {
+    await cleanup.run();
+  }
+}
