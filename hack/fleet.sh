@@ -12,6 +12,9 @@
 #       /dev/null's numbers) when missing, so a Node's spec.devices can name them.
 #       Prints one line per node: `NODE unix://DIR/NODE/docker.sock`.
 #       A node already up keeps its old labels: stop and start it to change them.
+#       Optional parts :tcp=PORT (also listen on tcp://127.0.0.1:PORT) and
+#       :tls=CERTDIR (mutual TLS on it: --tlsverify with CERTDIR/ca.pem,
+#       server-cert.pem, server-key.pem), e.g. n1:tcp=23760:tls=/tmp/certs.
 #   hack/fleet.sh image  [--dir DIR] [NODE ...]   build the image tar once, import it into the nodes
 #   hack/fleet.sh stop   [--dir DIR] NODE ...     SIGTERM the node's dockerd, keep its data
 #   hack/fleet.sh start  [--dir DIR] NODE ...     start a stopped node again with its saved flags
@@ -82,6 +85,16 @@ write_flags() {
       if [[ $part == dev=* ]]; then
         IFS=',' read -r -a devs <<<"${part#dev=}"
         for dev in "${devs[@]}"; do make_device "$dev"; done
+      elif [[ $part == tcp=* ]]; then
+        [[ ${part#tcp=} =~ ^[0-9]{1,5}$ ]] || die "bad port in '$part' (want tcp=PORT)"
+        echo "-H"; echo "tcp://127.0.0.1:${part#tcp=}"
+      elif [[ $part == tls=* ]]; then
+        local certs=${part#tls=} f
+        for f in ca.pem server-cert.pem server-key.pem; do [ -s "$certs/$f" ] || die "tls=$certs: missing $certs/$f"; done
+        echo "--tlsverify"
+        echo "--tlscacert"; echo "$certs/ca.pem"
+        echo "--tlscert"; echo "$certs/server-cert.pem"
+        echo "--tlskey"; echo "$certs/server-key.pem"
       else
         IFS=',' read -r -a kvs <<<"$part"
         for kv in "${kvs[@]}"; do

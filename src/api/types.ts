@@ -65,6 +65,22 @@ export interface NodeSpec {
   capacity: { cpu?: number; memory?: number };
   /** Cordon: no new replicas are placed here. Default false. */
   unschedulable: boolean;
+  /** What services on this node may do beyond the secure defaults (docs/security.md). Absent: nothing. */
+  allow?: NodeAllow;
+}
+
+/**
+ * Relaxations of the secure defaults, granted by a Node (`spec.allow`) or by
+ * the controller for every node (`Policy.allow`). The two are merged (or'ed).
+ */
+export interface NodeAllow {
+  privileged: boolean;
+  hostPID: boolean;
+  hostIPC: boolean;
+  /** Capability names without `CAP_`, upper case, sorted; `ALL` allows any. */
+  capabilities: readonly string[];
+  /** Host path prefixes that bind mounts may use (`/data` allows `/data` and `/data/x`, not `/database`). */
+  hostPaths: readonly string[];
 }
 
 export interface FogNode {
@@ -159,6 +175,17 @@ export interface ServiceSpec {
   healthcheck?: Healthcheck;
   /** Seconds to wait between stop (SIGTERM) and kill. Default 10. */
   stopGracePeriod: number;
+  /** Absent: every field at its secure default (false / []). */
+  security?: ServiceSecurity;
+}
+
+/** What a service asks beyond the secure defaults; each needs a Node or controller allowance. */
+export interface ServiceSecurity {
+  privileged: boolean;
+  hostPID: boolean;
+  hostIPC: boolean;
+  /** Capability names without `CAP_`, upper case, sorted, unique. */
+  capAdd: readonly string[];
 }
 
 export interface Service {
@@ -205,6 +232,18 @@ export interface ReconcileSettings {
   restartBackoffMax: number;
   /** A replica restarted this many times within the window is in crash loop. */
   crashLoopRestarts: number;
+  /** Controller-level security policy (`fogctl run --allow-*`, `--secret-pattern`). Absent: DEFAULT_POLICY, nothing allowed. */
+  policy?: Policy;
+}
+
+/** The controller's security policy: allowances for every node, and what counts as secret. */
+export interface Policy {
+  allow: NodeAllow;
+  /**
+   * Extra env-name pattern (a regular expression source, matched case-insensitively)
+   * whose values are secret, in addition to PASSWORD|SECRET|TOKEN|KEY. Empty: none.
+   */
+  secretPattern: string;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -308,6 +347,8 @@ export interface ContainerSpec {
   restart: RestartPolicy;
   healthcheck?: Healthcheck;
   stopGracePeriod: number;
+  /** Absent: secure defaults. Applied to HostConfig only as written here. */
+  security?: ServiceSecurity;
 }
 
 interface ActionBase {
@@ -403,6 +444,19 @@ export interface Status {
   services: readonly ServiceStatus[];
   nodes: readonly NodeStatus[];
   events: readonly StatusEvent[];
+  /** Containers on the nodes that this cluster does not own (`fogctl get replicas --all`). Never acted on. */
+  unmanaged?: readonly UnmanagedContainer[];
+}
+
+/** A container seen on a node that is not ours: someone's own, or another cluster's (`owner`). */
+export interface UnmanagedContainer {
+  node: string;
+  id: string;
+  name: string;
+  image: string;
+  state: ContainerState;
+  /** The `fog.cluster` label when another fog controller owns it. */
+  owner?: string;
 }
 
 export interface ReconcileResult {

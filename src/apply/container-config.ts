@@ -27,6 +27,25 @@ function labelsFor(spec: ContainerSpec): Record<string, string> {
 
 const portKey = (p: PortMapping) => `${p.container}/${p.protocol}`;
 
+/**
+ * The security fields of HostConfig, from the spec only: privileged, host PID/IPC
+ * and added capabilities exactly as asked (the scheduler has checked they are
+ * allowed), Docker's default capability set otherwise, and no-new-privileges
+ * unless privileged (docs/security.md).
+ */
+export function securityConfig(spec: Pick<ContainerSpec, 'security'>): Record<string, unknown> {
+  const sec = spec.security;
+  const privileged = sec?.privileged === true;
+  return {
+    Privileged: privileged,
+    ...(sec?.hostPID ? { PidMode: 'host' } : {}),
+    ...(sec?.hostIPC ? { IpcMode: 'host' } : {}),
+    CapAdd: [...(sec?.capAdd ?? [])],
+    CapDrop: [],
+    SecurityOpt: privileged ? [] : ['no-new-privileges'],
+  };
+}
+
 export function createBody(spec: ContainerSpec): Record<string, unknown> {
   const exposed = Object.fromEntries(spec.ports.map((p) => [portKey(p), {}]));
   const bindings: Record<string, Array<{ HostPort: string }>> = {};
@@ -66,6 +85,7 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
       PortBindings: bindings,
       Binds: spec.volumes.map((v) => `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}`),
       RestartPolicy: restart,
+      ...securityConfig(spec),
     },
   };
 }

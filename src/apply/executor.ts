@@ -182,7 +182,7 @@ export class Executor {
           });
           pulled = true;
         } else if (isHttp(err, 409)) {
-          id = await this.adopt(engine, spec.name, spec.labels[LABEL.hash]);
+          id = await this.adopt(engine, spec.name, spec.labels[LABEL.hash], spec.labels[LABEL.cluster]);
         } else {
           throw err;
         }
@@ -196,11 +196,15 @@ export class Executor {
   }
 
   /** The name is taken: use that container if it is ours with the same spec. */
-  private async adopt(engine: Engine, name: string, hash: string | undefined): Promise<string> {
+  private async adopt(engine: Engine, name: string, hash: string | undefined, cluster: string | undefined): Promise<string> {
     const existing = await this.retry(() => engine.inspectContainer(name));
     if (!existing) throw new ActionFailure('name-conflict', `container ${name} was being removed while we created it`, true);
     const labels = existing.Config.Labels ?? {};
     if (!isManaged(labels)) throw new ActionFailure('name-conflict', `container name ${name} is taken by a container that is not managed by fog`, false);
+    // Another controller's container is never adopted, even under a name that looks like ours.
+    if (cluster !== undefined && labels[LABEL.cluster] !== cluster) {
+      throw new ActionFailure('name-conflict', `container name ${name} is taken by a container of cluster ${labels[LABEL.cluster] ?? '(none)'}, not ${cluster}`, false);
+    }
     if (hash !== undefined && labels[LABEL.hash] !== hash) {
       throw new ActionFailure('name-conflict', `container ${name} exists with another spec (hash ${labels[LABEL.hash] ?? 'none'}, want ${hash})`, false);
     }

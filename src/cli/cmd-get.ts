@@ -5,7 +5,7 @@ import type { StatusDoc } from '../controller/status-doc.js';
 import { asSyncStatus, formatSyncStatus } from '../sync/index.js';
 import { ExitError } from './errors.js';
 import { describeNode, describeService } from './describe.js';
-import { nodesTable, parseOutput, replicaRows, replicasTable, serialize, servicesTable } from './print.js';
+import { nodesTable, parseOutput, replicaRows, replicasTable, serialize, servicesTable, table } from './print.js';
 import { obtainStatus, type SourceFlags } from './source.js';
 
 type Resource = 'nodes' | 'services' | 'replicas' | 'sync';
@@ -65,6 +65,15 @@ function render(doc: StatusDoc, what: Resource, name: string | undefined, output
   return what === 'nodes' ? nodesTable(filtered, wide) : what === 'services' ? servicesTable(filtered, wide) : replicasTable(filtered, wide);
 }
 
+/** `get replicas --all`: what runs on the nodes that is not ours, and whose it is. */
+function unmanagedTable(doc: StatusDoc, output: string | undefined): string {
+  const list = doc.status.unmanaged ?? [];
+  const out = parseOutput(output);
+  if (out === 'json' || out === 'yaml') return serialize({ kind: 'UnmanagedList', items: list }, out);
+  if (list.length === 0) return '\nNo unmanaged containers on reachable nodes.\n';
+  return '\nNot managed by this controller (never touched):\n' + table(['NODE', 'NAME', 'IMAGE', 'STATE', 'OWNER'], list.map((u) => [u.node, u.name, u.image, u.state, u.owner ? `cluster ${u.owner}` : '<none>']));
+}
+
 function warnings(doc: StatusDoc): string {
   const lines: string[] = [];
   if (doc.desired.folderError) lines.push(`warning: ${doc.desired.folderError}`);
@@ -85,16 +94,17 @@ export function registerGet(program: Command, setCode: (c: number) => void): voi
       .argument('[name]', 'only this one')
       .option('-o, --output <format>', 'wide | json | yaml')
       .option('-w, --watch', 'keep printing as the status changes')
+      .option('-A, --all', 'replicas: also list containers on the nodes that this controller does not own')
       .option('--interval <ms>', 'poll interval for --watch', '1000'),
   )
     .addHelpText('after', '\nExamples:\n  fogctl get services\n  fogctl get sync\n  fogctl get nodes -o wide\n  fogctl get replicas -w\n  fogctl get service mqtt-broker -o yaml\n')
-    .action(async (resource: string, name: string | undefined, flags: SourceFlags & { output?: string; watch?: boolean; interval: string }) => {
+    .action(async (resource: string, name: string | undefined, flags: SourceFlags & { output?: string; watch?: boolean; interval: string; all?: boolean }) => {
       const what = resourceOf(resource);
       parseOutput(flags.output);
       let last = '';
       for (;;) {
         const doc = await obtainStatus(flags);
-        const text = render(doc, what, name, flags.output);
+        const text = render(doc, what, name, flags.output) + (what === 'replicas' && flags.all ? unmanagedTable(doc, flags.output) : '');
         if (!flags.watch) {
           process.stderr.write(warnings(doc));
           process.stdout.write(text);

@@ -3,7 +3,7 @@
 // -detailed-exitcode), so it fits a GitOps pipeline.
 
 import type { Command } from 'commander';
-import { redactAction } from '../api/redact.js';
+import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from '../policy/index.js';
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { observeOnce } from '../controller/once.js';
 import { fetchStatus, resolveServer } from '../controller/status-client.js';
@@ -12,7 +12,7 @@ import { ExitError } from './errors.js';
 import { parseOutput, serialize, table } from './print.js';
 
 export function registerPlan(program: Command, setCode: (c: number) => void): void {
-  program
+  const plan = program
     .command('plan')
     .description('Dry run: print the actions the controller would take now against the live fleet, without applying them')
     .option('--desired <dir>', 'folder of fog/v1 manifests', 'desired')
@@ -20,17 +20,20 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
     .option('--server <socket|127.0.0.1:port>', 'a running controller to take the cluster name from')
     .option('--grace <duration>', 'node grace period', '10s')
     .option('-o, --output <format>', 'json | yaml')
-    .addHelpText('after', '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n')
-    .action(async (flags: { desired: string; cluster?: string; server?: string; grace: string; output?: string }) => {
+    .addHelpText('after', '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\nGive the same --allow-* flags as the controller, so that the plan places what it would place.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n');
+  addPolicyOptions(plan).action(async (flags: PolicyFlags & { desired: string; cluster?: string; server?: string; grace: string; output?: string }) => {
       const out = parseOutput(flags.output);
       let cluster = flags.cluster;
       if (cluster === undefined) {
         const got = await fetchStatus(resolveServer(flags.server), 1_500);
         cluster = got.ok ? got.doc.cluster : DEFAULT_SETTINGS.cluster;
       }
-      const doc = await observeOnce({ desiredDir: flags.desired, settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace) } });
+      const policy = parsePolicyFlags(flags);
+      if (!policy.ok) throw new ExitError(policy.error, 1);
+      const doc = await observeOnce({ desiredDir: flags.desired, settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy } });
       if (doc.desired.folderError) throw new ExitError(doc.desired.folderError, 1);
-      const actions = doc.lastActions.map(redactAction);
+      // Already redacted by the controller with the policy's secret pattern.
+      const actions = doc.lastActions;
       if (out === 'json' || out === 'yaml') {
         process.stdout.write(serialize({ cluster, actions, errors: doc.desired.errors }, out));
       } else if (actions.length === 0) {

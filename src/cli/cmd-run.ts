@@ -11,6 +11,7 @@ import { createEngineFleet } from '../controller/engine-fleet.js';
 import { rootLogger } from '../controller/logger.js';
 import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
 import { parseListen, serveStatus } from '../controller/status-server.js';
+import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from '../policy/index.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
 
@@ -46,9 +47,11 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .addHelpText('after', '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n');
-  addRunSyncFlags(run).action(async (flags: RunFlags) => {
+  addPolicyOptions(addRunSyncFlags(run)).action(async (flags: RunFlags & PolicyFlags) => {
       if (!CLUSTER_NAME.test(flags.cluster)) throw new ExitError(`--cluster ${flags.cluster}: must be 1-32 lowercase letters, digits or '-', starting and ending with a letter or digit`, 1);
-      const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace) };
+      const policy = parsePolicyFlags(flags);
+      if (!policy.ok) throw new ExitError(policy.error, 1);
+      const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy };
       const logger = rootLogger({ level: flags.logLevel });
       const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
       if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });

@@ -7,7 +7,8 @@
 // up everything that became due while the previous one ran.
 
 import type { Action, DesiredState, ObservedState, ReconcileSettings, StatusEvent } from '../api/types.js';
-import { redactAction } from '../api/redact.js';
+import { redactActionWith, secretName } from '../api/redact.js';
+import { unmanagedContainers } from '../policy/index.js';
 import { reconcile } from '../reconcile/index.js';
 import type { Clock } from './clock.js';
 import { DesiredStore } from './desired-store.js';
@@ -27,8 +28,10 @@ export interface ControllerOptions {
   resyncMs?: number;
   /** Next pass after a pass that acted or is waiting on something. Default 1 s. */
   requeueMs?: number;
-  /** Debounce for bursts of file writes (a git checkout). Default 300 ms. */
+  /** Debounce for bursts of file writes (a git checkout). Default 50 ms. */
   debounceMs?: number;
+  /** An object gone from the files is deleted only after it stayed gone this long (a half-saved file is not a deletion). Default 500 ms. */
+  removalConfirmMs?: number;
   /** Compute and report, never apply. */
   dryRun?: boolean;
 }
@@ -58,7 +61,7 @@ export class Controller {
   extraStatus: () => Record<string, unknown> = () => ({});
 
   constructor(private readonly opts: ControllerOptions) {
-    this.store = new DesiredStore(opts.desiredDir);
+    this.store = new DesiredStore(opts.desiredDir, () => opts.clock.now(), opts.removalConfirmMs ?? 500);
     this.log = opts.logger.child({ component: 'controller' });
     this.startedAt = opts.clock.now();
   }
@@ -68,7 +71,7 @@ export class Controller {
   }
 
   start(): void {
-    this.watch = watchDesired(this.opts.desiredDir, this.opts.debounceMs ?? 300, () => this.markDesired('watch'));
+    this.watch = watchDesired(this.opts.desiredDir, this.opts.debounceMs ?? 50, () => this.markDesired('watch'));
     this.opts.fleet.onChange((node) => this.markNode(node));
     this.running = this.loop();
   }
@@ -154,7 +157,8 @@ export class Controller {
     this.nodesDue.clear();
 
     if (reloadDesired) {
-      const changed = await this.store.reload();
+      const { changed, recheckAfterMs } = await this.store.reload();
+      if (recheckAfterMs !== undefined) setTimeout(() => this.markDesired('confirm removal'), recheckAfterMs).unref();
       const snap = this.store.current();
       if (snap.folderError) this.log.warn({ folder: this.opts.desiredDir }, snap.folderError);
       if (changed) {
@@ -171,8 +175,8 @@ export class Controller {
     const { actions, status } = reconcile(desired, observed, now);
     this.passes++;
     this.lastPassAt = now;
-    this.lastStatus = status;
-    this.lastActions = actions.map(redactAction);
+    this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };
+    this.lastActions = actions.map(redactActionWith(secretName(this.opts.settings.policy?.secretPattern)));
     this.recordEvents(status.events);
 
     for (const a of actions) {
@@ -230,7 +234,7 @@ export class Controller {
       lastActions: this.lastActions,
       failures: [...this.failures.values()],
       events: this.events,
-      specs: Object.fromEntries(snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`))])),
+      specs: Object.fromEntries(snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`), secretName(this.opts.settings.policy?.secretPattern))])),
       nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
       ...this.extraStatus(),
     };

@@ -5,7 +5,7 @@ import { redactEnv } from '../api/redact.js';
 import type { FogNode, Service } from '../api/types.js';
 import type { NodeSummary, ServiceSummary } from './status-doc.js';
 
-export function summarizeService(s: Service, held: boolean): ServiceSummary {
+export function summarizeService(s: Service, held: boolean, isSecretName?: (name: string) => boolean): ServiceSummary {
   const sp = s.spec;
   return {
     image: sp.image,
@@ -14,7 +14,7 @@ export function summarizeService(s: Service, held: boolean): ServiceSummary {
     command: sp.command,
     network: sp.network,
     ports: sp.ports.map((p) => `${p.host !== undefined ? `${p.host}:` : ''}${p.container}/${p.protocol}`),
-    env: redactEnv(sp.env).map((e) => `${e.name}=${e.value}`),
+    env: redactEnv(sp.env, isSecretName).map((e) => `${e.name}=${e.value}`),
     devices: sp.devices,
     resources: {
       cpu: sp.resources.cpu === undefined ? undefined : formatCpu(sp.resources.cpu),

@@ -4,6 +4,7 @@
 
 import { parseConstraint } from '../api/constraint.js';
 import { parseCpu, parseDuration, parseMemory, type Parsed } from '../api/quantity.js';
+import { capabilitySet, parseCapability } from '../policy/capabilities.js';
 import type {
   Constraint,
   EnvVar,
@@ -11,10 +12,12 @@ import type {
   FogObject,
   Healthcheck,
   LoadError,
+  NodeAllow,
   NodeSpec,
   PortMapping,
   RestartPolicy,
   Service,
+  ServiceSecurity,
   ServiceSpec,
   VolumeMount,
 } from '../api/types.js';
@@ -47,6 +50,8 @@ export const DEFAULTS = {
 export const SECRET_NAME = /PASSWORD|SECRET|TOKEN|KEY/i;
 /** Docker's rule for named volumes. */
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** `.` or `..` segments, or `//`: a host path that a prefix check could be fooled by. */
+const UNNORMALISED_PATH = /(^|\/)\.\.?(\/|$)|\/\//;
 
 type Raw = Record<string, unknown>;
 
@@ -147,7 +152,35 @@ function nodeSpec(ctx: Ctx, s: Raw): NodeSpec {
     unschedulable: s.unschedulable === true,
   };
   if (tls) spec.tls = tls;
+  if (s.allow !== undefined) spec.allow = nodeAllow(ctx, s.allow as Raw);
   return spec;
+}
+
+function flags(o: Raw): { privileged: boolean; hostPID: boolean; hostIPC: boolean } {
+  return { privileged: o.privileged === true, hostPID: o.hostPID === true, hostIPC: o.hostIPC === true };
+}
+
+function capabilities(ctx: Ctx, path: Path, names: unknown): string[] {
+  const out: string[] = [];
+  ((names as string[] | undefined) ?? []).forEach((name, i) => {
+    const r = parseCapability(name);
+    if (r.ok) out.push(r.value);
+    else ctx.fail([...path, i], `${showPath([...path, i])}: ${r.error}`);
+  });
+  return capabilitySet(out);
+}
+
+function nodeAllow(ctx: Ctx, a: Raw): NodeAllow {
+  const hostPaths = ((a.hostPaths as string[] | undefined) ?? []).flatMap((p, i) => {
+    if (!UNNORMALISED_PATH.test(p)) return [p.length > 1 ? p.replace(/\/+$/, '') : p];
+    ctx.fail(['spec', 'allow', 'hostPaths', i], `spec.allow.hostPaths[${i}] is ${show(p)}: write it without . or .. segments and //`);
+    return [];
+  });
+  return { ...flags(a), capabilities: capabilities(ctx, ['spec', 'allow', 'capabilities'], a.capabilities), hostPaths: [...new Set(hostPaths)].sort() };
+}
+
+function serviceSecurity(ctx: Ctx, sec: Raw): ServiceSecurity {
+  return { ...flags(sec), capAdd: capabilities(ctx, ['spec', 'security', 'capAdd'], sec.capAdd) };
 }
 
 function definedOnly<T extends object>(o: T): T {
@@ -198,6 +231,7 @@ function serviceSpec(ctx: Ctx, s: Raw): ServiceSpec {
   if (placement.maxPerNode !== undefined) spec.placement = { ...spec.placement, maxPerNode: placement.maxPerNode as number };
   if (s.command !== undefined) spec.command = typeof s.command === 'string' ? ['/bin/sh', '-c', s.command] : [...(s.command as string[])];
   if (s.healthcheck !== undefined) spec.healthcheck = healthcheck(ctx, s.healthcheck as Raw);
+  if (s.security !== undefined) spec.security = serviceSecurity(ctx, s.security as Raw);
   return spec;
 }
 
@@ -267,8 +301,11 @@ function volumes(ctx: Ctx, items: unknown[]): VolumeMount[] {
       [source, target, readOnly] = [o.source as string, o.target as string, o.readOnly === true];
     }
     const bind = source.startsWith('/');
+    const path = typeof item === 'string' ? ['spec', 'volumes', i] : ['spec', 'volumes', i, 'source'];
+    if (bind && UNNORMALISED_PATH.test(source)) {
+      return ctx.fail(path, `${showPath(path)} has source ${show(source)}: write the host path without . or .. segments and // (it is checked against the node's allowed host paths)`);
+    }
     if (!bind && !VOLUME_NAME.test(source)) {
-      const path = typeof item === 'string' ? ['spec', 'volumes', i] : ['spec', 'volumes', i, 'source'];
       return ctx.fail(
         path,
         `${showPath(path)} has source ${show(source)}: must be an absolute host path (/data) or a volume name (letters, digits, _ . -)`,

@@ -69,6 +69,12 @@ export const DEFS = {
   },
   devices: { type: 'array', items: { $ref: '#/$defs/device' }, 'x-expected': 'a list of device paths' },
   nonEmptyString: { type: 'string', minLength: 1, 'x-expected': 'a non-empty string' },
+  flag: { type: 'boolean', 'x-expected': 'true or false' },
+  capabilities: {
+    type: 'array',
+    items: { type: 'string', pattern: '^[A-Za-z_]+$', 'x-expected': 'a capability name like NET_ADMIN' },
+    'x-expected': 'a list of capability names like [NET_ADMIN, SYS_TIME]',
+  },
 } as const;
 
 function envelope(kind: string, spec: object): object {
@@ -125,6 +131,22 @@ export const NODE_SPEC_SCHEMA = {
       properties: { cpu: { $ref: '#/$defs/cpu' }, memory: { $ref: '#/$defs/memory' } },
     },
     unschedulable: { type: 'boolean', 'x-expected': 'true or false' },
+    allow: {
+      type: 'object',
+      additionalProperties: false,
+      'x-expected': 'a mapping with privileged, hostPID, hostIPC, capabilities and hostPaths',
+      properties: {
+        privileged: { $ref: '#/$defs/flag' },
+        hostPID: { $ref: '#/$defs/flag' },
+        hostIPC: { $ref: '#/$defs/flag' },
+        capabilities: { $ref: '#/$defs/capabilities' },
+        hostPaths: {
+          type: 'array',
+          items: { type: 'string', pattern: '^/[^:\\s]*$', 'x-expected': 'an absolute host path like /data' },
+          'x-expected': 'a list of absolute host paths',
+        },
+      },
+    },
   },
 } as const;
 
@@ -303,6 +325,17 @@ export const SERVICE_SPEC_SCHEMA = {
       },
     },
     stopGracePeriod: { $ref: '#/$defs/duration' },
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      'x-expected': 'a mapping with privileged, hostPID, hostIPC and capAdd',
+      properties: {
+        privileged: { $ref: '#/$defs/flag' },
+        hostPID: { $ref: '#/$defs/flag' },
+        hostIPC: { $ref: '#/$defs/flag' },
+        capAdd: { $ref: '#/$defs/capabilities' },
+      },
+    },
   },
 } as const;
 

@@ -19,6 +19,10 @@ export interface FleetNodeSpec {
   labels?: Readonly<Record<string, string>>;
   /** Host paths made as character devices (/dev/null's numbers) when missing. */
   devices?: readonly string[];
+  /** Also listen on tcp://127.0.0.1:PORT. */
+  tcp?: number;
+  /** With `tcp`: mutual TLS, from DIR/ca.pem, server-cert.pem and server-key.pem (--tlsverify). */
+  tls?: string;
 }
 
 export interface FleetNode {
@@ -55,7 +59,7 @@ export async function startFleet(specs: readonly FleetNodeSpec[], opts: { dir?: 
   const dir = opts.dir ?? mkdtempSync('/tmp/fog-');
   const args = specs.map((s) => {
     const labels = Object.entries(s.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-    return [s.name, labels.join(','), s.devices?.length ? `dev=${s.devices.join(',')}` : ''].filter((p, i) => i === 0 || p).join(':');
+    return [s.name, labels.join(','), s.devices?.length ? `dev=${s.devices.join(',')}` : '', s.tcp ? `tcp=${s.tcp}` : '', s.tls ? `tls=${s.tls}` : ''].filter((p, i) => i === 0 || p).join(':');
   });
   try {
     await fleetSh(['up', '--dir', dir, ...args]);
