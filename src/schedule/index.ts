@@ -1,0 +1,24 @@
+// The scheduler: a pipeline of named filters and scorers over fog nodes, with
+// structured reasons for every rejection. Pure: no I/O, no clock.
+
+export type { Filter, FilterName, NodeInfo, NodeVerdict, PlacementRequest, Rejection, Resources } from './types.js';
+export {
+  DEFAULT_FILTERS,
+  hostPorts,
+  maxPerNode,
+  nodeConstraint,
+  nodeDevices,
+  nodeNameConstraint,
+  nodeReachable,
+  nodeResources,
+  nodeSchedulable,
+  nodeSecurity,
+  isRelevant,
+  runFilters,
+  serviceAffinity,
+  serviceAntiAffinity,
+} from './filters.js';
+export { ownReplicas, reservedScore, spreadValue } from './scores.js';
+export { Placement, Scheduler, type CheckScope } from './scheduler.js';
+export { buildNodeInfos, containerPortKeys, type ManagedVisitor } from './nodes.js';
+export { explainUnschedulable, formatPerNode, formatRejection, reasonKey } from './explain.js';

@@ -1,0 +1,131 @@
+// Build the scheduler's view of each node from its manifest and what its
+// engine reports: facts for constraints, capacity, and what is reserved.
+
+import type { FogNode, ObservedContainer, ObservedNode, ReconcileSettings } from '../api/types.js';
+import { LABEL } from '../api/types.js';
+import { effectiveAllow } from './policy.js';
+import type { NodeInfo } from './types.js';
+
+/** Host ports a container binds, as `proto/port`. */
+export function containerPortKeys(network: 'host' | 'none' | 'bridge', ports: readonly { container: number; host?: number; protocol: string }[]): string[] {
+  if (network === 'none') return [];
+  const out: string[] = [];
+  for (const p of ports) {
+    const port = network === 'host' ? p.container : p.host;
+    if (port !== undefined) out.push(`${p.protocol}/${port}`);
+  }
+  return out;
+}
+
+/** Engine labels overridden by manifest labels; shares an object when one side is empty. */
+function mergeLabels(engine: Readonly<Record<string, string>> | undefined, manifest: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  if (engine === undefined || Object.keys(engine).length === 0) return manifest;
+  if (Object.keys(manifest).length === 0) return engine;
+  return Object.assign({}, engine, manifest);
+}
+
+/**
+ * Everything the class-scoped filters look at, except the name. Built in
+ * insertion order without sorting: two nodes listing the same labels in a
+ * different order land in different classes, which only costs a memo entry.
+ */
+function classKey(n: NodeInfo): string {
+  let key = `${n.reachable ? 1 : 0}${n.cordoned ? 1 : 0}\u0002${n.facts.arch}\u0002${n.facts.os}\u0002${n.capacity.cpu}\u0002${n.capacity.memory}\u0002`;
+  const labels = n.facts.labels;
+  for (const k in labels) key += `${k}=${labels[k]}\u0001`;
+  key += '\u0002';
+  for (const d of n.devices) key += `${d}\u0001`;
+  return key;
+}
+
+/** Called once for every container we own, on every observed node (in or out of the desired state, reachable or not). */
+export type ManagedVisitor = (c: ObservedContainer, service: string, nodeName: string, node: NodeInfo | undefined) => void;
+
+/**
+ * One NodeInfo per Node manifest, sorted by name. A manifest without an
+ * observation is treated as lost (never seen: nothing to wait for).
+ * Containers on lost nodes count for nothing: their replicas are re-placed.
+ * `visitManaged` lets the caller collect its containers in the same single
+ * scan over every container of the fleet.
+ */
+export function buildNodeInfos(
+  manifests: readonly FogNode[],
+  observed: readonly ObservedNode[],
+  settings: ReconcileSettings,
+  now: number,
+  visitManaged?: ManagedVisitor,
+): NodeInfo[] {
+  const byName = new Map<string, ObservedNode>();
+  for (const o of observed) byName.set(o.name, o);
+  const out: NodeInfo[] = [];
+  const infos = new Map<string, NodeInfo>();
+  const policyAllow = settings.policy !== undefined ? effectiveAllow(undefined, settings.policy) : undefined;
+  for (const m of manifests) {
+    const o = byName.get(m.metadata.name);
+    const facts = o?.facts;
+    const reachable = o?.reachable === true;
+    const lost = !reachable && (o === undefined || now - o.since > settings.nodeGracePeriod);
+    const capacity = {
+      cpu: m.spec.capacity.cpu ?? facts?.cpu ?? 0,
+      memory: m.spec.capacity.memory ?? facts?.memory ?? 0,
+    };
+    const info: NodeInfo = {
+      name: m.metadata.name,
+      address: m.spec.address,
+      reachable,
+      lost,
+      since: o?.since ?? Number.NEGATIVE_INFINITY,
+      lastSeen: o?.lastSeen,
+      error: o === undefined ? 'never observed' : o.error,
+      cordoned: m.spec.unschedulable,
+      facts: {
+        name: m.metadata.name,
+        arch: facts?.arch ?? '',
+        os: facts?.os ?? '',
+        cpu: capacity.cpu,
+        memory: capacity.memory,
+        labels: mergeLabels(facts?.labels, m.metadata.labels),
+      },
+      devices: new Set(m.spec.devices),
+      capacity,
+      reserved: { cpu: 0, memory: 0 },
+      hostPorts: new Map(),
+      services: new Map(),
+      classId: 0,
+      index: 0,
+    };
+    // Absent means nothing allowed: only compute the union where there is something to or.
+    const allow = m.spec.allow !== undefined ? effectiveAllow(m.spec.allow, settings.policy) : policyAllow;
+    if (allow !== undefined) info.allow = allow;
+    out.push(info);
+    infos.set(info.name, info);
+  }
+  const cluster = settings.cluster;
+  for (const o of observed) {
+    const info = infos.get(o.name);
+    const counts = info !== undefined && !info.lost;
+    for (const c of o.containers) {
+      if (counts) {
+        info.reserved.cpu += c.resources.cpu ?? 0;
+        info.reserved.memory += c.resources.memory ?? 0;
+        for (const p of c.hostPorts) info.hostPorts.set(p, (info.hostPorts.get(p) ?? 0) + 1);
+      }
+      // Ours: our cluster label and a service label. Everything else is foreign.
+      const svc = c.labels[LABEL.service];
+      if (svc === undefined || c.labels[LABEL.cluster] !== cluster) continue;
+      if (counts && c.state !== 'removing') info.services.set(svc, (info.services.get(svc) ?? 0) + 1);
+      visitManaged?.(c, svc, o.name, info);
+    }
+  }
+  out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const classes = new Map<string, number>();
+  for (let i = 0; i < out.length; i++) {
+    const n = out[i]!;
+    n.index = i;
+    const key = classKey(n);
+    let id = classes.get(key);
+    if (id === undefined) classes.set(key, (id = classes.size));
+    n.classId = id;
+  }
+  return out;
+}

@@ -1,0 +1,194 @@
+// Invariants checked on every pass of the property tests.
+
+import { expect } from 'vitest';
+import type { Action, ObservedState, Service } from '../../src/api/types.js';
+import { LABEL } from '../../src/api/types.js';
+import { isReady, placementRequest, reconcile, type ReconcileOutput } from '../../src/reconcile/index.js';
+import { buildNodeInfos, DEFAULT_FILTERS, runFilters, Scheduler } from '../../src/schedule/index.js';
+import type { World } from './model.js';
+
+function deepFreeze<T>(x: T): T {
+  if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x)) deepFreeze(v);
+  }
+  return x;
+}
+
+export interface StepStats {
+  maxPasses: number;
+}
+
+/** One reconcile + apply + tick, with every per-pass invariant checked. */
+export function step(w: World): ReconcileOutput {
+  const obs = deepFreeze(w.observed());
+  const out = reconcile(deepFreeze(w.desired), obs, w.now);
+  checkPlan(w, obs, out);
+  const before = w.observed();
+  w.apply(out.actions);
+  checkAfter(w, before, out.actions);
+  w.tick();
+  return out;
+}
+
+/** Reconcile until no actions; returns the passes used (throws past `bound`). */
+export function converge(w: World, bound: number): { passes: number; last: ReconcileOutput } {
+  for (let i = 1; i <= bound; i++) {
+    const out = step(w);
+    if (out.actions.length === 0) return { passes: i, last: out };
+  }
+  throw new Error(`no fixed point within ${bound} passes`);
+}
+
+const svcOf = (w: World, name: string | undefined): Service | undefined => w.desired.services.find((s) => s.metadata.name === name);
+
+/** Safety (static filters at decision time), foreign containers, minimal disruption. */
+export function checkPlan(w: World, obs: ObservedState, out: ReconcileOutput): void {
+  const { desired } = w;
+  const infos = buildNodeInfos(desired.nodes, obs.nodes, desired.settings, w.now);
+  const sched = new Scheduler(infos);
+  const byName = new Map(infos.map((n) => [n.name, n]));
+  const removed = new Set(out.actions.flatMap((a) => (a.type === 'remove' ? [a.containerId] : [])));
+  for (const a of out.actions) {
+    if (a.type !== 'create' && w.foreignIds.has(a.containerId)) throw new Error(`foreign container in ${a.type}`);
+    const node = byName.get(a.node)!;
+    expect(node.reachable).toBe(true);
+    if (a.type === 'create') {
+      const svc = svcOf(w, a.service)!;
+      const rej = sched.prepare(placementRequest(svc)).check(node, 'static');
+      // The one exception, documented: a global replica replacing its own node's copy ignores the cordon and (anti-)affinity.
+      const replacing = svc.spec.mode === 'global' && (a.reason === 'RollingUpdate' || a.reason === 'Recreate');
+      if (rej !== undefined && !(replacing && rej.filter === 'NodeSchedulable')) throw new Error(`create of ${a.service} on ${a.node} fails ${rej.filter}`);
+      expect(a.container.labels[LABEL.cluster]).toBe(desired.settings.cluster);
+    }
+    if (a.type === 'remove') {
+      const on = obs.nodes.find((n) => n.name === a.node)!;
+      const c = on.containers.find((x) => x.id === a.containerId)!;
+      const svc = svcOf(w, c.labels[LABEL.service]);
+      if (svc === undefined || c.state !== 'running') continue;
+      const st = out.status.services.find((s) => s.name === svc.metadata.name)!;
+      const slot = Number(c.labels[LABEL.slot]);
+      const inRange = svc.spec.mode === 'global' || slot < svc.spec.replicas;
+      const fits = sched.prepare(placementRequest(svc)).check(node, 'enforced') === undefined;
+      if (c.labels[LABEL.hash] !== st.specHash || !inRange || !fits) continue;
+      // A running, up-to-date replica on a node that still passes: only a surplus copy may go.
+      expect(['Duplicate', 'NodeReturned']).toContain(a.reason);
+      const twin = obs.nodes.some(
+        (n) =>
+          n.reachable &&
+          n.containers.some(
+            (x) =>
+              x.id !== c.id &&
+              !removed.has(x.id) &&
+              x.labels[LABEL.cluster] === desired.settings.cluster &&
+              x.labels[LABEL.service] === svc.metadata.name &&
+              x.labels[LABEL.hash] === st.specHash &&
+              (svc.spec.mode === 'global' ? n.name === a.node : x.labels[LABEL.slot] === c.labels[LABEL.slot]),
+          ),
+      );
+      expect(twin).toBe(true);
+    }
+  }
+}
+
+/** After applying: capacity, ports, maxPerNode, (anti-)affinity on the nodes that got replicas. */
+export function checkAfter(w: World, before: ObservedState, actions: readonly Action[]): void {
+  const removed = new Set(actions.flatMap((a) => (a.type === 'remove' ? [a.containerId] : [])));
+  for (const n of w.nodes.values()) {
+    if (!n.reachable) continue;
+    const cpu = n.containers.reduce((s, c) => s + (c.resources.cpu ?? 0), 0);
+    const mem = n.containers.reduce((s, c) => s + (c.resources.memory ?? 0), 0);
+    if (cpu > n.facts.cpu || mem > n.facts.memory) throw new Error(`node ${n.name} over capacity: ${cpu}m ${mem}B`);
+    const ports = n.containers.flatMap((c) => c.hostPorts);
+    expect(new Set(ports).size).toBe(ports.length);
+  }
+  for (const a of actions) {
+    if (a.type !== 'create') continue;
+    const svc = svcOf(w, a.service)!;
+    const n = w.nodes.get(a.node)!;
+    const count = (s: string) => n.containers.filter((c) => c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
+    const kept = (s: string) =>
+      before.nodes
+        .find((x) => x.name === a.node)!
+        .containers.filter((c) => !removed.has(c.id) && c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
+    const p = svc.spec.placement;
+    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated') expect(count(a.service)).toBeLessThanOrEqual(Math.max(p.maxPerNode, kept(a.service)));
+    if (svc.spec.mode === 'global' && (a.reason === 'RollingUpdate' || a.reason === 'Recreate')) continue;
+    for (const t of p.antiAffinity) expect(kept(t)).toBe(0);
+    for (const t of p.affinity) expect(count(t)).toBeGreaterThan(0);
+  }
+}
+
+/** At a fixed point: every service has min(wanted, feasible) ready replicas on the current hash, and no extras. */
+export function checkFixedPoint(w: World, out: ReconcileOutput): void {
+  const obs = w.observed();
+  const infos = buildNodeInfos(w.desired.nodes, obs.nodes, w.desired.settings, w.now);
+  const cluster = w.desired.settings.cluster;
+  for (const svc of w.desired.services) {
+    const name = svc.metadata.name;
+    const st = out.status.services.find((s) => s.name === name)!;
+    if (st.conditions.some((c) => c.type === 'DependencyWait' || c.type === 'DependencyCycle')) continue;
+    const mine = obs.nodes.flatMap((n) =>
+      n.reachable ? n.containers.filter((c) => c.labels[LABEL.cluster] === cluster && c.labels[LABEL.service] === name).map((c) => ({ n, c })) : [],
+    );
+    for (const { c } of mine) {
+      // An old replica stays only while its replacement cannot be placed anywhere.
+      if (c.labels[LABEL.hash] !== st.specHash) expect(st.unschedulable).toBeDefined();
+      expect(isReady(c, svc)).toBe(true);
+    }
+    const req = placementRequest(svc);
+    const noRoom = () => infos.every((n) => runFilters(DEFAULT_FILTERS, req, n) !== undefined);
+    if (svc.spec.mode === 'replicated') {
+      const lostSlots = new Set(
+        obs.nodes.flatMap((n) => {
+          const info = infos.find((i) => i.name === n.name)!;
+          return !n.reachable && !info.lost ? n.containers.filter((c) => c.labels[LABEL.cluster] === cluster && c.labels[LABEL.service] === name).map((c) => c.labels[LABEL.slot]) : [];
+        }),
+      );
+      const slots = new Set(mine.map(({ c }) => c.labels[LABEL.slot]));
+      expect(slots.size).toBe(mine.length);
+      for (const s of slots) expect(Number(s)).toBeLessThan(svc.spec.replicas);
+      const covered = new Set([...slots, ...lostSlots]).size;
+      if (covered < svc.spec.replicas) {
+        expect(st.unschedulable).toBeDefined();
+        expect(noRoom()).toBe(true);
+      }
+    } else {
+      for (const n of infos) {
+        if (!n.reachable) continue;
+        const here = mine.filter((m) => m.n.name === n.name);
+        expect(here.length).toBeLessThanOrEqual(1);
+        if (here.length === 0) expect(runFilters(DEFAULT_FILTERS, req, n)).toBeDefined();
+      }
+    }
+  }
+}
+
+/** Longest dependsOn chain. */
+export function depDepth(services: readonly Service[]): number {
+  const by = new Map(services.map((s) => [s.metadata.name, s]));
+  const memo = new Map<string, number>();
+  const depth = (n: string, seen: Set<string>): number => {
+    if (memo.has(n)) return memo.get(n)!;
+    if (seen.has(n)) return 0;
+    seen.add(n);
+    const s = by.get(n);
+    const d = s === undefined ? 0 : Math.max(0, ...s.spec.dependsOn.map((x) => 1 + depth(x, seen)));
+    memo.set(n, d);
+    return d;
+  };
+  return Math.max(0, ...services.map((s) => depth(s.metadata.name, new Set())));
+}
+
+/**
+ * The convergence bound. Per dependency level: 1 pass to prune and place, a
+ * rollout of R slots in ceil(R/parallelism) ≤ R batches each taking one pass
+ * to start and the next to see it ready, and 2 passes of slack for capacity
+ * or anti-affinity freed later in the same pass by a service planned after
+ * this one. A level waits for the one before it: (D+1) · (R + 3), plus 1 to
+ * observe the fixed point.
+ */
+export function convergenceBound(services: readonly Service[], nodes: number): number {
+  const r = Math.max(1, nodes, ...services.map((s) => s.spec.replicas));
+  return (depDepth(services) + 1) * (r + 3) + 1;
+}
