@@ -130,3 +130,111 @@ export function runFogctl(args: string[], env: Record<string, string> = {}): Pro
     p.on('exit', (code) => resolveRun({ code: code ?? 1, stdout, stderr }));
   });
 }
+
+/** A command that runs until SIGTERM and exits at once on it. */
+export const LOOP_COMMAND = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+
+/** A Service manifest (by default on the fleet's image), without a network; `spec` is more spec lines, indented by two. */
+export function serviceManifest(name: string, spec: string, image = 'fog/busybox:latest'): string {
+  return `apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  image: ${image}\n  network: none\n${spec}`;
+}
+
+/** A replicated Service running LOOP_COMMAND. */
+export function loopService(name: string, replicas: number, extra = ''): string {
+  return serviceManifest(name, `  replicas: ${replicas}\n  command: ${LOOP_COMMAND}\n${extra}`);
+}
+
+/**
+ * Whether the engines hold exactly what `want` (service → replicas) asks:
+ * one running container per slot 0..n-1, each with the spec hash the
+ * controller reports, and no managed container of any other service or slot
+ * (no orphans, no duplicates) of the controller's cluster. A string says what is wrong.
+ */
+export async function convergedOn(ctl: Pick<RunningController, 'status'>, nodes: { name: string; socket: string }[], want: Readonly<Record<string, number>>): Promise<true | string> {
+  const doc = await ctl.status();
+  if (!doc) return 'no status';
+  const all = (await containersOn(nodes)).filter((c) => c.labels['fog.cluster'] === doc.cluster);
+  for (const c of all) if (!(c.service in want)) return `orphan ${c.name} on ${c.node}`;
+  for (const [name, n] of Object.entries(want)) {
+    const s = doc.status.services.find((x) => x.name === name);
+    if (!s) return `${name} not in status`;
+    if (s.ready !== n || s.upToDate !== n || s.desired !== n) return `${name}: desired ${s.desired} ready ${s.ready} upToDate ${s.upToDate}, want ${n}`;
+    const mine = all.filter((c) => c.service === name);
+    const slots = mine.map((c) => c.slot).sort((a, b) => a - b);
+    if (slots.join() !== [...Array(n).keys()].join()) return `${name}: slots ${slots.join() || '(none)'} (${mine.map((c) => `${c.name}@${c.node}:${c.state}`).join(' ')})`;
+    const bad = mine.find((c) => c.state !== 'running' || c.hash !== s.specHash);
+    if (bad) return `${name}: ${bad.name} on ${bad.node} is ${bad.state} with hash ${bad.hash}, want running ${s.specHash}`;
+  }
+  return true;
+}
+
+/** Waits for `convergedOn`; the error says what was last wrong. */
+export async function waitConverged(ctl: Pick<RunningController, 'status'>, nodes: { name: string; socket: string }[], want: Readonly<Record<string, number>>, timeoutMs = 20_000): Promise<void> {
+  let last = '';
+  try {
+    await waitFor('convergence', async () => {
+      const r = await convergedOn(ctl, nodes, want);
+      if (r !== true) last = r;
+      return r === true;
+    }, timeoutMs, 200);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${last}`);
+  }
+}
+
+export interface EngineEventRecord {
+  node: string;
+  /** create, start, die, kill, stop, destroy, … */
+  action: string;
+  id: string;
+  name: string;
+  service?: string;
+  /** Date.now() when the test heard it. */
+  at: number;
+}
+
+export interface EventRecorder {
+  events(): EngineEventRecord[];
+  close(): void;
+}
+
+/** Records the container events of the given engines, straight from their event streams (not through fog). */
+export async function recordEngineEvents(nodes: { name: string; socket: string }[]): Promise<EventRecorder> {
+  const got: EngineEventRecord[] = [];
+  const streams: NodeJS.ReadableStream[] = [];
+  for (const n of nodes) {
+    const d = new Docker({ socketPath: n.socket });
+    const stream = (await d.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+    let buf = '';
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+        const attrs = e.Actor?.Attributes ?? {};
+        got.push({ node: n.name, action: (e.Action ?? '').split(':')[0]!, id: e.Actor?.ID ?? '', name: attrs.name ?? '', ...(attrs['fog.service'] ? { service: attrs['fog.service'] } : {}), at: Date.now() });
+      }
+    });
+    stream.on('error', () => undefined);
+    streams.push(stream);
+  }
+  return {
+    events: () => [...got],
+    close: () => {
+      for (const s of streams) (s as unknown as { destroy(): void }).destroy();
+    },
+  };
+}
+
+/** Node manifests for every engine of a fleet, into the desired folder. */
+export function writeNodeManifests(desired: string, nodes: readonly { name: string; socket: string }[], extra: (name: string) => { labels?: Record<string, string>; devices?: string[] } = () => ({})): void {
+  for (const n of nodes) {
+    const x = extra(n.name);
+    writeManifest(desired, `nodes/${n.name}.yaml`, nodeManifest(n.name, n.socket, x.labels ?? {}, x.devices ?? []));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
