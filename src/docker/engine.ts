@@ -235,6 +235,11 @@ export class Engine {
     return this.call({ method: 'GET', path: '/containers/json', query: { all: true }, ok: [200] });
   }
 
+  /** The same list unparsed (JSON of EngineContainerSummary[]): a caller can compare it with the last one before paying for parsing. */
+  listContainersText(): Promise<string> {
+    return this.call({ method: 'GET', path: '/containers/json', query: { all: true }, ok: [200], raw: true });
+  }
+
   listImages(): Promise<EngineImage[]> {
     return this.call({ method: 'GET', path: '/images/json', ok: [200] });
   }
@@ -371,7 +376,7 @@ export class Engine {
     return req;
   }
 
-  /** A call with its deadline: one timer, cleared on the answer. A GET on a reused connection the engine had closed is sent once more. */
+  /** A call with its deadline: one timer, cleared on the answer. A GET that failed on a kept-alive connection the engine had closed meanwhile is sent once more, on a new one. */
   private call<T>(spec: CallSpec & { raw?: boolean }, retried = false): Promise<T> {
     const timeoutMs = spec.timeoutMs ?? this.opts.callTimeoutMs;
     return new Promise<T>((resolve, reject) => {
@@ -383,7 +388,7 @@ export class Engine {
         clearTimeout(timer);
         if (err === undefined) return resolve(value as T);
         const code = (err as { code?: string }).code;
-        if (!retried && spec.method === 'GET' && req.reusedSocket && code === 'ECONNRESET') return resolve(this.call<T>(spec, true));
+        if (!retried && spec.method === 'GET' && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) return resolve(this.call<T>({ ...spec, own: true }, true));
         reject(toEngineError(err));
       };
       const timer = setTimeout(() => {

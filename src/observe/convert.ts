@@ -2,6 +2,7 @@
 // engine's wall clock (which may be off by an hour); they are carried over to
 // the controller's monotonic clock through their age on the engine's clock.
 
+import { createHash } from 'node:crypto';
 import { LABEL, type ContainerState, type EngineFacts, type ObservedContainer } from '../api/types.js';
 import type { EngineContainer, EngineContainerSummary, EngineImage, EngineInfo } from '../docker/engine.js';
 
@@ -92,6 +93,27 @@ function intLabel(labels: Readonly<Record<string, string>>, key: string): number
   const v = labels[key];
   if (v === undefined || !/^\d+$/.test(v)) return undefined;
   return Number(v);
+}
+
+/** The durations in a list entry's Status text: `3 seconds`, `About a minute`, `Less than a second`, with ` ago`. */
+const DURATION = /\b(?:Less than a second|About an? \w+|\d+ \w+)(?: ago)?/g;
+
+/**
+ * What the container list says about a container's state, minus the clock:
+ * `running|Up (healthy)`, `exited|Exited (137)`. A change means the container
+ * must be inspected again; the same text does not prove nothing happened (a
+ * restart between two lists reads `Up …` both times).
+ */
+export function listKey(s: EngineContainerSummary): string {
+  return `${s.State ?? ''}|${(s.Status ?? '').replace(DURATION, '').trim()}`;
+}
+
+/**
+ * A digest of a container list's JSON without its durations: equal digests
+ * mean the list shows nothing new (same containers, states, names, health).
+ */
+export function listPrint(text: string): string {
+  return createHash('sha1').update(text.replace(DURATION, '')).digest('base64');
 }
 
 /** What a container reserves and binds: read once per container, it does not change while it lives. */

@@ -4,8 +4,11 @@
 //
 // The stream reconnects with doubling back-off. A stream can also go silent
 // without ending (a hung daemon keeps its socket open), so a quiet stream is
-// checked with a ping; a ping that fails means the engine is lost.
+// checked with a ping, unless the engine answered some other call meanwhile
+// (an idle fleet would otherwise ping every node every stallMs); a ping that
+// fails means the engine is lost.
 
+import { performance } from 'node:perf_hooks';
 import type { Engine, EngineEvent, EventStream } from '../docker/engine.js';
 
 /** Container actions worth a re-observe (health_status arrives as `health_status: healthy`). */
@@ -15,11 +18,11 @@ export interface EventWatchOptions {
   /** First reconnect delay, ms; doubles up to backoffMaxMs. */
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** A stream silent this long is checked with a ping. */
+  /** A stream silent this long, with no other answer from the engine either, is checked with a ping. */
   stallMs: number;
 }
 
-export const DEFAULT_EVENT_WATCH: EventWatchOptions = { backoffBaseMs: 500, backoffMaxMs: 30_000, stallMs: 5_000 };
+export const DEFAULT_EVENT_WATCH: EventWatchOptions = { backoffBaseMs: 500, backoffMaxMs: 30_000, stallMs: 15_000 };
 
 export interface EventWatchHandlers {
   /** A container changed. */
@@ -35,7 +38,6 @@ export class EventWatch {
   private retryTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private attempt = 0;
-  private heard = false;
   private closed = false;
 
   constructor(
@@ -46,15 +48,11 @@ export class EventWatch {
 
   start(): void {
     if (this.closed || this.stream) return;
-    this.heard = false;
     const stream = this.engine.watchEvents(
       (e) => {
         if (e.Type === 'container' && ACTIONS.some((a) => e.Action === a || e.Action?.startsWith(`${a}:`))) this.on.change(e);
       },
-      () => {
-        this.heard = true;
-        this.attempt = 0;
-      },
+      () => (this.attempt = 0),
       (err) => this.lostOrDropped(stream, err ?? new Error('event stream ended')),
     );
     this.stream = stream;
@@ -80,10 +78,7 @@ export class EventWatch {
   }
 
   private checkStall(stream: EventStream): void {
-    if (this.heard) {
-      this.heard = false;
-      return;
-    }
+    if (performance.now() - this.engine.lastAnswerAt < this.opts.stallMs) return;
     this.engine.ping().then(
       () => undefined,
       (err: unknown) => {

@@ -1,11 +1,21 @@
 // One fog node as the controller sees it: facts, containers and images read
 // from its engine, in the controller's monotonic time. An engine that does
 // not answer is observed state (reachable: false), never an exception.
+//
+// An observation is one list of the engine's containers. A managed container
+// is inspected again only when it is new, its list entry's state changed
+// (listKey), an engine event named it since the last look, the event stream
+// (re)connected or the engine was unreachable (events may have been missed),
+// or its last inspect is older than inspectMaxAgeMs. That last rule is the
+// net under a missed event: a change that neither an event nor the list shows
+// (a restart between two lists reads `Up …` both times) is seen within
+// inspectMaxAgeMs plus one observation. Facts (/info) and images are read on
+// first contact, after the engine was unreachable, and every factsEveryMs.
 
 import type { Logger } from 'pino';
 import type { FogNode, ObservedContainer, ObservedNode } from '../api/types.js';
-import { Engine, EngineError, type EngineContainer } from '../docker/engine.js';
-import { isManaged, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
+import { Engine, EngineError, type EngineContainer, type EngineContainerSummary } from '../docker/engine.js';
+import { isManaged, listKey, listPrint, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
 import { eachLimited } from '../docker/limit.js';
 import { DEFAULT_EVENT_WATCH, EventWatch, type EventWatchOptions } from './events.js';
 
@@ -17,9 +27,22 @@ export interface NodeObserverOptions {
   /** A client shared with the executor; made from the Node's endpoint when absent. */
   engine?: Engine;
   logger?: Logger;
-  /** Managed containers inspected at once. Default 8. */
+  /** Managed containers inspected at once. Default 4 (the engine's pooled connections). */
   inspectConcurrency?: number;
+  /** A managed container is inspected again at least this often, ms. Default 5 minutes. */
+  inspectMaxAgeMs?: number;
+  /** Facts and images are read again at least this often, ms. Default 5 minutes. */
+  factsEveryMs?: number;
   events?: Partial<EventWatchOptions>;
+}
+
+/** A managed container as last inspected. */
+interface Known {
+  /** listKey of the list entry it was inspected for. */
+  key: string;
+  container: ObservedContainer;
+  /** Inspect again after this (controller time); jittered so that nodes observed together do not re-inspect together. */
+  staleAt: number;
 }
 
 export class NodeObserver {
@@ -30,6 +53,17 @@ export class NodeObserver {
   private state: ObservedNode;
   private observed = false;
   private readonly footprints = new Map<string, ContainerFootprint>();
+  private readonly known = new Map<string, Known>();
+  /** Container ids an engine event named since the last observation began. */
+  private named = new Set<string>();
+  /** Events may have been missed (stream reconnected): inspect everything on the next look. */
+  private missed = true;
+  /** Facts were read at (controller time); undefined: never. */
+  private factsAt?: number;
+  /** Engine wall clock minus controller clock, from the last /info. */
+  private clockOffset = 0;
+  /** listPrint of the last container list fully taken in. */
+  private listPrint?: string;
   private inflight?: Promise<ObservedNode>;
   private queued?: Promise<ObservedNode>;
   private watcher?: EventWatch;
@@ -73,10 +107,17 @@ export class NodeObserver {
     this.watcher = new EventWatch(
       this.engine,
       {
-        change: () => onChange(this.name),
-        connected: () => onChange(this.name),
+        change: (e) => {
+          if (e.Actor?.ID) this.named.add(e.Actor.ID);
+          onChange(this.name);
+        },
+        connected: () => {
+          this.missed = true;
+          onChange(this.name);
+        },
         dropped: (err, lost) => {
           log?.debug({ node: this.name, err: err.message, lost }, 'event stream dropped');
+          this.missed = true;
           if (lost) this.setUnreachable(err.message);
           onChange(this.name);
         },
@@ -94,43 +135,90 @@ export class NodeObserver {
   private async read(): Promise<ObservedNode> {
     const engine = this.engine;
     if (!engine) return this.setUnreachable(this.configError ?? 'no client');
+    const started = this.opts.now();
+    // After a gap nothing cached can be trusted: events were not heard.
+    const fresh = this.missed || !this.state.reachable;
+    const readFacts = fresh || this.factsAt === undefined || started - this.factsAt >= (this.opts.factsEveryMs ?? 300_000);
+    const named = this.named;
+    this.named = new Set();
+    this.missed = false;
     try {
-      const [info, list, images] = await Promise.all([engine.info(), engine.listContainers(), engine.listImages()]);
+      const [list, info, images] = await Promise.all([engine.listContainersText(), readFacts ? engine.info() : undefined, readFacts ? engine.listImages() : undefined]);
       const now = this.opts.now();
       // Without SystemTime, assume the engine's clock agrees with ours.
-      const base: TimeBase = { now, engineNow: parseEngineTime(info.SystemTime) ?? Date.now() };
-      const containers = await this.containers(engine, list, base);
+      if (info) this.clockOffset = (parseEngineTime(info.SystemTime) ?? Date.now()) - now;
+      const base: TimeBase = { now, engineNow: now + this.clockOffset };
+      const print = listPrint(list);
+      const containers = !fresh && print === this.listPrint ? await this.recheck(engine, base, named) : await this.containers(engine, JSON.parse(list) as EngineContainerSummary[], base, (id) => fresh || named.has(id));
+      this.listPrint = print;
       this.setReachable(now);
-      this.state = { ...this.state, facts: toFacts(info), containers, images: toImages(images) };
+      if (info && images) {
+        this.factsAt = now;
+        this.state = { ...this.state, facts: toFacts(info), images: toImages(images) };
+      }
+      this.state = { ...this.state, containers };
       return this.state;
     } catch (err) {
+      for (const id of named) this.named.add(id);
+      if (fresh) this.missed = true;
+      this.listPrint = undefined;
       return this.setUnreachable(err instanceof Error ? err.message : String(err));
     }
   }
 
-  private async containers(engine: Engine, list: Awaited<ReturnType<Engine['listContainers']>>, base: TimeBase): Promise<ObservedContainer[]> {
+  /** The list shows nothing new: inspect only what events named and what is due for the net; the rest is as last seen. */
+  private async recheck(engine: Engine, base: TimeBase, named: ReadonlySet<string>): Promise<readonly ObservedContainer[]> {
+    const todo = [...this.known].flatMap(([id, k]) => (named.has(id) || k.staleAt <= base.now ? [id] : []));
+    if (todo.length === 0) return this.state.containers;
+    const inspected = await this.inspect(engine, todo);
+    for (const id of todo) this.remember(id, this.known.get(id)!.key, inspected.get(id), base);
+    return this.state.containers.flatMap((c) => (isManaged(c.labels) ? (this.known.get(c.id)?.container ?? []) : [c]));
+  }
+
+  private async containers(engine: Engine, list: readonly EngineContainerSummary[], base: TimeBase, mustInspect: (id: string) => boolean): Promise<ObservedContainer[]> {
     const seen = new Set(list.map((c) => c.Id));
     for (const id of this.footprints.keys()) if (!seen.has(id)) this.footprints.delete(id);
-    // Managed containers are inspected every time (state, health, restarts);
-    // foreign ones once, for what they reserve and bind.
-    const todo = list.filter((c) => isManaged(c.Labels) || !this.footprints.has(c.Id));
-    const inspected = new Map<string, EngineContainer>();
-    await eachLimited(todo, this.opts.inspectConcurrency ?? 8, async (c) => {
-      const got = await engine.inspectContainer(c.Id);
-      if (got) inspected.set(c.Id, got);
+    for (const id of this.known.keys()) if (!seen.has(id)) this.known.delete(id);
+    // Foreign containers are inspected once, for what they reserve and bind;
+    // their state comes from the list.
+    const todo = list.filter((c) => {
+      if (!isManaged(c.Labels)) return !this.footprints.has(c.Id);
+      const k = this.known.get(c.Id);
+      return k === undefined || k.key !== listKey(c) || k.staleAt <= base.now || mustInspect(c.Id);
     });
+    const inspected = await this.inspect(engine, todo.map((c) => c.Id));
+    for (const c of todo) if (isManaged(c.Labels)) this.remember(c.Id, listKey(c), inspected.get(c.Id), base);
     const out: ObservedContainer[] = [];
     for (const c of list) {
-      const got = inspected.get(c.Id);
       if (isManaged(c.Labels)) {
-        // gone between list and inspect: it is simply not there any more
-        if (got) out.push(toManagedContainer(got, base));
+        const k = this.known.get(c.Id);
+        if (k) out.push(k.container);
         continue;
       }
+      const got = inspected.get(c.Id);
       if (got) this.footprints.set(c.Id, toFootprint(got));
       out.push(toForeignContainer(c, this.footprints.get(c.Id) ?? { resources: {}, hostPorts: [] }));
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private async inspect(engine: Engine, ids: readonly string[]): Promise<Map<string, EngineContainer>> {
+    const inspected = new Map<string, EngineContainer>();
+    await eachLimited(ids, this.opts.inspectConcurrency ?? 4, async (id) => {
+      const got = await engine.inspectContainer(id);
+      if (got) inspected.set(id, got);
+    });
+    return inspected;
+  }
+
+  /** A managed container's inspect answer; none: it went between list and inspect, and is simply not there any more. */
+  private remember(id: string, key: string, got: EngineContainer | undefined, base: TimeBase): void {
+    if (!got) {
+      this.known.delete(id);
+      return;
+    }
+    const maxAge = this.opts.inspectMaxAgeMs ?? 300_000;
+    this.known.set(id, { key, container: toManagedContainer(got, base), staleAt: base.now + maxAge * (0.5 + Math.random() / 2) });
   }
 
   private setReachable(now: number): void {
