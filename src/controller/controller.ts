@@ -172,7 +172,7 @@ export class Controller {
     const observed: ObservedState = await this.opts.fleet.observe(full ? undefined : due);
     const desired: DesiredState = { nodes: snap.nodes, services: snap.services, settings: this.opts.settings };
     const now = clock.now();
-    const { actions, status } = reconcile(desired, observed, now);
+    const { actions, status, requeueAt } = reconcile(desired, observed, now);
     this.passes++;
     this.lastPassAt = now;
     this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };
@@ -201,7 +201,11 @@ export class Controller {
     // Keep looking while something is in motion (rollouts, back-off, lost
     // nodes, failures); otherwise only the resync interval.
     const busy = actions.length > 0 || this.failures.size > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
-    this.schedule(busy ? (this.opts.requeueMs ?? 1_000) : this.resyncMs);
+    let wait = busy ? (this.opts.requeueMs ?? 1_000) : this.resyncMs;
+    // The reconcile says when the same world would lead to a new decision
+    // (a back-off or rollout delay ending, a grace period running out).
+    if (requeueAt !== undefined) wait = Math.min(wait, Math.max(20, Math.ceil(requeueAt - now)));
+    this.schedule(wait);
   }
 
   /** Like Kubernetes, a repeat of the latest identical event bumps its count instead of flooding the ring. */

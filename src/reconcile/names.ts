@@ -5,9 +5,13 @@ import type { ContainerSpec, Service } from '../api/types.js';
 import type { ContainerShape } from './hash.js';
 import { LABEL } from '../api/types.js';
 
-/** `${cluster}-${service}-${slot}-${hash8}`, squeezed into Docker's name charset `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
+/**
+ * `${cluster}_${service}-${slot}-${hash8}`, squeezed into Docker's name charset
+ * `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. The `_` cannot occur in a cluster or service
+ * name, so cluster `x` + service `y-svc` never collides with `x-y` + `svc`.
+ */
 export function containerName(cluster: string, service: string, slot: number, hash: string): string {
-  const raw = `${cluster}-${service}-${slot}-${hash.slice(0, 8)}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
+  const raw = `${cluster}_${service}-${slot}-${hash.slice(0, 8)}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
   return /^[a-zA-Z0-9]/.test(raw) ? raw : `x${raw}`;
 }
 

@@ -85,6 +85,8 @@ class Pass {
   readonly cycles: Map<string, string[]>;
   readonly nodeStatus: NodeStatus[];
   readonly cluster: string;
+  /** Unreachable within grace and never seen by this controller: their containers are unknown. */
+  readonly unlisted: readonly NodeInfo[];
 
   constructor(
     readonly desired: DesiredState,
@@ -102,6 +104,7 @@ class Pass {
       list.push({ c, node, nodeName, service, slot: parseSlot(c.labels[LABEL.slot]), hash: c.labels[LABEL.hash], where });
     });
     this.scheduler = new Scheduler(this.nodes);
+    this.unlisted = this.nodes.filter((n) => !n.reachable && !n.lost && n.lastSeen === undefined);
     for (const s of desired.services) this.services.set(s.metadata.name, s);
     this.cycles = dependencyCycles(desired.services);
 
@@ -256,6 +259,7 @@ class ServicePlan {
     const refused = this.spec.volumes.some((v) => v.type === 'bind') ? refusal(this.svc, this.pass.desired.nodes) : [];
     if (refused.length > 0) return this.refused(refused.join('; '));
     this.resolveDependencies();
+    if (this.spec.mode === 'replicated') this.holdForUnlistedNodes();
     this.shape = containerShape(this.svc, this.depEnv);
     this.hash = fnv1a64(canonicalJson(this.shape));
     const slots = this.spec.mode === 'global' ? this.globalSlots() : this.replicatedSlots();
@@ -319,6 +323,20 @@ class ServicePlan {
       this.conditions.push({ type: 'DependencyWait', status: true, reason: REASON.DependencyWait, message });
       this.pass.event('Normal', REASON.DependencyWait, `service/${this.name}`, message);
     }
+  }
+
+  /**
+   * A node that has not answered once since the controller started may run
+   * any of this service's replicas: creating them elsewhere now could double
+   * them. New containers wait until its grace period (counted from the
+   * controller's start) is over, as they would for a node seen going away.
+   */
+  holdForUnlistedNodes(): void {
+    if (this.frozen !== undefined || this.pass.unlisted.length === 0) return;
+    const names = this.pass.unlisted.map((n) => n.name);
+    const until = Math.max(...this.pass.unlisted.map((n) => n.since)) + this.pass.desired.settings.nodeGracePeriod;
+    this.frozen = `node${names.length > 1 ? 's' : ''} ${names.join(', ')} not observed since the controller started; what ${names.length > 1 ? 'they run' : 'it runs'} is unknown until the grace period ends at ${at(until)}`;
+    this.conditions.push({ type: 'NodeUnreachable', status: true, reason: REASON.NodeUnreachable, message: this.frozen });
   }
 
   replicatedSlots(): SlotState[] {

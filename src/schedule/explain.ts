@@ -15,7 +15,7 @@ function amount(resource: 'cpu' | 'memory', n: number): string {
 
 /** A controller-monotonic time as shown in reasons: `t=12345ms`, or `never`. */
 export function at(t: number | undefined): string {
-  return t === undefined || !Number.isFinite(t) ? 'never' : `t=${t}ms`;
+  return t === undefined || !Number.isFinite(t) ? 'never' : `t=${Math.round(t)}ms`;
 }
 
 /** The grouping key and summary phrase: the same for every node rejected for the same reason. */

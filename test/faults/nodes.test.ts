@@ -117,12 +117,9 @@ describe('node faults', () => {
     await waitConverged(w.ctl, w.nodes(), WANT, CONVERGE_MS);
   });
 
-  // KNOWN BUG (src/reconcile, reported): a node that is unreachable at the
-  // controller's first look has never been listed, so its replicas are
-  // invisible; reconcile sees their slots as vacant and re-places them at once
-  // (about 1 s after the start), although the node is inside its grace period
-  // (since = the controller's start). Remove `.fails` when fixed.
-  it.fails('controller restarted while a node is down: the grace period counts from the start, nothing is replaced at once', async () => {
+  // A node unreachable at the controller's first look has never been listed:
+  // its replicas are unknown, so new containers wait out its grace period.
+  it('controller restarted while a node is down: the grace period counts from the start, nothing is replaced at once', async () => {
     await w.ctl.stop();
     const victim = await nodeOf('move');
     const others = w.others(victim);

@@ -40,7 +40,7 @@ describe('placement and naming', () => {
     expect(out.actions.map(brief)).toEqual(['create n1 web/0 Scheduled', 'create n1 web/2 Scheduled', 'create n2 web/1 Scheduled']);
     const a = out.actions[0]!;
     if (a.type !== 'create') throw new Error('expected create');
-    expect(a.container.name).toBe(`fab-web-0-${h.slice(0, 8)}`);
+    expect(a.container.name).toBe(`fab_web-0-${h.slice(0, 8)}`);
     expect(a.container.name).toBe(containerName('fab', 'web', 0, h));
     expect(a.container.labels).toEqual({
       [LABEL.cluster]: 'fab',
@@ -55,7 +55,7 @@ describe('placement and naming', () => {
   });
 
   it('keeps container names in the Docker charset', () => {
-    expect(containerName('fab', 'my svc/ü', 2, 'abcdef0123456789')).toBe('fab-my-svc---2-abcdef01');
+    expect(containerName('fab', 'my svc/ü', 2, 'abcdef0123456789')).toBe('fab_my-svc---2-abcdef01');
     expect(containerName('_x', 'a', 0, '00000000')).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
   });
 
@@ -348,7 +348,7 @@ describe('status', () => {
 
   it('sums actions into one event per service and reason', () => {
     const out = run([{ name: 'n1' }], [service('web', { replicas: 3 })]);
-    expect(out.status.events).toEqual([{ time: NOW, type: 'Normal', reason: 'Scheduled', object: 'service/web', message: expect.stringMatching(/^slot 0: fab-web-0-[0-9a-f]{8} on n1 \(and 2 more\)$/) }]);
+    expect(out.status.events).toEqual([{ time: NOW, type: 'Normal', reason: 'Scheduled', object: 'service/web', message: expect.stringMatching(/^slot 0: fab_web-0-[0-9a-f]{8} on n1 \(and 2 more\)$/) }]);
     const st = out.status.services[0]!;
     expect(st.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Available=false:ReplicasNotReady', 'Progressing=true:RollingUpdate']);
   });

@@ -106,7 +106,7 @@ export function desiredState(nodes: FogNode[], services: Service[], settings: Re
 export function managed(service: string, slot: number | string, hash: string, o: Partial<ObservedContainer> = {}, cluster = SETTINGS.cluster): ObservedContainer {
   return {
     id: o.id ?? `${service}-${slot}-${hash}`,
-    name: `${cluster}-${service}-${slot}-${hash.slice(0, 8)}`,
+    name: `${cluster}_${service}-${slot}-${hash.slice(0, 8)}`,
     labels: { [LABEL.cluster]: cluster, [LABEL.service]: service, [LABEL.slot]: String(slot), [LABEL.hash]: hash },
     image: 'registry.local/app:0',
     state: 'running',

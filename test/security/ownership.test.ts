@@ -80,8 +80,8 @@ describe('two clusters and a person on one node', () => {
   it('lists what is not ours, with the other cluster as owner (fogctl get replicas --all)', async () => {
     const u = unmanagedContainers({ nodes: [await observe()] }, 'a');
     expect(u.map((c) => [c.name.replace(/-[0-9a-f]{8}$/, ''), c.owner ?? '-'])).toEqual([
-      ['b-collector-0', 'b'],
-      ['b-collector-1', 'b'],
+      ['b_collector-0', 'b'],
+      ['b_collector-1', 'b'],
       ['hand-made', '-'],
       ['operators-own', '-'],
     ]);
@@ -104,14 +104,18 @@ describe('two clusters and a person on one node', () => {
     expect(after.filter((c) => foreign.has(c.id)).map((c) => c.state)).toEqual(before.filter((c) => foreign.has(c.id)).map(() => 'running'));
   });
 
-  it("never adopts another cluster's container whose name collides with ours", async () => {
-    // Cluster "x" with service "y-svc" and cluster "x-y" with service "svc" give the same container name.
+  it("gives cluster x + service y-svc and cluster x-y + service svc different names, and adopts neither's", async () => {
+    // Cluster and service names cannot contain "_", the separator after the cluster.
     const spec = `  replicas: 1\n${LOOP}`;
     await converge('x', [service('y-svc', spec)]);
     const first = await pass('x-y', [service('svc', spec)]);
     expect(first.actions.map((a) => a.type)).toEqual(['create']);
-    expect(first.results[0]).toMatchObject({ ok: false, code: 'name-conflict', message: expect.stringMatching(/cluster x, not x-y/) });
+    expect(first.results[0]).toMatchObject({ ok: true });
     const xs = (await onEngine()).filter((c) => c.cluster === 'x' || c.cluster === 'x-y');
-    expect(xs.map((c) => [c.cluster, c.service, c.state])).toEqual([['x', 'y-svc', 'running']]);
+    expect(xs.map((c) => [c.cluster, c.service, c.state]).sort()).toEqual([
+      ['x', 'y-svc', 'running'],
+      ['x-y', 'svc', 'running'],
+    ]);
+    expect(new Set(xs.map((c) => c.name)).size).toBe(2);
   });
 });

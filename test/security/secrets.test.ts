@@ -83,7 +83,7 @@ describe('secret env values', () => {
     expect(outputs['describe service']).toMatch(/OPCUA_PASSWORD=\[secret\]/);
     expect(outputs['describe service']).toMatch(/LINE=line1/);
     expect(outputs['plan (creates) -o json']).toMatch(/"DB_TOKEN"/);
-    expect(outputs['controller log']).toMatch(/"component":"executor".*"msg":"create sec-collector-0-/);
+    expect(outputs['controller log']).toMatch(/"component":"executor".*"msg":"create sec_collector-0-/);
     for (const [label, text] of Object.entries(outputs)) {
       for (const [name, value] of Object.entries(VALUES)) expect(text.includes(value) || text.includes(U), `${label} shows ${name}`).toBe(false);
     }
