@@ -50,6 +50,11 @@ export class Controller {
   private resyncDue = true;
   private readonly nodesDue = new Set<string>();
   private nextResyncAt = 0;
+  private resyncTimer?: NodeJS.Timeout;
+  private requeueDue = false;
+  private resyncs = 0;
+  private skipped = 0;
+  private lastInputs?: { generation: number; nodes: ObservedState['nodes']; requeueAt?: number; acted: boolean; busy: boolean };
   private passes = 0;
   private lastPassAt?: number;
   private readonly startedAt: number;
@@ -80,6 +85,7 @@ export class Controller {
     this.stopped = true;
     this.wake?.();
     if (this.timer) clearTimeout(this.timer);
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     await this.watch?.close();
     await this.running;
     await this.opts.fleet.close();
@@ -90,7 +96,8 @@ export class Controller {
     this.resyncDue = true;
     await this.pass();
     if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.timer = this.resyncTimer = undefined;
     return this.statusDoc();
   }
 
@@ -120,7 +127,7 @@ export class Controller {
   }
 
   private hasWork(): boolean {
-    return this.desiredDue || this.resyncDue || this.nodesDue.size > 0;
+    return this.desiredDue || this.resyncDue || this.requeueDue || this.nodesDue.size > 0;
   }
 
   private waitForWork(): Promise<void> {
@@ -133,25 +140,53 @@ export class Controller {
     });
   }
 
-  /** Make a pass due after `ms` (the earliest of all requests wins). */
-  private schedule(ms: number): void {
+  /** Make a pass due after `ms` (the earliest request wins); `full` re-observes every node. */
+  private schedule(ms: number, full = false): void {
     const at = this.opts.clock.now() + ms;
+    if (full) {
+      if (this.resyncTimer) clearTimeout(this.resyncTimer);
+      this.resyncTimer = setTimeout(() => {
+        this.resyncTimer = undefined;
+        this.resyncDue = true;
+        this.wake?.();
+      }, ms);
+      this.resyncTimer.unref?.();
+      return;
+    }
     if (this.timer && this.nextResyncAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.nextResyncAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.resyncDue = true;
+      this.requeueDue = true;
       this.wake?.();
     }, ms);
     this.timer.unref?.();
   }
 
+  /** Same desired generation, same observation of every node, no time-based decision due: the plan would be the same. */
+  private unchangedSince(generation: number, observed: ObservedState, now: number): boolean {
+    const prev = this.lastInputs;
+    if (!prev || prev.acted || prev.generation !== generation || prev.nodes.length !== observed.nodes.length) return false;
+    if (prev.requeueAt !== undefined && now >= prev.requeueAt) return false;
+    return observed.nodes.every((n, i) => {
+      const p = prev.nodes[i]!;
+      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts;
+    });
+  }
+
   private async pass(): Promise<void> {
     const clock = this.opts.clock;
     const full = this.resyncDue;
-    const reloadDesired = this.desiredDue || full;
+    if (full) {
+      this.resyncs++;
+      this.schedule(this.resyncMs, true);
+    }
+    // The watcher reports file changes; a timed reload (cheap: stat only when
+    // nothing changed) every 6th resync is the safety net under it.
+    const reloadDesired = this.desiredDue || (full && this.resyncs % 6 === 1);
     this.resyncDue = false;
+    this.requeueDue = false;
     this.desiredDue = false;
     const due = [...this.nodesDue];
     this.nodesDue.clear();
@@ -172,6 +207,13 @@ export class Controller {
     const observed: ObservedState = await this.opts.fleet.observe(full ? undefined : due);
     const desired: DesiredState = { nodes: snap.nodes, services: snap.services, settings: this.opts.settings };
     const now = clock.now();
+    if (this.unchangedSince(snap.generation, observed, now)) {
+      this.skipped++;
+      this.passes++;
+      this.lastPassAt = now;
+      this.scheduleNext(now, this.lastInputs?.requeueAt, this.lastInputs?.busy ?? false);
+      return;
+    }
     const { actions, status, requeueAt } = reconcile(desired, observed, now);
     this.passes++;
     this.lastPassAt = now;
@@ -201,11 +243,17 @@ export class Controller {
     // Keep looking while something is in motion (rollouts, back-off, lost
     // nodes, failures); otherwise only the resync interval.
     const busy = actions.length > 0 || this.failures.size > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
-    let wait = busy ? (this.opts.requeueMs ?? 1_000) : this.resyncMs;
-    // The reconcile says when the same world would lead to a new decision
-    // (a back-off or rollout delay ending, a grace period running out).
+    this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || this.failures.size > 0, busy };
+    this.scheduleNext(now, requeueAt, busy);
+  }
+
+  private scheduleNext(now: number, requeueAt: number | undefined, busy: boolean): void {
+    // The reconcile says when the same world would lead to a new decision (a
+    // back-off or rollout delay ending, a grace period running out); while
+    // things are in motion, look again soon; otherwise the resync timer rules.
+    let wait = busy ? (this.opts.requeueMs ?? 1_000) : Number.POSITIVE_INFINITY;
     if (requeueAt !== undefined) wait = Math.min(wait, Math.max(20, Math.ceil(requeueAt - now)));
-    this.schedule(wait);
+    if (Number.isFinite(wait)) this.schedule(wait);
   }
 
   /** Like Kubernetes, a repeat of the latest identical event bumps its count instead of flooding the ring. */
@@ -232,6 +280,7 @@ export class Controller {
       clock: { now: this.opts.clock.now(), wall: this.opts.clock.wall() },
       startedAt: this.startedAt,
       passes: this.passes,
+      unchangedPasses: this.skipped,
       lastPassAt: this.lastPassAt,
       desired: { dir: this.opts.desiredDir, generation: snap.generation, errors: snap.errors, held: snap.held, folderError: snap.folderError },
       status: this.lastStatus,

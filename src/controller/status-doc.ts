@@ -24,6 +24,8 @@ export interface StatusDoc {
   clock: { now: number; wall: number };
   startedAt: number;
   passes: number;
+  /** Passes that found nothing changed (same desired generation and observations) and skipped the reconcile. */
+  unchangedPasses?: number;
   lastPassAt?: number;
   desired: { dir: string; generation: number; errors: LoadError[]; held: string[]; folderError?: string };
   status: Status;
