@@ -213,9 +213,11 @@ stop_nodes() {
 }
 
 unmount_under() {
-  local m
+  local m base
+  # /proc/self/mounts shows resolved paths (/var/run is a symlink to /run).
+  base=$(realpath -m "$1")
   # Deepest first; lazily, so a busy netns file does not block teardown.
-  for m in $(awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+  for m in $(awk -v p="$base/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
 }
