@@ -207,5 +207,9 @@ describe('controller on real engines', () => {
     const all = await containersOn(nodes(), true);
     const own = all.find((c) => c.name === 'operators-own');
     expect(own?.state).toBe('running');
+    const listed = await runFogctl(['get', 'replicas', '--all', '--server', ctl.socket]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/Not managed by this controller/);
+    expect(listed.stdout).toMatch(/press-1\s+operators-own\s+fog\/busybox:latest\s+running\s+<none>/);
   });
 });
