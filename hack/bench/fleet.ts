@@ -3,10 +3,11 @@
 // services. A real `fogctl run` child process, driven through dockerode like
 // any engine. Figures:
 //
-//   fleet.converge_s            controller start → every service ready (status API)
-//   fleet.rss_mb                controller VmRSS at steady state
-//   fleet.idle_cpu_pct          controller CPU with nothing changing (window: fleet.idle_window_s)
+//   fleet.converge_s            controller start → every service ready (status API), median of 3 (--quick) or 5 runs from nothing
+//   fleet.rss_mb                controller VmRSS at steady state, median of 1 s samples over the idle windows (and _max)
+//   fleet.idle_cpu_pct          controller CPU with nothing changing: median of 3 (--quick) or 6 windows of one automatic resync (30 s at 1,000 nodes) each (and _max)
 //   fleet.idle_calls_per_s      engine API calls the controller makes while idle
+//   fleet.idle_reconciles       reconciles that ran while idle (the rest were skipped: nothing changed)
 //   fleet.die_to_running_ms_p50 a container's process dies → running again (engine restart policy)
 //   fleet.kill_to_running_ms_p50     `docker kill` (a manual stop: the engine leaves it) → restarted by the controller
 //   fleet.removed_to_running_ms_p50  a container removed behind the controller's back → replacement running
@@ -15,14 +16,17 @@
 // Timings of single containers are taken from the hollow engines' own event
 // feed (in this process), not from the controller. FOG_BENCH_NODES and
 // FOG_BENCH_REPLICAS scale it down; FOG_BENCH_CPU_PROF=DIR runs the controller
-// with --cpu-prof into DIR.
+// with --cpu-prof into DIR; FOG_BENCH_HEAP_SNAPSHOT=DIR writes a heap snapshot
+// of it there after the idle windows; FOG_BENCH_NODE_FLAGS adds node flags.
 
 import { join } from 'node:path';
 import { startHollowFleet, type HollowFleet } from '../hollow/fleet.js';
 import { writeNodeManifests } from '../hollow/manifests.js';
-import { Cleanup, StartWaiter, idleCpuPct, median, round, sleep, startController, startedOf, tempDir, waitConverged, writeFile, type Started } from '../hollow/bench-kit.js';
+import { Cleanup, StartWaiter, idleCpuPct, median, round, sleep, startController, startedOf, tempDir, waitConverged, writeFile, type ControllerProc, type Started } from '../hollow/bench-kit.js';
 
 const GRACE_MS = 3_000;
+/** The controller's automatic --resync at 1,000 nodes (30 ms per node): one idle window each. */
+const RESYNC_MS = 30_000;
 const LATENCY_MS = 20;
 const DEVICE = '/dev/ttyUSB0';
 
@@ -113,33 +117,69 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     log(`${count} hollow nodes up; ${replicas} replicas in ${services.length} services; starting the controller`);
 
     const prof = process.env.FOG_BENCH_CPU_PROF;
-    const ctl = startController({ desired, stateDir: join(dir, 's'), grace: `${GRACE_MS / 1000}s`, nodeFlags: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [] }, cleanup);
-    let lastLog = 0;
-    const done = await waitConverged(ctl, { services: services.length, replicas }, quick ? 300_000 : 600_000, 2_000, (ready) => {
-      if (performance.now() - lastLog > 10_000) {
-        lastLog = performance.now();
-        log(`${round((performance.now() - ctl.startedAt) / 1000)} s: ${ready}/${replicas} ready`);
+    const heap = process.env.FOG_BENCH_HEAP_SNAPSHOT;
+    const nodeFlags = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), ...(heap ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heap] : []), ...(process.env.FOG_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+    // Convergence from nothing, several times: between runs the controller
+    // stops and every container goes; the last run stays for the rest.
+    const runs = Number(process.env.FOG_BENCH_RUNS ?? (quick ? 3 : 5));
+    const converge: number[] = [];
+    let ctl: ControllerProc | undefined;
+    for (let r = 0; r < runs; r++) {
+      if (ctl) {
+        await ctl.stop();
+        for (const c of fleet.allContainers()) fleet.engine(c.node).remove(c.id, true);
       }
-    });
-    const running = fleet.allContainers().filter((c) => c.status === 'running' && c.labels['fog.service']).length;
-    out['fleet.running_at_end'] = running;
-    if (done === undefined) {
-      log(`did not converge; ${running} running. Controller log tail:\n${ctl.logs().slice(-2000)}`);
-      out['fleet.converge_s'] = Number.NaN;
-      return out;
+      const run = startController({ desired, stateDir: join(dir, `s${r}`), grace: `${GRACE_MS / 1000}s`, resync: 'auto', nodeFlags }, cleanup);
+      ctl = run;
+      let lastLog = performance.now();
+      const done = await waitConverged(run, { services: services.length, replicas }, quick ? 300_000 : 600_000, 1_000, (ready) => {
+        if (performance.now() - lastLog > 10_000) {
+          lastLog = performance.now();
+          log(`${round((performance.now() - run.startedAt) / 1000)} s: ${ready}/${replicas} ready`);
+        }
+      });
+      if (done === undefined) {
+        const running = fleet.allContainers().filter((c) => c.status === 'running' && c.labels['fog.service']).length;
+        log(`did not converge; ${running} running. Controller log tail:\n${run.logs().slice(-2000)}`);
+        out['fleet.converge_s'] = Number.NaN;
+        return out;
+      }
+      converge.push((done - run.startedAt) / 1000);
+      log(`run ${r + 1}/${runs}: converged in ${round(converge.at(-1)!)} s`);
     }
-    out['fleet.converge_s'] = round((done - ctl.startedAt) / 1000);
-    log(`converged in ${out['fleet.converge_s']} s`);
+    const live = ctl!;
+    out['fleet.converge_s'] = round(median(converge));
+    out['fleet.converge_runs'] = runs;
+    out['fleet.running_at_end'] = fleet.allContainers().filter((c) => c.status === 'running' && c.labels['fog.service']).length;
 
-    await sleep(10_000); // one resync: steady state
-    out['fleet.rss_mb'] = round(ctl.rssMb());
-    const calls0 = [...fleet.calls().values()].reduce((a, b) => a + b, 0);
-    out['fleet.idle_cpu_pct'] = round(await idleCpuPct(ctl, idleWindowMs), 2);
-    out['fleet.idle_window_s'] = idleWindowMs / 1000;
-    out['fleet.idle_calls_per_s'] = round(([...fleet.calls().values()].reduce((a, b) => a + b, 0) - calls0) / (idleWindowMs / 1000));
-    out['fleet.rss_mb_after_idle'] = round(ctl.rssMb());
-    log(`rss ${out['fleet.rss_mb']} MB, idle cpu ${out['fleet.idle_cpu_pct']} % over ${idleWindowMs / 1000} s`);
-
+    // Idle: windows of one resync interval each, after one resync of settling.
+    await sleep(RESYNC_MS);
+    const windows = quick ? 3 : 6;
+    const cpu: number[] = [];
+    const rss: number[] = [];
+    const sampleRss = setInterval(() => rss.push(live.rssMb()), 1_000);
+    const calls0 = fleet.calls();
+    const before = await live.status();
+    try {
+      for (let w = 0; w < windows; w++) cpu.push(await idleCpuPct(live, RESYNC_MS));
+    } finally {
+      clearInterval(sampleRss);
+    }
+    const after = await live.status();
+    out['fleet.rss_mb'] = round(median(rss));
+    out['fleet.rss_mb_max'] = round(Math.max(...rss));
+    out['fleet.idle_cpu_pct'] = round(median(cpu), 2);
+    out['fleet.idle_cpu_pct_max'] = round(Math.max(...cpu), 2);
+    out['fleet.idle_window_s'] = (windows * RESYNC_MS) / 1000;
+    const calls = [...fleet.calls()].map(([route, n]) => [route, n - (calls0.get(route) ?? 0)] as const).filter(([, n]) => n > 0);
+    out['fleet.idle_calls_per_s'] = round(calls.reduce((a, [, n]) => a + n, 0) / ((windows * RESYNC_MS) / 1000));
+    log(`idle engine calls: ${calls.map(([route, n]) => `${route} ${n}`).join(', ')}`);
+    if (before && after) out['fleet.idle_reconciles'] = after.passes - (after.unchangedPasses ?? 0) - (before.passes - (before.unchangedPasses ?? 0));
+    log(`converged in ${converge.map((c) => round(c)).join(', ')} s; rss ${out['fleet.rss_mb']} MB (max ${out['fleet.rss_mb_max']}), idle cpu ${cpu.map((c) => round(c, 2)).join(', ')} % per ${RESYNC_MS / 1000} s`);
+    if (heap) {
+      process.kill(live.pid, 'SIGUSR2');
+      await sleep(15_000);
+    }
     const starts = watchStarts(fleet);
     cleanup.add(() => starts.close());
     const replicated = new Set(services.filter((s) => s.replicas !== undefined).map((s) => s.name));
@@ -185,7 +225,7 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
       await sleep(1_000);
     }
     out['fleet.node_lost_to_replaced_ms_p50'] = round(median(lost));
-    out['fleet.rss_mb_end'] = round(ctl.rssMb());
+    out['fleet.rss_mb_end'] = round(live.rssMb());
     return out;
   } finally {
     await cleanup.run();

@@ -73,7 +73,7 @@ function follow(node: string, docker: Docker, starts: StartWaiter) {
 }
 
 export async function benchReal({ quick }: { quick: boolean }): Promise<Record<string, number>> {
-  const samples = quick ? 3 : 7;
+  const samples = quick ? 5 : 9;
   const cleanup = new Cleanup();
   const out: Record<string, number> = {};
   const log = (m: string) => process.stderr.write(`bench real: ${m}\n`);

@@ -24,11 +24,11 @@ export interface ControllerOptions {
   fleet: FleetPort;
   clock: Clock;
   logger: Logger;
-  /** Full re-observation of every node and reload of the folder. Default 10 s. */
+  /** Full re-observation of every node. Default: 10 s, or 30 ms per node beyond 333 nodes. */
   resyncMs?: number;
   /** Next pass after a pass that acted or is waiting on something. Default 1 s. */
   requeueMs?: number;
-  /** Debounce for bursts of file writes (a git checkout). Default 50 ms. */
+  /** Debounce for bursts of file writes (a git checkout). Default 20 ms; removals are confirmed separately. */
   debounceMs?: number;
   /** An object gone from the files is deleted only after it stayed gone this long (a half-saved file is not a deletion). Default 500 ms. */
   removalConfirmMs?: number;
@@ -53,6 +53,8 @@ export class Controller {
   private resyncTimer?: NodeJS.Timeout;
   private requeueDue = false;
   private resyncs = 0;
+  /** The desired generation whose nodes the fleet was last synced to. */
+  private syncedGeneration?: number;
   private skipped = 0;
   private lastInputs?: { generation: number; nodes: ObservedState['nodes']; requeueAt?: number; acted: boolean; busy: boolean };
   private passes = 0;
@@ -71,12 +73,18 @@ export class Controller {
     this.startedAt = opts.clock.now();
   }
 
+  /**
+   * Full re-observation interval: as given, or 10 s growing by 30 ms per
+   * node beyond 333 nodes (30 s at 1,000), so that the safety net's cost
+   * (one list call per node) stays a small, fixed share of a core. Engine
+   * events carry the reactions; the resync only bounds what a lost event costs.
+   */
   get resyncMs() {
-    return this.opts.resyncMs ?? 10_000;
+    return this.opts.resyncMs ?? Math.max(10_000, 30 * this.store.current().nodes.length);
   }
 
   start(): void {
-    this.watch = watchDesired(this.opts.desiredDir, this.opts.debounceMs ?? 50, () => this.markDesired('watch'));
+    this.watch = watchDesired(this.opts.desiredDir, this.opts.debounceMs ?? 20, () => this.markDesired('watch'));
     this.opts.fleet.onChange((node) => this.markNode(node));
     this.running = this.loop();
   }
@@ -202,7 +210,10 @@ export class Controller {
       for (const e of snap.errors) this.log.warn({ file: e.file, line: e.line, col: e.col, code: e.code }, e.message);
     }
     const snap = this.store.current();
-    this.opts.fleet.sync(snap.nodes);
+    if (snap.generation !== this.syncedGeneration) {
+      this.opts.fleet.sync(snap.nodes);
+      this.syncedGeneration = snap.generation;
+    }
 
     const observed: ObservedState = await this.opts.fleet.observe(full ? undefined : due);
     const desired: DesiredState = { nodes: snap.nodes, services: snap.services, settings: this.opts.settings };
