@@ -22,7 +22,9 @@ export interface EventWatchOptions {
   stallMs: number;
 }
 
-export const DEFAULT_EVENT_WATCH: EventWatchOptions = { backoffBaseMs: 500, backoffMaxMs: 30_000, stallMs: 15_000 };
+// Longer than the resync at any usual fleet size: the resync already asks every
+// engine, so the stall ping only matters for a stream nobody else checks.
+export const DEFAULT_EVENT_WATCH: EventWatchOptions = { backoffBaseMs: 500, backoffMaxMs: 30_000, stallMs: 60_000 };
 
 export interface EventWatchHandlers {
   /** A container changed. */
