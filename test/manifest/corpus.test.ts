@@ -78,11 +78,10 @@ describe('hostile input, generated', () => {
       const cur = String.fromCharCode(97 + i);
       lines.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     }
-    const start = Date.now();
+    // Refused by the alias limit, not by expanding it (the test timeout bounds a hang).
     const e = only(loadText('bomb.yaml', `${lines.join('\n')}\n`).errors);
     expect(e.code).toBe('alias-limit');
     expect(e.line).toBe(2);
-    expect(Date.now() - start).toBeLessThan(2000);
   });
 
   it('refuses more documents than the limit', () => {
@@ -106,9 +105,8 @@ describe('hostile input, generated', () => {
     const handle = await open(path, 'w');
     await handle.truncate(50 * 1024 * 1024); // sparse: instant, and reading it would be slow
     await handle.close();
-    const start = Date.now();
+    // Read, its zero bytes would give `not-text`; the size code shows it was never read.
     const r = await loadDesired([path]);
-    expect(Date.now() - start).toBeLessThan(500);
     expect(r.errors).toEqual([
       expect.objectContaining({ file: path, line: 1, col: 1, code: 'file-too-large', message: expect.stringContaining('52428800 bytes') }),
     ]);
