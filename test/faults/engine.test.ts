@@ -5,14 +5,14 @@
 // crash-looping container, and a restart of the controller over a healthy,
 // converged fleet.
 
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { DEFAULT_SETTINGS, type Action } from '../../src/api/types.js';
 import { createBody } from '../../src/apply/container-config.js';
 import { observeOnce } from '../../src/controller/once.js';
-import { containersOn, loopService, recordEngineEvents, runFogctl, serviceManifest, sleep, waitConverged, waitFor, writeManifest, writeNodeManifests, type ManagedContainer } from '../e2e/harness.js';
+import { containersOn, loopService, recordEngineEvents, runFogctl, serviceManifest, sleep, tempDir, waitConverged, waitFor, writeManifest, writeNodeManifests, type ManagedContainer } from '../e2e/harness.js';
 import { faultWorld, tally, type FaultWorld } from './support.js';
 
 const CONVERGE_MS = 20_000;
@@ -37,8 +37,8 @@ afterAll(async () => {
 });
 
 /** The create actions the controller would plan now for the desired folder (a dry-run pass). */
-async function plannedCreates(): Promise<Extract<Action, { type: 'create' }>[]> {
-  const doc = await observeOnce({ desiredDir: w.desired, settings: { ...DEFAULT_SETTINGS, cluster: CLUSTER, nodeGracePeriod: 3_000 } });
+async function plannedCreates(desiredDir = w.desired): Promise<Extract<Action, { type: 'create' }>[]> {
+  const doc = await observeOnce({ desiredDir, settings: { ...DEFAULT_SETTINGS, cluster: CLUSTER, nodeGracePeriod: 3_000 } });
   return doc.lastActions.filter((a): a is Extract<Action, { type: 'create' }> => a.type === 'create');
 }
 
@@ -89,10 +89,16 @@ describe('engine faults', () => {
 
   it('Docker API errors each become a failure, an event and a describe line, and the loop goes on', async () => {
     // A foreign container holding the name the controller will use for `conflict`.
-    writeManifest(w.desired, 'services/conflict.yaml', loopService('conflict', 1, `  placement:\n    constraints: ["node.name == e2"]\n`));
-    const planned = (await plannedCreates()).find((a) => a.service === 'conflict')!;
+    // Planned in a copy of the folder, so the running controller cannot create it before the squatter does.
+    const conflict = loopService('conflict', 1, `  placement:\n    constraints: ["node.name == e2"]\n`);
+    const staging = tempDir('fog-faults-staging-');
+    cpSync(w.desired, staging, { recursive: true });
+    writeManifest(staging, 'services/conflict.yaml', conflict);
+    const planned = (await plannedCreates(staging)).find((a) => a.service === 'conflict')!;
+    rmSync(staging, { recursive: true, force: true });
     const squatter = await docker(planned.node).createContainer({ name: planned.container.name, Image: 'fog/busybox:latest', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } });
     await squatter.start();
+    writeManifest(w.desired, 'services/conflict.yaml', conflict);
     writeManifest(w.desired, 'services/nopull.yaml', serviceManifest('nopull', `  replicas: 1\n`, '127.0.0.1:5999/nope:1'));
     writeManifest(w.desired, 'services/gone-dev.yaml', loopService('gone-dev', 1, `  devices: [${GONE}]\n`));
     writeManifest(w.desired, 'services/tiny.yaml', loopService('tiny', 1, `  resources:\n    memory: 4Mi\n`));
