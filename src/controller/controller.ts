@@ -49,7 +49,7 @@ export class Controller {
   private desiredDue = true;
   private resyncDue = true;
   private readonly nodesDue = new Set<string>();
-  private nextResyncAt = 0;
+  private requeueTimerAt = 0;
   private resyncTimer?: NodeJS.Timeout;
   private requeueDue = false;
   private resyncs = 0;
@@ -129,7 +129,7 @@ export class Controller {
       } catch (err) {
         // A pass must never kill the controller; the next trigger retries.
         this.log.error({ err }, 'reconcile pass failed; retrying on the next trigger');
-        this.schedule(this.opts.requeueMs ?? 1_000);
+        this.requeue(this.opts.requeueMs ?? 1_000);
       }
     }
   }
@@ -148,28 +148,35 @@ export class Controller {
     });
   }
 
-  /** Make a pass due after `ms` (the earliest request wins); `full` re-observes every node. */
-  private schedule(ms: number, full = false): void {
-    const at = this.opts.clock.now() + ms;
-    if (full) {
-      if (this.resyncTimer) clearTimeout(this.resyncTimer);
-      this.resyncTimer = setTimeout(() => {
-        this.resyncTimer = undefined;
-        this.resyncDue = true;
-        this.wake?.();
-      }, ms);
-      this.resyncTimer.unref?.();
-      return;
-    }
-    if (this.timer && this.nextResyncAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.nextResyncAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.requeueDue = true;
+  /** A timer that marks work as due and wakes the loop; unref'd, so it never holds the process. */
+  private after(ms: number, due: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      due();
       this.wake?.();
     }, ms);
-    this.timer.unref?.();
+    t.unref?.();
+    return t;
+  }
+
+  /** The next full re-observation of every node, `ms` from now. */
+  private scheduleResync(ms: number): void {
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.resyncTimer = this.after(ms, () => {
+      this.resyncTimer = undefined;
+      this.resyncDue = true;
+    });
+  }
+
+  /** A pass (without a full re-observation) `ms` from now; the earliest request wins. */
+  private requeue(ms: number): void {
+    const at = this.opts.clock.now() + ms;
+    if (this.timer && this.requeueTimerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.requeueTimerAt = at;
+    this.timer = this.after(ms, () => {
+      this.timer = undefined;
+      this.requeueDue = true;
+    });
   }
 
   /** Same desired generation, same observation of every node, no time-based decision due: the plan would be the same. */
@@ -188,7 +195,7 @@ export class Controller {
     const full = this.resyncDue;
     if (full) {
       this.resyncs++;
-      this.schedule(this.resyncMs, true);
+      this.scheduleResync(this.resyncMs);
     }
     // The watcher reports file changes; a timed reload (cheap: stat only when
     // nothing changed) every 6th resync is the safety net under it.
@@ -201,7 +208,7 @@ export class Controller {
 
     if (reloadDesired) {
       const { changed, recheckAfterMs } = await this.store.reload();
-      if (recheckAfterMs !== undefined) setTimeout(() => this.markDesired('confirm removal'), recheckAfterMs).unref();
+      if (recheckAfterMs !== undefined) this.after(recheckAfterMs, () => (this.desiredDue = true));
       const snap = this.store.current();
       if (snap.folderError) this.log.warn({ folder: this.opts.desiredDir }, snap.folderError);
       if (changed) {
@@ -264,7 +271,7 @@ export class Controller {
     // things are in motion, look again soon; otherwise the resync timer rules.
     let wait = busy ? (this.opts.requeueMs ?? 1_000) : Number.POSITIVE_INFINITY;
     if (requeueAt !== undefined) wait = Math.min(wait, Math.max(20, Math.ceil(requeueAt - now)));
-    if (Number.isFinite(wait)) this.schedule(wait);
+    if (Number.isFinite(wait)) this.requeue(wait);
   }
 
   /** Like Kubernetes, a repeat of the latest identical event bumps its count instead of flooding the ring. */

@@ -4,6 +4,7 @@
 
 import { parseConstraint } from '../api/constraint.js';
 import { parseCpu, parseDuration, parseMemory, type Parsed } from '../api/quantity.js';
+import { SECRET_NAME_PATTERN } from '../api/redact.js';
 import { capabilitySet, parseCapability } from '../policy/capabilities.js';
 import type {
   Constraint,
@@ -46,8 +47,8 @@ export const DEFAULTS = {
   unixAddress: '127.0.0.1',
 } as const;
 
-/** Env names matching this are secret whatever the manifest says. */
-export const SECRET_NAME = /PASSWORD|SECRET|TOKEN|KEY/i;
+/** Env names matching this are secret whatever the manifest says (one pattern, shared with redaction). */
+export const SECRET_NAME = SECRET_NAME_PATTERN;
 /** Docker's rule for named volumes. */
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** `.` or `..` segments, or `//`: a host path that a prefix check could be fooled by. */
