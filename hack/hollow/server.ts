@@ -13,10 +13,23 @@ export const SERVER_VERSION = '20.10.24';
 /**
  * What is wrong with a node. `down`: the socket is closed (connection
  * refused). `hung`: connections are accepted and never answered, open event
- * streams go silent (a SIGSTOPped dockerd); `up` releases the held calls.
+ * streams go silent and the events they would have carried are lost (a
+ * SIGSTOPped dockerd); `up` releases the held calls.
+ * `blackhole`: a pulled cable between the controller and a node that runs on.
+ * Nothing crosses in either direction: connections are accepted (a unix
+ * socket cannot drop a SYN; the client sees the same silence), no request is
+ * answered, on new or already-open connections, and open event streams go
+ * silent while the engine's containers live on. Lifting it (`up` or
+ * `errorRate`) is the cable plugged back in: what was held arrives in order,
+ * as TCP would deliver it after a short partition: held calls are answered,
+ * the events of the silent time reach streams that are still open. A client
+ * that gave up and closed its connection gets nothing.
  * `errorRate`: that fraction of ordinary calls answers 500.
  */
-export type Fault = 'up' | 'down' | 'hung' | { errorRate: number };
+export type Fault = 'up' | 'down' | 'hung' | 'blackhole' | { errorRate: number };
+
+/** Faults under which nothing is answered. */
+const silent = (f: Fault) => f === 'hung' || f === 'blackhole';
 
 export interface HollowServerOptions {
   /** Delay before each answer (and before the headers of a stream), ms. */
@@ -28,6 +41,8 @@ export class HollowServer {
   private readonly sockets = new Set<Socket>();
   private readonly streams = new Set<ServerResponse>();
   private held: Array<() => void> = [];
+  /** Event lines written during a black hole, per open stream, delivered when it is lifted. */
+  private readonly backlog = new Map<ServerResponse, string[]>();
   private fault: Fault = 'up';
   /** Calls answered, by `METHOD /path-pattern`: what the controller costs a node. */
   readonly calls = new Map<string, number>();
@@ -66,6 +81,7 @@ export class HollowServer {
     const closed = new Promise<void>((r) => server.close(() => r()));
     for (const s of this.sockets) s.destroy();
     this.streams.clear();
+    this.backlog.clear();
     this.held = [];
     await closed;
     rmSync(this.socket, { force: true });
@@ -76,7 +92,9 @@ export class HollowServer {
     this.fault = fault;
     if (fault === 'down') return this.close();
     if (was === 'down') await this.listen();
-    if (fault !== 'hung') {
+    if (!silent(fault)) {
+      for (const [res, lines] of this.backlog) if (!res.destroyed) res.write(lines.join(''));
+      this.backlog.clear();
       const held = this.held;
       this.held = [];
       for (const go of held) go();
@@ -88,12 +106,12 @@ export class HollowServer {
       if (this.opts.latencyMs > 0) setTimeout(() => this.handle(req, res), this.opts.latencyMs);
       else this.handle(req, res);
     };
-    if (this.fault === 'hung') this.held.push(go);
+    if (silent(this.fault)) this.held.push(go);
     else go();
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    if (this.fault === 'hung') {
+    if (silent(this.fault)) {
       this.held.push(() => this.handle(req, res));
       return;
     }
@@ -200,11 +218,16 @@ export class HollowServer {
     const off = this.engine.onEvent((ev) => {
       // A hung daemon sends nothing; the events it would have sent are lost, as with a real stream that is cut.
       if (this.fault === 'hung' || !matchEvent(ev, filters)) return;
-      res.write(`${JSON.stringify(ev)}\n`);
+      const line = `${JSON.stringify(ev)}\n`;
+      // Behind a black hole the node goes on; its lines wait in the "network" (TCP's send buffer).
+      if (this.fault !== 'blackhole') res.write(line);
+      else if (this.backlog.has(res)) this.backlog.get(res)!.push(line);
+      else this.backlog.set(res, [line]);
     });
     res.on('close', () => {
       off();
       this.streams.delete(res);
+      this.backlog.delete(res);
     });
   }
 }
