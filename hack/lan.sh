@@ -248,7 +248,7 @@ sign() {
   mkdir -p "$out"
   openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -subj "/CN=$cn" \
     -keyout "$out/key.pem" -out "$out/csr.pem" 2>/dev/null || die "openssl: could not make a key for $cn"
-  openssl x509 -req -in "$out/csr.pem" -CA "$c/ca.pem" -CAkey "$c/ca-key.pem" -CAcreateserial -days 30 \
+  openssl x509 -req -in "$out/csr.pem" -CA "$c/ca.pem" -CAkey "$c/ca-key.pem" -set_serial "0x$(openssl rand -hex 16)" -days 30 \
     -extfile <(printf '%s\n' "$ext") -out "$out/cert.pem" 2>/dev/null || die "openssl: could not sign $cn"
   rm -f "$out/csr.pem"
   chmod 600 "$out/key.pem"
@@ -302,17 +302,22 @@ cut_rules() {
   echo "mangle POSTROUTING -o eth0 -m comment --comment $CUT_TAG -j DROP"
 }
 
+# DIR/NODE/cut records that the rules are in place, so that a start or heal of
+# a node that was never cut costs no iptables call.
 sync_cut() {
-  local n=$1 t c r
+  local n=$1 t c r want=0
   [ -e "$(nsfile "$n")" ] || return 0
+  if [ -f "$DIR/$n/partitioned" ] || [ -f "$DIR/$n/powercut" ]; then want=1; fi
+  [ $want = 1 ] || [ -f "$DIR/$n/cut" ] || return 0
   while read -r t c r; do
     # shellcheck disable=SC2086
-    if [ -f "$DIR/$n/partitioned" ] || [ -f "$DIR/$n/powercut" ]; then
+    if [ $want = 1 ]; then
       in_ns "$n" iptables -w -t "$t" -C "$c" $r 2>/dev/null || in_ns "$n" iptables -w -t "$t" -I "$c" $r
     else
       while in_ns "$n" iptables -w -t "$t" -C "$c" $r 2>/dev/null; do in_ns "$n" iptables -w -t "$t" -D "$c" $r; done
     fi
   done < <(cut_rules)
+  if [ $want = 1 ]; then touch "$DIR/$n/cut"; else rm -f "$DIR/$n/cut"; fi
 }
 
 # --- dockerd ----------------------------------------------------------------------
@@ -393,58 +398,58 @@ start_nodes() {
 }
 
 containerd_pids() { pgrep -f -- "--config $DIR/$1/x/containerd/containerd.toml" || true; }
-shim_pids() { pgrep -f -- "-address $DIR/$1/x/containerd/containerd.sock" || true; }
 
-descendants() {
-  local p c
-  for p in "$@"; do
-    for c in $(pgrep -P "$p" || true); do echo "$c"; descendants "$c"; done
-  done
-}
-
-# Every process that belongs to the node: dockerd, its containerd, the shims and
-# their children (the containers), whatever runs in its namespace (docker-proxy,
-# host-network containers, the delay proxy) and whatever is in its cgroups.
-node_pids() {
-  local n=$1 p shims f
-  pid_of "$n" || true
-  containerd_pids "$n"
-  shims=$(shim_pids "$n")
-  [ -z "$shims" ] || { echo "$shims"; descendants $shims; }
-  [ -e "$(nsfile "$n")" ] && ip netns pids "$(ns "$n")" 2>/dev/null || true
-  for f in /sys/fs/cgroup/pids/"$(cgparent "$n")" /sys/fs/cgroup/unified/"$(cgparent "$n")" /sys/fs/cgroup/"$(cgparent "$n")"; do
-    [ -d "$f" ] && find "$f" -name cgroup.procs -exec cat {} + 2>/dev/null
-  done
-  true
-}
-
-# node_pids less the dead (a stale pid file, zombies) and this script.
+# Every live process that belongs to the nodes: dockerd, its containerd, the
+# shims and everything under them (the containers), whatever runs in the
+# node's namespace (docker-proxy, host-network containers, the delay proxy) and
+# whatever is in its cgroups. One process-table snapshot for all the nodes;
+# zombies and this script left out.
 live_node_pids() {
-  local p
-  for p in $(node_pids "$1" | sort -un); do
-    [ "$p" != "$$" ] || continue
-    [ -r "/proc/$p/stat" ] || continue
-    [ "$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$p/stat" 2>/dev/null)" != Z ] || continue
-    echo "$p"
+  local n cg p list pats=() extra=()
+  list=$(mktemp)
+  for n in "$@"; do
+    # Not the pid file: after a crash its pid may be someone else's by now.
+    pats+=("--exec-root $DIR/$n/x " "--config $DIR/$n/x/containerd/containerd.toml" "-address $DIR/$n/x/containerd/containerd.sock")
+    [ -e "$(nsfile "$n")" ] && extra+=($(ip netns pids "$(ns "$n")" 2>/dev/null || true))
+    cg=$(cgparent "$n")
+    extra+=($(cat /sys/fs/cgroup/pids/"$cg"/cgroup.procs /sys/fs/cgroup/pids/"$cg"/*/cgroup.procs \
+      /sys/fs/cgroup/"$cg"/cgroup.procs /sys/fs/cgroup/"$cg"/*/cgroup.procs 2>/dev/null || true))
   done
+  for p in "${extra[@]}"; do echo "pid $p"; done >"$list"
+  for p in "${pats[@]}"; do echo "pat $p"; done >>"$list"
+  ps -eo pid=,ppid=,stat=,args= | awk -v self=$$ -v list="$list" '
+    BEGIN { while ((getline l < list) > 0) { if (l ~ /^pid /) seed[substr(l, 5)] = 1; else pat[++np] = substr(l, 5) } }
+    { pid = $1; ppid[pid] = $2; st[pid] = $3; args = $0; sub(/^ *[0-9]+ +[0-9]+ +[^ ]+ /, "", args)
+      for (i = 1; i <= np; i++) if (index(args, pat[i]) > 0) seed[pid] = 1
+      all[++n] = pid }
+    END {
+      # Everything under a seed (a shim'"'"'s containers), to any depth.
+      do { grew = 0; for (i = 1; i <= n; i++) { p = all[i]; if (!(p in seed) && (ppid[p] in seed)) { seed[p] = 1; grew = 1 } } } while (grew)
+      for (p in seed) if ((p in st) && st[p] !~ /^Z/ && p != self) print p
+    }' | sort -n
+  rm -f "$list"
 }
 
-# SIGKILL everything of the node's, until nothing is left (a dying dockerd may
+# SIGKILL everything of the nodes', until nothing is left (a dying dockerd may
 # still be starting a shim), then unmount what they left mounted.
-kill_node() {
-  local n=$1 i pids
-  for ((i = 0; i < 50; i++)); do
-    pids=$(live_node_pids "$n")
+kill_nodes() {
+  local n i pids
+  for ((i = 0; i < 100; i++)); do
+    pids=$(live_node_pids "$@")
     [ -n "$pids" ] || break
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     sleep 0.05
   done
-  pids=$(live_node_pids "$n")
-  [ -z "$pids" ] || say "$n: processes left after SIGKILL: $(echo $pids)"
-  unmount_under "$DIR/$n"
-  rm -f "$DIR/$n/pid" "$DIR/$n/slow.pid"
+  for n in "$@"; do
+    pids=$(live_node_pids "$n")
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || say "$n: processes left after SIGKILL: $(ps -o pid=,stat=,wchan:20=,comm= -p "$(echo $pids | tr ' ' ,)" | tr '\n' ';')"
+    unmount_under "$DIR/$n"
+    rm -f "$DIR/$n/pid" "$DIR/$n/slow.pid"
+  done
 }
+kill_node() { kill_nodes "$1"; }
 
 unmount_under() {
   local m base
@@ -455,6 +460,7 @@ unmount_under() {
   done
 }
 
+containerd_pids() { pgrep -f -- "--config $DIR/$1/x/containerd/containerd.toml" || true; }
 engine_pids() { pid_of "$1" || true; containerd_pids "$1"; }
 freeze_node() { local p; for p in $(engine_pids "$1"); do kill -STOP "$p" 2>/dev/null || true; done; }
 thaw_node() { local p; for p in $(engine_pids "$1"); do kill -CONT "$p" 2>/dev/null || true; done; }
@@ -570,13 +576,12 @@ down_all() {
   mapfile -t all < <(nodes_in_dir)
   for n in "${all[@]}"; do thaw_node "$n"; done
   if [ -n "$BR" ]; then
+    [ ${#all[@]} = 0 ] || kill_nodes "${all[@]}"
     for n in "${all[@]}"; do
-      stop_slow "$n" 2>/dev/null || true
-      kill_node "$n"
       [ -e "$(nsfile "$n")" ] && ip netns del "$(ns "$n")" 2>/dev/null || true
       [ -f "$DIR/$n/hostnum" ] && ip link del "$(veth "$n")" 2>/dev/null || true
-      rm_cgroups "$n"
     done
+    [ ${#all[@]} = 0 ] || rm_cgroups "${all[@]}"
     r=$(fwd_rule)
     # shellcheck disable=SC2086
     while iptables -w -C $r 2>/dev/null; do iptables -w -D $r; done
@@ -589,12 +594,12 @@ down_all() {
   rm -rf "$DIR"
 }
 
+# The nodes' cgroup dirs (empty once their processes are gone), children first.
 rm_cgroups() {
-  local n=$1 root
-  for root in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
-    [ -d "$root$(cgparent "$n")" ] || continue
-    find "$root$(cgparent "$n")" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
+  local n d pats=()
+  for n in "$@"; do pats+=(-o -name "$(cgparent "$n")"); done
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d \( "${pats[@]:1}" \) -print0 2>/dev/null \
+    | while IFS= read -r -d '' d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
 }
 
 # --- commands ---------------------------------------------------------------------
@@ -630,20 +635,36 @@ case $cmd in
     [ "$(id -u)" = 0 ] || die "up: needs root"
     ensure_tools
     init_lan
+    # The image tar as hack/fleet.sh builds it (seconds: hundreds of links),
+    # in a dir of its own where it finds no nodes, while the engines start.
+    img_pid=
+    if [ $with_image = 1 ] && [ ! -s "$DIR/image.tar" ]; then
+      rm -rf "$DIR/img"
+      mkdir -p "$DIR/img"
+      bash "$HERE/fleet.sh" image --dir "$DIR/img" >&2 &
+      img_pid=$!
+      trap '[ -z "$img_pid" ] || kill "$img_pid" 2>/dev/null || true' EXIT
+    fi
     names=()
     for spec in "${args[@]}"; do names+=("$(parse_spec "$spec")"); done
     for n in "${names[@]}"; do alloc_hostnum "$n"; done
     bridge_up
     make_ca
-    for n in "${names[@]}"; do
-      node_net_up "$n"
-      make_server_cert "$n"
-      write_flags "$n"
-    done
+    # Per node in parallel: each step is many short commands.
+    pids=()
+    for n in "${names[@]}"; do (node_net_up "$n" && make_server_cert "$n" && write_flags "$n") & pids+=($!); done
+    for p in "${pids[@]}"; do wait "$p" || die "could not set up the network or certificates of a node"; done
     start_nodes "${names[@]}"
     if [ $with_image = 1 ]; then
-      # The image as the unix-socket fleet builds and loads it (DIR/image.tar).
-      bash "$HERE/fleet.sh" image --dir "$DIR" "${names[@]}" >&2 || die "could not load $IMAGE"
+      if [ -n "$img_pid" ]; then
+        wait "$img_pid" || die "could not build the $IMAGE tar"
+        img_pid=
+        mv "$DIR/img/image.tar" "$DIR/image.tar"
+        rm -rf "$DIR/img"
+      fi
+      pids=()
+      for n in "${names[@]}"; do bash "$HERE/fleet.sh" image --dir "$DIR" "$n" >&2 & pids+=($!); done
+      for p in "${pids[@]}"; do wait "$p" || die "could not load $IMAGE"; done
     fi
     for n in "${names[@]}"; do write_manifest "$n"; done
     for n in "${names[@]}"; do echo "$n $(endpoint "$n") unix://$(sock "$n")"; done

@@ -174,7 +174,7 @@ describe('the LAN fleet', () => {
     expect(info.State.Running).toBe(true);
   });
 
-  it('down leaves no process, namespace, link, mount or rule of the LAN behind', async () => {
+  it('down leaves no process, namespace, link, mount, rule or cgroup of the LAN behind', async () => {
     const { dir, bridge } = the();
     down = true;
     await the().stop();
@@ -185,6 +185,7 @@ describe('the LAN fleet', () => {
     expect(await out('ip', ['-br', 'link', 'show'])).not.toContain(bridge);
     expect(await out('findmnt', ['-rn', '-o', 'TARGET'])).not.toContain(dir);
     expect(await out('iptables', ['-w', '-S', 'FORWARD'])).not.toContain(`fog-lan:${bridge}`);
+    expect(await out('find', ['/sys/fs/cgroup', '-maxdepth', '2', '-name', `fog-${bridge}-*`])).toBe('');
     expect(existsSync(dir)).toBe(false);
   });
 });
