@@ -3,8 +3,9 @@ import fc from 'fast-check';
 import { evaluateConstraint, parseConstraint, type NodeFacts } from '../../src/api/constraint.js';
 import type { Constraint, ConstraintOp, ConstraintSubject } from '../../src/api/types.js';
 import { formatCpu, formatMemory } from '../../src/api/quantity.js';
+import { fastCheckRuns } from '../support/runs.js';
 
-const numRuns = Number(process.env.FAST_CHECK_RUNS ?? '') || 1000;
+const numRuns = fastCheckRuns();
 
 function parsed(text: string): Constraint {
   const r = parseConstraint(text);
@@ -282,7 +283,22 @@ describe('parseConstraint properties', { timeout: 120_000 }, () => {
     );
   });
 
-  it('returns quickly on long and adversarial input', () => {
+  // Liveness, not speed (speed is npm run bench's): no call may hang. Texts
+  // are capped at 1,024 characters and parsed in linear time, at most about
+  // 0.2 ms a call here; a parser that backtracks exponentially on the nested
+  // brackets and quotes below, or scans the 1,000,000-character input
+  // quadratically once the cap is gone, takes seconds or never returns. 500 ms
+  // a call is thousands of times the measured cost, room for a busy two-core
+  // machine, and still fails such a parser.
+  it('returns within 500 ms a call on long and adversarial input', () => {
+    const BOUND_MS = 500;
+    let slowest = { ms: 0, input: '' };
+    const parse = (s: string) => {
+      const t = performance.now();
+      parseConstraint(s);
+      const ms = performance.now() - t;
+      if (ms > slowest.ms) slowest = { ms, input: s };
+    };
     const inputs = [
       `node.labels.${'a'.repeat(1000)}`,
       `node.labels.zone in [${'a,'.repeat(500)}`,
@@ -293,14 +309,15 @@ describe('parseConstraint properties', { timeout: 120_000 }, () => {
       'node.labels.zone not '.repeat(48),
       'x'.repeat(1_000_000),
     ];
-    for (let i = 0; i < 50; i++) for (const s of inputs) parseConstraint(s);
+    for (let i = 0; i < 50; i++) for (const s of inputs) parse(s);
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom('[', ',', '"', "'", ' ', 'a', '=', 'n', '.'), minLength: 500, maxLength: 1100 }), (s) => {
-        parseConstraint(`node.labels.zone in [${s}`);
-        parseConstraint(s);
+        parse(`node.labels.zone in [${s}`);
+        parse(s);
       }),
       { numRuns: Math.min(numRuns, 300) },
     );
+    expect(slowest.ms, `slowest call ${slowest.ms.toFixed(1)} ms, on ${JSON.stringify(slowest.input.slice(0, 40))}… (${slowest.input.length} characters)`).toBeLessThan(BOUND_MS);
   });
 
   it('parses every generated valid constraint, and its text round trips', () => {

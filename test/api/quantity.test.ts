@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { fastCheckRuns } from '../support/runs.js';
 import { compareValues, formatCpu, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory, type Parsed } from '../../src/api/quantity.js';
 
-const numRuns = Number(process.env.FAST_CHECK_RUNS ?? '') || 1000;
+const numRuns = fastCheckRuns();
 
 function ok(value: number): Parsed<number> {
   return { ok: true, value };
@@ -303,7 +304,21 @@ describe('properties', { timeout: 120_000 }, () => {
     );
   });
 
-  it('parsers return quickly on long and adversarial inputs', () => {
+  // Liveness, not speed (speed is npm run bench's): no call may hang. Inputs
+  // are capped at 1,024 characters and parsed in linear time, about 0.01–0.2 ms
+  // a call here; a parser that backtracks exponentially, or scans the 100,000-
+  // and 200,000-character inputs below quadratically once the cap is gone,
+  // takes seconds or never returns. 500 ms a call is thousands of times the measured cost, room
+  // for a busy two-core machine, and still fails such a parser.
+  it('parsers return within 500 ms a call on long and adversarial inputs', () => {
+    const BOUND_MS = 500;
+    let slowest = { ms: 0, input: '' };
+    const call = (p: (s: string) => unknown, s: string) => {
+      const t = performance.now();
+      p(s);
+      const ms = performance.now() - t;
+      if (ms > slowest.ms) slowest = { ms, input: s };
+    };
     const inputs = [
       '1'.repeat(1024),
       '1'.repeat(1023) + 'x',
@@ -314,13 +329,14 @@ describe('properties', { timeout: 120_000 }, () => {
       '1'.repeat(100_000),
       '1s'.repeat(100_000),
     ];
-    for (let i = 0; i < 20; i++) for (const s of inputs) for (const p of parsers) p(s);
+    for (let i = 0; i < 20; i++) for (const s of inputs) for (const p of parsers) call(p, s);
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom('1', '.', 'm', 's', 'h', 'i', 'G'), minLength: 500, maxLength: 3000 }), (s) => {
-        for (const p of parsers) p(s);
+        for (const p of parsers) call(p, s);
       }),
       { numRuns: Math.min(numRuns, 200) },
     );
+    expect(slowest.ms, `slowest call ${slowest.ms.toFixed(1)} ms, on ${JSON.stringify(slowest.input.slice(0, 40))}… (${slowest.input.length} characters)`).toBeLessThan(BOUND_MS);
   });
 
   it('memory parsing is exact and monotone across units', () => {

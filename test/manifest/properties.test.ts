@@ -9,8 +9,9 @@ import { describe, expect, it } from 'vitest';
 import type { FogObject } from '../../src/api/types.js';
 import { formatError, loadText, serializeObject } from '../../src/manifest/index.js';
 import { manifest } from './arbitraries.js';
+import { fastCheckRuns } from '../support/runs.js';
 
-const RUNS = Number(process.env.FAST_CHECK_RUNS ?? 1000);
+const RUNS = fastCheckRuns();
 /** A few ms a run, with room for a slow machine. */
 const TIMEOUT = 30_000 + RUNS * 20;
 

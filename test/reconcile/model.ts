@@ -19,8 +19,9 @@ import type {
 } from '../../src/api/types.js';
 import { LABEL } from '../../src/api/types.js';
 import { containerPortKeys } from '../../src/schedule/index.js';
+import { fastCheckRuns } from '../support/runs.js';
 
-export const numRuns = Number(process.env.FAST_CHECK_RUNS ?? 1000);
+export const numRuns = fastCheckRuns();
 export const Mi = 1024 * 1024;
 export const Gi = 1024 * Mi;
 
