@@ -89,7 +89,6 @@ function watchStarts(fleet: HollowFleet): StartWaiter & { close(): void } {
 export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<string, number>> {
   const count = Number(process.env.FOG_BENCH_NODES ?? 1000);
   const scale = Number(process.env.FOG_BENCH_REPLICAS ?? 10_000) / 10_000;
-  const idleWindowMs = quick ? 10_000 : 30_000;
   const samples = quick ? 5 : 11;
   const cleanup = new Cleanup();
   const out: Record<string, number> = {};

@@ -113,8 +113,8 @@ export function startController(a: ControllerArgs, cleanup: Cleanup): Controller
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const alive = () => proc.exitCode === null && proc.signalCode === null;
   const stop = async () => {
@@ -194,7 +194,11 @@ export class StartWaiter {
   private readonly waiters = new Set<{ pred: (s: Started) => boolean; resolve: (s: Started) => void }>();
 
   push(s: Started): void {
-    for (const w of this.waiters) if (w.pred(s)) (this.waiters.delete(w), w.resolve(s));
+    for (const w of this.waiters) {
+      if (!w.pred(s)) continue;
+      this.waiters.delete(w);
+      w.resolve(s);
+    }
   }
 
   /** Call before acting, so a start that comes at once is not missed. */

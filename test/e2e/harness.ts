@@ -56,8 +56,8 @@ export function startController(opts: { desired: string; stateDir: string; clust
   const args = [FOGCTL, 'run', '--desired', opts.desired, '--state-dir', opts.stateDir, '--cluster', opts.cluster ?? 'e2e', '--grace', opts.grace ?? '4s', '--resync', opts.resync ?? '2s', '--call-timeout', '2s', ...(opts.extra ?? [])];
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, FOG_LOG_FORMAT: 'json', FOG_LOG_LEVEL: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {
     proc,
@@ -89,7 +89,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       lastErr = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr instanceof Error ? String(lastErr) : JSON.stringify(lastErr)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -204,7 +204,7 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
   const streams: NodeJS.ReadableStream[] = [];
   for (const n of nodes) {
     const d = new Docker({ socketPath: n.socket });
-    const stream = (await d.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+    const stream = await d.getEvents({ filters: { type: ['container'] } });
     let buf = '';
     stream.on('data', (chunk: Buffer) => {
       buf += chunk.toString();

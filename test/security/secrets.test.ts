@@ -7,7 +7,6 @@
 
 import Docker from 'dockerode';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchStatus } from '../../src/controller/status-client.js';
 import { startFleet, type Fleet } from '../support/fleet.js';

@@ -155,7 +155,7 @@ describe('tcp:// endpoints without mutual TLS', () => {
     const logger = pino({ level: 'info' }, sink);
     const insecure = node('plain', { endpoint: `tcp://127.0.0.1:${await freePort()}`, insecure: true });
     for (let start = 0; start < 2; start++) {
-      const fleet = createEngineFleet({ clock: { now, wall: () => Date.now() } as never, logger, callTimeoutMs: 500, cluster: 'x', watchEvents: false });
+      const fleet = createEngineFleet({ clock: { now, wall: () => Date.now() }, logger, callTimeoutMs: 500, cluster: 'x', watchEvents: false });
       fleet.sync([insecure]);
       fleet.sync([insecure]);
       await fleet.close();
