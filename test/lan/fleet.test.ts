@@ -1,10 +1,10 @@
 // The LAN fleet itself (hack/lan.sh through test/support/lan.ts), on two real
 // nodes: engines over TCP with mutual TLS, a published port reached from the
 // other node through the LAN, and each fault doing what it says: a partition
-// is silence (no RST), a frozen engine accepts and never answers, a power cut
-// kills the node's containers and comes back on start, and down leaves
-// nothing of the LAN behind. Its own bridge, subnet and dir, so it cannot
-// collide with a demo on the defaults or another test.
+// is silence (no RST), a frozen engine accepts and never answers, slow delays
+// answers, a power cut kills the node's containers and comes back on start,
+// and down leaves nothing of the LAN behind. Its own bridge, subnet and dir,
+// so it cannot collide with a demo on the defaults or another test.
 
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -156,6 +156,20 @@ describe('the LAN fleet', () => {
       await b().thaw();
     }
     expect(await until('b to answer after thaw', () => ping(b(), 3_000), (r) => r === 'OK')).toBe('OK');
+  });
+
+  it('slow: answers of the engine come MS later, over TLS as before; 0 removes it', async () => {
+    const timed = async () => {
+      const t0 = performance.now();
+      expect(await ping(b(), 5_000)).toBe('OK');
+      return performance.now() - t0;
+    };
+    const before = await timed();
+    await b().slow(400);
+    // The TLS handshake and the answer each wait 400 ms at least.
+    expect(await timed()).toBeGreaterThanOrEqual(before + 700);
+    await b().slow(0);
+    expect(await timed()).toBeLessThan(before + 400);
   });
 
   it('powercut: the node and its containers are gone, silently; start brings it back', async () => {
