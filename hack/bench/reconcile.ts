@@ -1,7 +1,7 @@
 // Benchmark of the pure reconcile core: fresh placement on a large fleet, and
 // a reconcile with nothing to do. Medians over several runs.
 
-import type { Action, ObservedContainer, ObservedState } from '../../src/api/types.js';
+import { NO_HISTORY, type Action, type ObservedContainer, type ObservedState } from '../../src/api/types.js';
 import { reconcile } from '../../src/reconcile/index.js';
 import { containerPortKeys } from '../../src/schedule/index.js';
 import { generateWorld } from './world.js';
@@ -50,16 +50,16 @@ export async function benchReconcile(opts: { quick: boolean }): Promise<Record<s
   const NOW = 1_000;
 
   const small = generateWorld(1_000, 1);
-  reconcile(small.desired, small.observed, NOW); // warm up the JIT
-  bench(out, 'reconcile.fresh_1k_nodes_10k_replicas', runs, () => reconcile(small.desired, small.observed, NOW));
+  reconcile(small.desired, small.observed, NO_HISTORY, NOW); // warm up the JIT
+  bench(out, 'reconcile.fresh_1k_nodes_10k_replicas', runs, () => reconcile(small.desired, small.observed, NO_HISTORY, NOW));
 
   const big = generateWorld(5_000, 2);
-  const plan = reconcile(big.desired, big.observed, NOW);
+  const plan = reconcile(big.desired, big.observed, NO_HISTORY, NOW);
   const converged = applyAll(big.observed, plan.actions);
-  const noopPlan = reconcile(big.desired, converged, NOW); // also the warm-up
+  const noopPlan = reconcile(big.desired, converged, NO_HISTORY, NOW); // also the warm-up
   // The steady state first: a controller spends most passes finding nothing to do.
-  bench(out, 'reconcile.noop_5k_nodes_50k_replicas', runs * 2, () => reconcile(big.desired, converged, NOW));
-  bench(out, 'reconcile.fresh_5k_nodes_50k_replicas', runs, () => reconcile(big.desired, big.observed, NOW));
+  bench(out, 'reconcile.noop_5k_nodes_50k_replicas', runs * 2, () => reconcile(big.desired, converged, NO_HISTORY, NOW));
+  bench(out, 'reconcile.fresh_5k_nodes_50k_replicas', runs, () => reconcile(big.desired, big.observed, NO_HISTORY, NOW));
   out['reconcile.noop_actions'] = noopPlan.actions.length;
   out['reconcile.fresh_5k_creates'] = plan.actions.filter((a) => a.type === 'create').length;
   out['reconcile.peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);

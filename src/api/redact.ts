@@ -32,10 +32,10 @@ export function redactEnv(env: readonly EnvVar[], isSecretName: (name: string) =
 }
 
 /** An action as it may be shown; `redactActionWith(secretName(pattern))` for a configured pattern. */
-export function redactAction(a: Action): Action {
+export function redactAction<A extends Action>(a: A): A {
   return redactActionWith(DEFAULT_SECRET_NAME)(a);
 }
 
-export function redactActionWith(isSecretName: (name: string) => boolean): (a: Action) => Action {
+export function redactActionWith(isSecretName: (name: string) => boolean): <A extends Action>(a: A) => A {
   return (a) => (a.type !== 'create' ? a : { ...a, container: { ...a.container, env: redactEnv(a.container.env, isSecretName) } });
 }

@@ -5,6 +5,8 @@
 // Units: cpu in millicores (1 CPU = 1000), memory in bytes, durations in
 // milliseconds, times in milliseconds on the controller's monotonic clock.
 
+import type { ActionFailureCode, Note, ReasonCode, Unschedulable } from './notes.js';
+
 export const API_VERSION = 'fog/v1';
 
 /** Where an object (or a field) came from: used in every located error. */
@@ -232,6 +234,11 @@ export interface ReconcileSettings {
   restartBackoffMax: number;
   /** A replica restarted this many times within the window is in crash loop. */
   crashLoopRestarts: number;
+  /** Back-off after failed actions of one slot, ms: base · 2^(attempts-1), capped. Defaults 1000 and 300000. */
+  actionBackoffBase: number;
+  actionBackoffMax: number;
+  /** A container that ran at least this long before it stopped starts a new restart streak (no back-off). Default 10000. */
+  stableRunMs: number;
   /** Controller-level security policy (`fogctl run --allow-*`, `--secret-pattern`). Absent: DEFAULT_POLICY, nothing allowed. */
   policy?: Policy;
 }
@@ -252,6 +259,9 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   restartBackoffBase: 1_000,
   restartBackoffMax: 60_000,
   crashLoopRestarts: 3,
+  actionBackoffBase: 1_000,
+  actionBackoffMax: 300_000,
+  stableRunMs: 10_000,
 };
 
 export interface DesiredState {
@@ -276,6 +286,14 @@ export const LABEL = {
   /** Host ports a container binds, `tcp/1883,udp/5683` (needed for network host, where the engine records none). */
   ports: 'fog.ports',
 } as const;
+
+/**
+ * Ours: this cluster's label and a service label. Everything else (a person's
+ * own containers, another cluster's) is foreign: counted for capacity, never touched.
+ */
+export function isOurs(labels: Readonly<Record<string, string>> | null | undefined, cluster: string): boolean {
+  return labels != null && labels[LABEL.cluster] === cluster && labels[LABEL.service] !== undefined;
+}
 
 export type ContainerState = 'created' | 'running' | 'restarting' | 'exited' | 'dead' | 'paused' | 'removing';
 
@@ -355,16 +373,55 @@ interface ActionBase {
   node: string;
   service: string;
   slot: number;
-  /** Reason code (see README) and a one-line message. */
-  reason: string;
-  message: string;
+  /** Reason code (see README); `note.code` is the same code, with its detail. */
+  reason: ReasonCode;
+  note: Note;
 }
 
 export type Action =
   | (ActionBase & { type: 'create'; container: ContainerSpec; start: boolean })
-  | (ActionBase & { type: 'start'; containerId: string; containerName: string })
-  | (ActionBase & { type: 'stop'; containerId: string; containerName: string; timeout: number })
-  | (ActionBase & { type: 'remove'; containerId: string; containerName: string; stopTimeout: number });
+  | (ActionBase & { type: 'start'; containerId: string; containerName: string; specHash?: string })
+  | (ActionBase & { type: 'remove'; containerId: string; containerName: string; stopTimeout: number; specHash?: string });
+
+/** What became of one action (the executor's answer): ok, or a failure code and whether trying again may help. */
+export type ActionResult =
+  | { action: Action; ok: true; /** The container made or acted on, when known. */ containerId?: string; code?: undefined; message?: undefined; retryable?: undefined }
+  | { action: Action; ok: false; containerId?: undefined; code: ActionFailureCode; message: string; /** A transient failure: the same action may succeed later. */ retryable: boolean };
+
+// ---------------------------------------------------------------------------
+// Action history: what became of each slot's recent actions (kept by the
+// controller, an input of the pure reconcile, which decides the back-off).
+
+export interface ActionOutcome {
+  type: Action['type'];
+  node: string;
+  /** The spec hash the action was for (create), or of the container acted on. */
+  specHash?: string;
+  containerId?: string;
+  time: number;
+  ok: boolean;
+  code?: ActionFailureCode;
+  message?: string;
+  retryable?: boolean;
+}
+
+/** Per slot (`service/slot`): consecutive failures of the same action, and restarts made by the controller. */
+export interface SlotHistory {
+  service: string;
+  slot: number;
+  /** The latest failure and how many failed in a row (same action type, node and spec hash). */
+  failure?: { type: Action['type']; node: string; specHash?: string; attempts: number; time: number; code: ActionFailureCode; message: string; retryable: boolean };
+  /** Starts of an exited container made by the controller, in a row, for this container. */
+  restarts?: { containerId: string; count: number; time: number };
+}
+
+export type ActionHistory = ReadonlyMap<string, SlotHistory>;
+
+export const NO_HISTORY: ActionHistory = new Map();
+
+export function historyKey(service: string, slot: number): string {
+  return `${service}/${slot}`;
+}
 
 // ---------------------------------------------------------------------------
 // Status: what `fogctl get/describe` shows.
@@ -372,23 +429,8 @@ export type Action =
 export interface Condition {
   type: string; // Available, Progressing, Unschedulable, CrashLoop, DependencyWait, ...
   status: boolean;
-  reason: string;
-  message: string;
-}
-
-export interface NodeRejection {
-  node: string;
-  filter: string;
-  message: string;
-}
-
-export interface Unschedulable {
-  slot?: number;
-  /** `0/4 nodes eligible: 2 missing device /dev/ttyUSB0, 1 unreachable` */
-  message: string;
-  counts: Readonly<Record<string, number>>;
-  /** The first filter that rejected each node, with its detail. */
-  perNode: readonly NodeRejection[];
+  reason: ReasonCode;
+  note: Note;
 }
 
 export interface ReplicaStatus {
@@ -401,7 +443,7 @@ export interface ReplicaStatus {
   restarts: number;
   upToDate: boolean;
   ready: boolean;
-  message?: string;
+  note?: Note;
   startedAt?: number;
 }
 
@@ -416,6 +458,8 @@ export interface ServiceStatus {
   conditions: readonly Condition[];
   replicas: readonly ReplicaStatus[];
   unschedulable?: Unschedulable;
+  /** Slots whose actions failed and wait (ActionBackOff notes): attempts, last error, next try. */
+  backoffs?: readonly Note[];
 }
 
 export interface NodeStatus {
@@ -429,15 +473,18 @@ export interface NodeStatus {
   labels: Readonly<Record<string, string>>;
   devices: readonly string[];
   replicas: number;
-  message?: string;
+  error?: string;
+  note?: Note;
 }
 
 export interface StatusEvent {
   time: number;
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: ReasonCode;
   object: string; // service/NAME or node/NAME
-  message: string;
+  note: Note;
+  /** Further actions of the same service and reason in this pass (one event stands for all). */
+  more?: number;
 }
 
 export interface Status {
@@ -462,4 +509,12 @@ export interface UnmanagedContainer {
 export interface ReconcileResult {
   actions: readonly Action[];
   status: Status;
+  /**
+   * The earliest time (controller-monotonic ms) at which reconciling the same
+   * observed state would decide something new: a back-off ending, a rollout
+   * delay ending, a grace period running out. The controller requeues then.
+   */
+  requeueAt?: number;
 }
+
+export type { ActionFailureCode, Note, ReasonCode, Unschedulable } from './notes.js';

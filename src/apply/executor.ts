@@ -7,40 +7,17 @@
 // labels are never started, stopped or removed.
 
 import type { Logger } from 'pino';
-import { LABEL, type Action } from '../api/types.js';
+import { isOurs, LABEL, type Action, type ActionFailureCode, type ActionResult } from '../api/types.js';
 import { EngineError, type Engine } from '../docker/engine.js';
 import { eachLimited } from '../docker/limit.js';
-import { isManaged } from '../observe/convert.js';
 import { createBody } from './container-config.js';
 
-export type ActionFailureCode =
-  | 'unknown-node'
-  | 'unreachable'
-  | 'timeout'
-  | 'image-pull-failed'
-  | 'bad-parameter'
-  | 'device-not-found'
-  | 'port-in-use'
-  | 'out-of-memory'
-  | 'start-failed'
-  | 'name-conflict'
-  | 'not-managed'
-  | 'not-found'
-  | 'engine-error';
 
-export interface ActionResult {
-  action: Action;
-  ok: boolean;
-  /** Set when ok is false. */
-  code?: ActionFailureCode;
-  message?: string;
-  /** A transient failure: the same action may succeed later. */
-  retryable?: boolean;
-  /** The container made or acted on, when known. */
-  containerId?: string;
-}
+export type { ActionResult } from '../api/types.js';
 
 export interface ExecutorOptions {
+  /** Only containers of this cluster (isOurs) are started or removed. */
+  cluster: string;
   /** Actions in flight per node. */
   perNodeConcurrency: number;
   /** Deadline of each engine call, ms (a stop adds its grace period). */
@@ -54,8 +31,8 @@ export interface ExecutorOptions {
   logger?: Logger;
 }
 
-/** An action that cannot complete, with its outcome. */
-class ActionFailure extends Error {
+/** Why an action cannot complete: its failure code and whether trying again may help. */
+class ActionError extends Error {
   constructor(
     readonly code: ActionFailureCode,
     message: string,
@@ -74,25 +51,25 @@ const TERMINAL: ReadonlyArray<[RegExp, ActionFailureCode]> = [
 ];
 
 /** Turns an engine error into the action's outcome. */
-export function classify(err: unknown): ActionFailure {
-  if (err instanceof ActionFailure) return err;
-  if (!(err instanceof EngineError)) return new ActionFailure('engine-error', err instanceof Error ? err.message : String(err), false);
+export function classify(err: unknown): ActionError {
+  if (err instanceof ActionError) return err;
+  if (!(err instanceof EngineError)) return new ActionError('engine-error', err instanceof Error ? err.message : String(err), false);
   switch (err.kind) {
     case 'config':
-      return new ActionFailure('unreachable', err.message, false);
+      return new ActionError('unreachable', err.message, false);
     case 'timeout':
-      return new ActionFailure('timeout', err.message, true);
+      return new ActionError('timeout', err.message, true);
     case 'connection':
-      return new ActionFailure('unreachable', err.message, true);
+      return new ActionError('unreachable', err.message, true);
     case 'http':
       break;
   }
   const status = err.status ?? 500;
-  if (status === 400) return new ActionFailure('bad-parameter', err.message, false);
-  if (status === 404) return new ActionFailure('not-found', err.message, false);
-  if (status === 409) return new ActionFailure('name-conflict', err.message, false);
-  for (const [re, code] of TERMINAL) if (re.test(err.message)) return new ActionFailure(code, err.message, false);
-  return new ActionFailure('engine-error', err.message, status >= 500);
+  if (status === 400) return new ActionError('bad-parameter', err.message, false);
+  if (status === 404) return new ActionError('not-found', err.message, false);
+  if (status === 409) return new ActionError('name-conflict', err.message, false);
+  for (const [re, code] of TERMINAL) if (re.test(err.message)) return new ActionError(code, err.message, false);
+  return new ActionError('engine-error', err.message, status >= 500);
 }
 
 const isHttp = (err: unknown, status: number): err is EngineError => err instanceof EngineError && err.status === status;
@@ -137,7 +114,7 @@ export class Executor {
     const log = this.log?.child({ node, service: action.service, slot: action.slot, container: name });
     try {
       const engine = this.engines.get(node);
-      if (!engine) throw new ActionFailure('unknown-node', `no engine client for node ${node}`, false);
+      if (!engine) throw new ActionError('unknown-node', `no engine client for node ${node}`, false);
       const containerId = await this.perform(engine, action);
       log?.info({ action: action.type, reason: action.reason }, `${action.type} ${name}`);
       return { action, ok: true, ...(containerId ? { containerId } : {}) };
@@ -156,10 +133,6 @@ export class Executor {
         return this.owned(engine, action.containerId, async (id) => {
           await this.retry(() => engine.startContainer(id));
         }, false);
-      case 'stop':
-        return this.owned(engine, action.containerId, async (id) => {
-          await this.gone(() => this.retry(() => engine.stopContainer(id, action.timeout)));
-        });
       case 'remove':
         return this.owned(engine, action.containerId, async (id, running) => {
           if (running) await this.gone(() => this.retry(() => engine.stopContainer(id, action.stopTimeout)));
@@ -178,7 +151,8 @@ export class Executor {
       } catch (err) {
         if (isHttp(err, 404) && /no such image/i.test(err.message) && !pulled) {
           await engine.pullImage(spec.image).catch((pullErr: unknown) => {
-            throw new ActionFailure('image-pull-failed', `image ${spec.image} is not on node ${engine.node} and pulling it failed: ${(pullErr as Error).message}`, false);
+            // Retryable: the registry may come back; the reconcile backs the next attempt off.
+            throw new ActionError('image-pull-failed', `image ${spec.image} is not on node ${engine.node} and pulling it failed: ${(pullErr as Error).message}`, true);
           });
           pulled = true;
         } else if (isHttp(err, 409)) {
@@ -198,15 +172,15 @@ export class Executor {
   /** The name is taken: use that container if it is ours with the same spec. */
   private async adopt(engine: Engine, name: string, hash: string | undefined, cluster: string | undefined): Promise<string> {
     const existing = await this.retry(() => engine.inspectContainer(name));
-    if (!existing) throw new ActionFailure('name-conflict', `container ${name} was being removed while we created it`, true);
+    if (!existing) throw new ActionError('name-conflict', `container ${name} was being removed while we created it`, true);
     const labels = existing.Config.Labels ?? {};
-    if (!isManaged(labels)) throw new ActionFailure('name-conflict', `container name ${name} is taken by a container that is not managed by fog`, false);
-    // Another controller's container is never adopted, even under a name that looks like ours.
-    if (cluster !== undefined && labels[LABEL.cluster] !== cluster) {
-      throw new ActionFailure('name-conflict', `container name ${name} is taken by a container of cluster ${labels[LABEL.cluster] ?? '(none)'}, not ${cluster}`, false);
+    // A person's container, or another controller's, is never adopted, even under a name that looks like ours.
+    if (!isOurs(labels, cluster ?? this.opts.cluster)) {
+      const owner = labels[LABEL.cluster];
+      throw new ActionError('name-conflict', owner === undefined ? `container name ${name} is taken by a container that is not managed by fog` : `container name ${name} is taken by a container of cluster ${owner}, not ${cluster ?? this.opts.cluster}`, false);
     }
     if (hash !== undefined && labels[LABEL.hash] !== hash) {
-      throw new ActionFailure('name-conflict', `container ${name} exists with another spec (hash ${labels[LABEL.hash] ?? 'none'}, want ${hash})`, false);
+      throw new ActionError('name-conflict', `container ${name} exists with another spec (hash ${labels[LABEL.hash] ?? 'none'}, want ${hash})`, false);
     }
     return existing.Id;
   }
@@ -216,9 +190,11 @@ export class Executor {
     const c = await this.retry(() => engine.inspectContainer(id));
     if (!c) {
       if (goneIsDone) return undefined;
-      throw new ActionFailure('not-found', `no container ${id} on node ${engine.node}`, false);
+      throw new ActionError('not-found', `no container ${id} on node ${engine.node}`, false);
     }
-    if (!isManaged(c.Config.Labels)) throw new ActionFailure('not-managed', `container ${c.Name.replace(/^\//, '')} has no ${LABEL.service} label: not ours to touch`, false);
+    if (!isOurs(c.Config.Labels, this.opts.cluster)) {
+      throw new ActionError('not-managed', `container ${c.Name.replace(/^\//, '')} does not carry cluster ${this.opts.cluster}'s ${LABEL.cluster} and ${LABEL.service} labels: not ours to touch`, false);
+    }
     await fn(c.Id, c.State.Running || c.State.Status === 'restarting');
     return c.Id;
   }

@@ -1,7 +1,7 @@
 // fogctl get nodes|services|replicas, and fogctl describe node|service NAME.
 
 import type { Command } from 'commander';
-import type { StatusDoc } from '../controller/status-doc.js';
+import type { StatusDoc } from '../status/doc.js';
 import { asSyncStatus, formatSyncStatus } from '../sync/index.js';
 import { ExitError } from './errors.js';
 import { describeNode, describeService } from './describe.js';

@@ -3,7 +3,7 @@
 // -detailed-exitcode), so it fits a GitOps pipeline.
 
 import type { Command } from 'commander';
-import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from '../policy/index.js';
+import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { observeOnce } from '../controller/once.js';
 import { fetchStatus, resolveServer } from '../controller/status-client.js';

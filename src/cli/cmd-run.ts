@@ -5,13 +5,13 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../api/quantity.js';
 import { DEFAULT_SETTINGS } from '../api/types.js';
-import { systemClock } from '../controller/clock.js';
+import { systemClock } from '../runtime/clock.js';
 import { Controller } from '../controller/controller.js';
 import { createEngineFleet } from '../controller/engine-fleet.js';
-import { rootLogger } from '../controller/logger.js';
+import { rootLogger } from '../runtime/logger.js';
 import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
 import { parseListen, serveStatus } from '../controller/status-server.js';
-import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from '../policy/index.js';
+import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
 

@@ -2,8 +2,8 @@
 // same flags for fogctl run (--sync-*), where --desired is the target.
 
 import type { Command } from 'commander';
-import { systemClock, type Clock } from '../controller/clock.js';
-import { rootLogger, type Logger } from '../controller/logger.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { rootLogger, type Logger } from '../runtime/logger.js';
 import { exitCodeOf, formatSyncStatus, GitSync, layoutOf, readSyncStatus, SyncSetupError, type GitSyncOptions, type Revision } from '../sync/index.js';
 import { writeFileAtomic } from '../sync/layout.js';
 import { durationFlag } from './cmd-run.js';

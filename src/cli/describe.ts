@@ -1,8 +1,9 @@
 // `fogctl describe`: everything a person needs to understand one object.
 
 import { formatCpu, formatMemory } from '../api/quantity.js';
-import type { StatusDoc } from '../controller/status-doc.js';
+import type { StatusDoc } from '../status/doc.js';
 import { ageOf, nodeState, serviceState, table } from './print.js';
+import { within } from '../status/text.js';
 
 function section(title: string, body: string): string {
   return `${title}:\n${body
@@ -68,7 +69,15 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
   }
   const fails = doc.failures.filter((f) => f.service === name);
   if (fails.length > 0) {
-    out += section('Failed actions', table(['ACTION', 'SLOT', 'NODE', 'CODE', 'AGE', 'MESSAGE'], fails.map((f) => [f.type, String(f.slot), f.node, f.code, ageOf(doc, f.time), f.message])));
+    const next = (f: (typeof fails)[number]): string => {
+      const b = s?.backoffs?.find((x) => x.note.code === 'ActionBackOff' && x.note.slot === f.slot && x.note.action === f.type && x.note.node === f.node)?.note;
+      if (b === undefined || b.code !== 'ActionBackOff') return 'due';
+      return b.until === undefined ? 'after a spec change' : within(b.until, doc.clock.now);
+    };
+    out += section(
+      'Failed actions',
+      table(['ACTION', 'SLOT', 'NODE', 'CODE', 'ATTEMPTS', 'LAST', 'NEXT TRY', 'MESSAGE'], fails.map((f) => [f.type, String(f.slot), f.node, f.code, String(f.attempts), `${ageOf(doc, f.time)} ago`, next(f), f.message])),
+    );
   }
   return out + eventsFor(doc, `service/${name}`);
 }

@@ -2,8 +2,8 @@
 
 import { stringify } from 'yaml';
 import { formatCpu, formatMemory } from '../api/quantity.js';
-import type { NodeStatus, ReplicaStatus, ServiceStatus } from '../api/types.js';
-import type { StatusDoc } from '../controller/status-doc.js';
+import type { NodeView, ReplicaView, ServiceView } from '../status/doc.js';
+import type { StatusDoc } from '../status/doc.js';
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -43,13 +43,16 @@ export function serialize(value: unknown, out: 'json' | 'yaml'): string {
   return out === 'json' ? JSON.stringify(value, null, 2) + '\n' : stringify(value);
 }
 
-export function serviceState(s: ServiceStatus): string {
+export function serviceState(s: ServiceView): string {
   const on = (type: string) => s.conditions.find((c) => c.type === type && c.status);
-  const bad = on('CrashLoop') ?? on('Unschedulable') ?? on('DependencyCycle') ?? on('DependencyWait') ?? on('Refused');
+  const bad = on('CrashLoop') ?? on('Unschedulable') ?? on('DependencyCycle') ?? on('DependencyWait') ?? on('Refused') ?? on('ActionBackOff');
   if (bad) return bad.reason;
   if (s.desired === 0) return 'ScaledToZero';
   if (s.ready >= s.desired && s.upToDate >= s.desired) return 'Running';
-  if (s.upToDate < s.desired && s.ready > 0) return 'RollingOut';
+  // What is in motion, as the Progressing condition says: a rollout, a re-placement after node loss, or placement.
+  const p = on('Progressing')?.reason;
+  if (p === 'RollingUpdate' || p === 'RolloutWaiting' || p === 'RolloutDelay') return 'RollingOut';
+  if (p === 'NodeLost') return 'NodeLost';
   return 'Progressing';
 }
 
@@ -67,11 +70,11 @@ export function servicesTable(doc: StatusDoc, wide: boolean): string {
   return table(header, rows);
 }
 
-function firstFalse(s: ServiceStatus): string | undefined {
+function firstFalse(s: ServiceView): string | undefined {
   return s.conditions.find((c) => c.status && c.type !== 'Available' && c.type !== 'Progressing')?.message;
 }
 
-export function nodeState(n: NodeStatus): string {
+export function nodeState(n: NodeView): string {
   const parts = [n.reachable ? 'Ready' : 'NotReady'];
   if (n.unschedulable) parts.push('SchedulingDisabled');
   return parts.join(',');
@@ -95,7 +98,7 @@ export function nodesTable(doc: StatusDoc, wide: boolean): string {
   return table(header, rows);
 }
 
-export function replicaRows(doc: StatusDoc): { service: string; r: ReplicaStatus }[] {
+export function replicaRows(doc: StatusDoc): { service: string; r: ReplicaView }[] {
   return doc.status.services.flatMap((s) => s.replicas.map((r) => ({ service: s.name, r })));
 }
 

@@ -5,7 +5,7 @@
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { observeOnce } from '../controller/once.js';
 import { fetchStatus, resolveServer } from '../controller/status-client.js';
-import type { StatusDoc } from '../controller/status-doc.js';
+import type { StatusDoc } from '../status/doc.js';
 import { ExitError } from './errors.js';
 
 export interface SourceFlags {

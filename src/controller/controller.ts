@@ -6,14 +6,17 @@
 // resync timer, a requeue after actions); one pass runs at a time and picks
 // up everything that became due while the previous one ran.
 
-import type { Action, DesiredState, ObservedState, ReconcileSettings, StatusEvent } from '../api/types.js';
+import type { Action, ActionHistory, DesiredState, ObservedNode, ObservedState, ReconcileSettings, Status, StatusEvent } from '../api/types.js';
+import { NO_HISTORY } from '../api/types.js';
 import { redactActionWith, secretName } from '../api/redact.js';
-import { unmanagedContainers } from '../policy/index.js';
-import { reconcile } from '../reconcile/index.js';
-import type { Clock } from './clock.js';
+import { pruneHistory, recordOutcomes, reconcile } from '../reconcile/index.js';
+import { noteText } from '../status/text.js';
+import { showAction, showEvent, showStatus } from '../status/doc.js';
+import { unmanagedContainers } from './ownership.js';
+import type { Clock } from '../runtime/clock.js';
 import { DesiredStore } from './desired-store.js';
-import type { Logger } from './logger.js';
-import type { ActionFailure, CountedEvent, StatusDoc } from './status-doc.js';
+import type { Logger } from '../runtime/logger.js';
+import type { ActionFailure, CountedEvent, StatusDoc } from '../status/doc.js';
 import type { FleetPort } from './fleet.js';
 import { summarizeNode, summarizeService } from './summary.js';
 import { watchDesired, type Watch } from './watch.js';
@@ -60,10 +63,13 @@ export class Controller {
   private passes = 0;
   private lastPassAt?: number;
   private readonly startedAt: number;
-  private lastActions: Action[] = [];
-  private lastStatus: StatusDoc['status'] = { services: [], nodes: [], events: [] };
+  private lastActions: { actions: Action[]; time: number } = { actions: [], time: 0 };
+  private lastStatus: Status = { services: [], nodes: [], events: [] };
+  /** The newest observation of every node, also from passes that found nothing else changed. */
+  private latestNodes: readonly ObservedNode[] = [];
   private events: CountedEvent[] = [];
-  private failures = new Map<string, ActionFailure>();
+  /** What became of each slot's recent actions: the reconcile's input for back-off. */
+  private history: ActionHistory = NO_HISTORY;
   /** Extra fields merged into the status document (e.g. GitOps sync). */
   extraStatus: () => Record<string, unknown> = () => ({});
 
@@ -225,6 +231,7 @@ export class Controller {
     const observed: ObservedState = await this.opts.fleet.observe(full ? undefined : due);
     const desired: DesiredState = { nodes: snap.nodes, services: snap.services, settings: this.opts.settings };
     const now = clock.now();
+    this.latestNodes = observed.nodes;
     if (this.unchangedSince(snap.generation, observed, now)) {
       this.skipped++;
       this.passes++;
@@ -232,37 +239,61 @@ export class Controller {
       this.scheduleNext(now, this.lastInputs?.requeueAt, this.lastInputs?.busy ?? false);
       return;
     }
-    const { actions, status, requeueAt } = reconcile(desired, observed, now);
+    if (reloadDesired) {
+      const wanted = new Map(snap.services.map((s) => [s.metadata.name, s.spec.mode === 'global' ? 1 : s.spec.replicas]));
+      this.history = pruneHistory(this.history, (service, slot) => slot < (wanted.get(service) ?? 0));
+    }
+    const { actions, status, requeueAt } = reconcile(desired, observed, this.history, now);
     this.passes++;
     this.lastPassAt = now;
     this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };
-    this.lastActions = actions.map(redactActionWith(secretName(this.opts.settings.policy?.secretPattern)));
+    this.lastActions = { actions: actions.map(redactActionWith(secretName(this.opts.settings.policy?.secretPattern))), time: now };
     this.recordEvents(status.events);
 
-    for (const a of actions) {
-      this.log.info({ action: a.type, service: a.service, node: a.node, slot: a.slot, reason: a.reason }, a.message);
+    for (const a of this.lastActions.actions) {
+      this.log.info({ action: a.type, service: a.service, node: a.node, slot: a.slot, reason: a.reason }, noteText(a.note, now));
     }
+    let failed = false;
     if (actions.length > 0 && !this.opts.dryRun) {
       const results = await this.opts.fleet.execute(actions);
+      this.history = recordOutcomes(this.history, results, clock.now());
       for (const r of results) {
+        if (r.ok) continue;
+        failed = true;
         const a = r.action;
-        const k = `${a.service}/${a.slot}/${a.node}`;
-        if (r.ok) {
-          this.failures.delete(k);
-          continue;
-        }
-        const failure: ActionFailure = { time: clock.now(), type: a.type, node: a.node, service: a.service, slot: a.slot, code: r.code ?? 'Error', message: r.message ?? 'failed', retryable: r.retryable ?? true };
-        this.failures.set(k, failure);
-        this.recordEvents([{ time: failure.time, type: 'Warning', reason: `Failed${cap(a.type)}`, object: `service/${a.service}`, message: `${a.type} ${a.service} slot ${a.slot} on ${a.node}: ${failure.message}` }]);
-        this.log.warn({ action: a.type, service: a.service, node: a.node, slot: a.slot, code: failure.code, retryable: failure.retryable }, failure.message);
+        this.log.warn({ action: a.type, service: a.service, node: a.node, slot: a.slot, code: r.code, retryable: r.retryable }, r.message ?? 'failed');
       }
+      // Look at the nodes acted on again: their engines changed.
       for (const n of new Set(actions.map((a) => a.node))) this.nodesDue.add(n);
     }
-    // Keep looking while something is in motion (rollouts, back-off, lost
-    // nodes, failures); otherwise only the resync interval.
-    const busy = actions.length > 0 || this.failures.size > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
-    this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || this.failures.size > 0, busy };
+    // Keep looking while something is in motion (rollouts, lost nodes);
+    // back-off and delays are the reconcile's requeueAt; otherwise only the
+    // resync interval.
+    const busy = actions.length > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
+    this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed, busy };
     this.scheduleNext(now, requeueAt, busy);
+  }
+
+  /** The latest failure of each slot's actions, for describe. */
+  private failures(): ActionFailure[] {
+    const out: ActionFailure[] = [];
+    for (const h of this.history.values()) {
+      const f = h.failure;
+      if (f !== undefined) out.push({ time: f.time, type: f.type, node: f.node, service: h.service, slot: h.slot, code: f.code, message: f.message, retryable: f.retryable, attempts: f.attempts });
+    }
+    return out;
+  }
+
+  /** Node reachability and last-seen as of the newest observation, even when that pass was skipped. */
+  private freshNodes(nodes: Status['nodes']): Status['nodes'] {
+    const latest = new Map(this.latestNodes.map((n) => [n.name, n]));
+    return nodes.map((n) => {
+      const o = latest.get(n.name);
+      if (o === undefined || (o.lastSeen === n.lastSeen && o.reachable === n.reachable)) return n;
+      const fresh = { ...n, reachable: o.reachable, since: o.since };
+      if (o.lastSeen !== undefined) fresh.lastSeen = o.lastSeen;
+      return fresh;
+    });
   }
 
   private scheduleNext(now: number, requeueAt: number | undefined, busy: boolean): void {
@@ -279,7 +310,8 @@ export class Controller {
     if (events.length === 0) return;
     const next = [...this.events];
     for (const e of events) {
-      const same = next.findLastIndex((x) => x.reason === e.reason && x.object === e.object && x.message === e.message && x.type === e.type);
+      const key = eventKey(e);
+      const same = next.findLastIndex((x) => x.reason === e.reason && x.object === e.object && x.type === e.type && eventKey(x) === key);
       if (same >= 0 && next.length - same <= 20) {
         const prev = next[same]!;
         next.splice(same, 1);
@@ -291,20 +323,21 @@ export class Controller {
 
   statusDoc(): StatusDoc {
     const snap = this.store.current();
+    const now = this.opts.clock.now();
     return {
       apiVersion: 'fog/v1',
       kind: 'ControllerStatus',
       cluster: this.opts.settings.cluster,
-      clock: { now: this.opts.clock.now(), wall: this.opts.clock.wall() },
+      clock: { now, wall: this.opts.clock.wall() },
       startedAt: this.startedAt,
       passes: this.passes,
       unchangedPasses: this.skipped,
       lastPassAt: this.lastPassAt,
       desired: { dir: this.opts.desiredDir, generation: snap.generation, errors: snap.errors, held: snap.held, folderError: snap.folderError },
-      status: this.lastStatus,
-      lastActions: this.lastActions,
-      failures: [...this.failures.values()],
-      events: this.events,
+      status: showStatus({ ...this.lastStatus, nodes: this.freshNodes(this.lastStatus.nodes) }, now),
+      lastActions: this.lastActions.actions.map((a) => showAction(a, now)),
+      failures: this.failures(),
+      events: this.events.map((e) => showEvent(e, now)),
       specs: Object.fromEntries(snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`), secretName(this.opts.settings.policy?.secretPattern))])),
       nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
       ...this.extraStatus(),
@@ -312,6 +345,7 @@ export class Controller {
   }
 }
 
-function cap(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+/** Two events are the same when their notes are, apart from times (a back-off's `until` moves on every pass). */
+function eventKey(e: StatusEvent): string {
+  return JSON.stringify(e.note, (k, v: unknown) => (k === 'until' || k === 'since' || k === 'lastSeen' ? undefined : v));
 }

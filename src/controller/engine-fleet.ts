@@ -6,9 +6,10 @@ import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.
 import { Executor } from '../apply/executor.js';
 import type { Engine } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
-import type { Clock } from './clock.js';
-import type { ActionResult, FleetPort } from './fleet.js';
-import type { Logger } from './logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { FleetPort } from './fleet.js';
+import type { ActionResult } from '../api/types.js';
+import type { Logger } from '../runtime/logger.js';
 
 export interface EngineFleetOptions {
   clock: Clock;
@@ -68,6 +69,7 @@ class EngineFleet implements FleetPort {
       const engines = new Map<string, Engine>();
       for (const [name, m] of this.members) if (m.observer.engine) engines.set(name, m.observer.engine);
       this.executor = new Executor(engines, {
+        cluster: this.opts.cluster,
         perNodeConcurrency: this.opts.perNodeConcurrency ?? 4,
         callTimeoutMs: this.opts.callTimeoutMs,
         retries: this.opts.retries ?? 2,

@@ -3,15 +3,7 @@
 // talks to this port, so the whole controller can run against real engines
 // or hollow ones through the very same code.
 
-import type { Action, FogNode, ObservedState } from '../api/types.js';
-
-export interface ActionResult {
-  action: Action;
-  ok: boolean;
-  code?: string;
-  message?: string;
-  retryable?: boolean;
-}
+import type { Action, ActionResult, FogNode, ObservedState } from '../api/types.js';
 
 export interface FleetPort {
   /** Open clients for new Node manifests, close those of removed ones. */

@@ -4,10 +4,10 @@
 
 import { pino } from 'pino';
 import type { ReconcileSettings } from '../api/types.js';
-import { systemClock } from './clock.js';
+import { systemClock } from '../runtime/clock.js';
 import { Controller } from './controller.js';
 import { createEngineFleet } from './engine-fleet.js';
-import type { StatusDoc } from './status-doc.js';
+import type { StatusDoc } from '../status/doc.js';
 
 export async function observeOnce(opts: { desiredDir: string; settings: ReconcileSettings; callTimeoutMs?: number }): Promise<StatusDoc> {
   const logger = pino({ level: 'silent' });

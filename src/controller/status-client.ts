@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import type { StatusDoc } from './status-doc.js';
+import type { StatusDoc } from '../status/doc.js';
 import { parseListen } from './status-server.js';
 
 export const DEFAULT_STATE_DIR = '.fog';

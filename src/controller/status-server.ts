@@ -4,7 +4,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
-import type { StatusDoc } from './status-doc.js';
+import type { StatusDoc } from '../status/doc.js';
 
 export type Listen = { socket: string } | { host: string; port: number };
 

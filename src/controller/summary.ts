@@ -3,7 +3,7 @@
 import { formatCpu, formatDuration, formatMemory } from '../api/quantity.js';
 import { redactEnv } from '../api/redact.js';
 import type { FogNode, Service } from '../api/types.js';
-import type { NodeSummary, ServiceSummary } from './status-doc.js';
+import type { NodeSummary, ServiceSummary } from '../status/doc.js';
 
 export function summarizeService(s: Service, held: boolean, isSecretName?: (name: string) => boolean): ServiceSummary {
   const sp = s.spec;

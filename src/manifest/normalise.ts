@@ -5,7 +5,7 @@
 import { parseConstraint } from '../api/constraint.js';
 import { parseCpu, parseDuration, parseMemory, type Parsed } from '../api/quantity.js';
 import { SECRET_NAME_PATTERN } from '../api/redact.js';
-import { capabilitySet, parseCapability } from '../policy/capabilities.js';
+import { capabilitySet, parseCapability } from './capabilities.js';
 import type {
   Constraint,
   EnvVar,

@@ -1,7 +1,10 @@
 // dependsOn: processing order, cycles, and the endpoints handed to dependents.
 
+import type { Note } from '../api/notes.js';
 import type { EnvVar, Service } from '../api/types.js';
+import { isReady } from './context.js';
 import { envPrefix } from './names.js';
+import { compareReplicas, type Replica } from './pair.js';
 
 /**
  * The order services are planned in: what a service depends on or has
@@ -51,4 +54,51 @@ export function endpointEnv(deps: readonly { service: string; endpoint: Endpoint
     if (endpoint.port !== undefined) env.push({ name: `${p}_PORT`, value: String(endpoint.port), secret: false });
   }
   return env;
+}
+
+export interface Dependencies {
+  /** `<DEP>_HOST` / `<DEP>_PORT` of every resolved dependency. */
+  readonly env: readonly EnvVar[];
+  /** Set when a dependency has no ready replica, or the service is in a cycle: nothing new is created. */
+  readonly blocked?: Note;
+}
+
+/**
+ * The endpoint of each service this one depends on: its lowest-slot ready
+ * replica (then node name, container name). Within the grace period a replica
+ * on an unreachable node still counts with its last known state, so a blip
+ * does not re-point dependents.
+ */
+export function resolveDependencies(
+  svc: Service,
+  services: ReadonlyMap<string, Service>,
+  replicas: ReadonlyMap<string, readonly Replica[]>,
+  cycle: readonly string[] | undefined,
+): Dependencies {
+  if (cycle !== undefined) return { env: [], blocked: { code: 'DependencyCycle', cycle } };
+  const waiting: { service: string; defined: boolean }[] = [];
+  const resolved: { service: string; endpoint: Endpoint }[] = [];
+  for (const dep of svc.spec.dependsOn) {
+    const ds = services.get(dep);
+    if (ds === undefined) {
+      waiting.push({ service: dep, defined: false });
+      continue;
+    }
+    const maxSlot = ds.spec.mode === 'global' ? Number.POSITIVE_INFINITY : ds.spec.replicas;
+    let r: Replica | undefined;
+    for (const x of replicas.get(dep) ?? []) {
+      if (x.where === 'lost' || !(x.slot < maxSlot) || !isReady(x.c, ds)) continue;
+      if (r === undefined || compareReplicas(x, r) < 0) r = x;
+    }
+    if (r === undefined || r.node === undefined) {
+      waiting.push({ service: dep, defined: true });
+      continue;
+    }
+    const endpoint: Endpoint = { address: r.node.address };
+    const port = servicePort(ds);
+    if (port !== undefined) endpoint.port = port;
+    resolved.push({ service: dep, endpoint });
+  }
+  const env = endpointEnv(resolved);
+  return waiting.length > 0 ? { env, blocked: { code: 'DependencyWait', waiting } } : { env };
 }

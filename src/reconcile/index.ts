@@ -1,9 +1,12 @@
-// The pure reconcile core: desired + observed + now → actions + status.
+// The pure reconcile core: desired + observed + action history + now → actions + status.
 
-export { reconcile, isReady, placementRequest, type ReconcileOutput } from './reconcile.js';
+export { reconcile } from './reconcile.js';
+export { isReady, type ServiceCtx } from './context.js';
+export { placementRequest } from './place.js';
 export { specHash, containerShape, canonicalJson, fnv1a64, type ContainerShape } from './hash.js';
 export { containerName, containerLabels, containerSpec, envPrefix } from './names.js';
-export { restartBackoff, restartDecision, shouldRestart, inCrashLoop, type RestartDecision } from './restart.js';
+export { restartBackoff, restartDecision, restartStreak, shouldRestart, inCrashLoop, type RestartDecision } from './restart.js';
+export { actionBackoff, actionGate, pruneHistory, recordOutcomes } from './backoff.js';
 export { planningOrder, endpointEnv, servicePort } from './deps.js';
-export { rankKeepers, type Replica, type SlotState } from './replicas.js';
-export { REASON, type ReasonCode } from './reasons.js';
+export { rankKeepers } from './slots.js';
+export type { Replica } from './pair.js';

@@ -1,49 +1,68 @@
 // Restarts the controller does on top of the engine's own restart policy:
 // exponential back-off from the container's finish time, crash-loop detection,
 // and the terminal states of `never` / exhausted `on-failure`.
+//
+// The streak counts the engine's restarts (RestartCount) plus the controller's
+// own starts of this container (from the action history). A container that
+// had run for `stableRunMs` before it stopped starts a new streak, so a
+// container stopped from outside once (`docker kill`, which Docker treats as a
+// manual stop) is started again at once; back-off only grows when it keeps
+// happening.
 
-import { formatDuration } from '../api/quantity.js';
+import type { Note } from '../api/notes.js';
 import type { ObservedContainer, ReconcileSettings, RestartPolicy } from '../api/types.js';
 
-/** min(max, base · 2^restartCount): 1s, 2s, 4s, … 60s with the defaults. */
-export function restartBackoff(restartCount: number, settings: Pick<ReconcileSettings, 'restartBackoffBase' | 'restartBackoffMax'>): number {
-  const exp = Math.min(Math.max(0, restartCount), 30);
+/** 0 for the first restart of a streak, then min(max, base · 2^(streak-1)): 0, 1s, 2s, 4s, … 60s with the defaults. */
+export function restartBackoff(streak: number, settings: Pick<ReconcileSettings, 'restartBackoffBase' | 'restartBackoffMax'>): number {
+  if (streak <= 0) return 0;
+  const exp = Math.min(streak - 1, 30);
   return Math.min(settings.restartBackoffMax, settings.restartBackoffBase * 2 ** exp);
 }
 
 export type RestartDecision =
   | { kind: 'none' } // running, or the engine is on it (restarting), or paused
-  | { kind: 'start'; reason: 'Start' | 'Restart'; message: string }
-  | { kind: 'backoff'; until: number; message: string }
-  | { kind: 'completed'; message: string }
-  | { kind: 'failed'; message: string };
+  | { kind: 'start'; note: Note }
+  | { kind: 'backoff'; until: number; note: Note }
+  | { kind: 'completed'; note: Note }
+  | { kind: 'failed'; note: Note };
 
 const NONE: RestartDecision = Object.freeze({ kind: 'none' });
 
 /** Whether an exited container should run again under its policy. */
-export function shouldRestart(c: ObservedContainer, policy: RestartPolicy): boolean {
+export function shouldRestart(c: ObservedContainer, policy: RestartPolicy, streak = c.restartCount): boolean {
   if (policy.policy === 'always') return true;
   if (policy.policy === 'never') return false;
-  return (c.exitCode ?? 1) !== 0 && c.restartCount < policy.maxRetries;
+  return (c.exitCode ?? 1) !== 0 && streak < policy.maxRetries;
 }
 
-export function restartDecision(c: ObservedContainer, policy: RestartPolicy, settings: ReconcileSettings, now: number): RestartDecision {
-  if (c.state === 'created') return { kind: 'start', reason: 'Start', message: `starting ${c.name} (created, never started)` };
+/** Restarts in a row: the engine's plus the controller's, unless the container last ran long enough to count as stable. */
+export function restartStreak(c: ObservedContainer, controllerRestarts: number, settings: Pick<ReconcileSettings, 'stableRunMs'>): number {
+  const ran = c.startedAt !== undefined && c.finishedAt !== undefined ? c.finishedAt - c.startedAt : 0;
+  return ran >= settings.stableRunMs ? 0 : c.restartCount + controllerRestarts;
+}
+
+export function restartDecision(c: ObservedContainer, policy: RestartPolicy, settings: ReconcileSettings, now: number, controllerRestarts = 0): RestartDecision {
+  if (c.state === 'created') return { kind: 'start', note: { code: 'Start', container: c.name } };
   if (c.state !== 'exited') return NONE;
-  if (!shouldRestart(c, policy)) {
-    const code = c.exitCode ?? 'unknown';
-    if (c.exitCode === 0) return { kind: 'completed', message: `exited with code 0 (restart: ${policy.policy})` };
-    const why = policy.policy === 'on-failure' ? `gave up after ${c.restartCount} restarts (maxRetries ${policy.maxRetries})` : 'restart: never';
-    return { kind: 'failed', message: `exited with code ${code}, ${why}` };
+  const total = c.restartCount + controllerRestarts;
+  if (!shouldRestart(c, policy, total)) {
+    if (c.exitCode === 0) return { kind: 'completed', note: { code: 'Completed', count: 1, exitCode: 0 } };
+    const note: Note = { code: 'Failed', count: 1, restart: policy, restarts: total };
+    if (c.exitCode !== undefined) note.exitCode = c.exitCode;
+    return { kind: 'failed', note };
   }
-  const backoff = restartBackoff(c.restartCount, settings);
+  const streak = restartStreak(c, controllerRestarts, settings);
+  const backoff = restartBackoff(streak, settings);
   const due = (c.finishedAt ?? Number.NEGATIVE_INFINITY) + backoff;
-  if (now >= due)
-    return { kind: 'start', reason: 'Restart', message: `restarting ${c.name} (exit code ${c.exitCode ?? 'unknown'}, restart ${c.restartCount + 1}, back-off ${formatDuration(backoff)})` };
-  return { kind: 'backoff', until: due, message: `back-off ${formatDuration(backoff)} restarting failed container ${c.name}` };
+  if (now >= due) {
+    const note: Note = { code: 'Restart', container: c.name, restart: total + 1, backoff };
+    if (c.exitCode !== undefined) note.exitCode = c.exitCode;
+    return { kind: 'start', note };
+  }
+  return { kind: 'backoff', until: due, note: { code: 'BackOff', container: c.name, backoff, until: due } };
 }
 
-/** Not running and restarted at least `crashLoopRestarts` times. */
-export function inCrashLoop(c: ObservedContainer, settings: ReconcileSettings): boolean {
-  return c.restartCount >= settings.crashLoopRestarts && c.state !== 'running';
+/** Not running and restarted at least `crashLoopRestarts` times in a row. */
+export function inCrashLoop(c: ObservedContainer, settings: ReconcileSettings, controllerRestarts = 0): boolean {
+  return c.state !== 'running' && restartStreak(c, controllerRestarts, settings) >= settings.crashLoopRestarts;
 }

@@ -5,7 +5,7 @@
 // equivalence class (as in Nomad's stack: "filter on drivers first as they are faster").
 
 import { evaluateConstraint } from '../api/constraint.js';
-import { securityPolicy } from './policy.js';
+import { securityPolicy } from './security.js';
 import type { Filter, NodeInfo, PlacementRequest, Rejection } from './types.js';
 
 export const nodeReachable: Filter = {

@@ -19,6 +19,6 @@ export {
   serviceAntiAffinity,
 } from './filters.js';
 export { ownReplicas, reservedScore, spreadValue } from './scores.js';
-export { Placement, Scheduler, type CheckScope } from './scheduler.js';
-export { buildNodeInfos, containerPortKeys, type ManagedVisitor } from './nodes.js';
-export { explainUnschedulable, formatPerNode, formatRejection, reasonKey } from './explain.js';
+export { ServicePicker, Scheduler, type CheckScope } from './scheduler.js';
+export { buildNodeInfos, containerPortKeys } from './nodes.js';
+export { effectiveAllow, neverAllowedReason, NOTHING_ALLOWED, refusal, securityRequest } from './security.js';

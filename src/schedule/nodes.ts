@@ -1,9 +1,9 @@
 // Build the scheduler's view of each node from its manifest and what its
 // engine reports: facts for constraints, capacity, and what is reserved.
 
-import type { FogNode, ObservedContainer, ObservedNode, ReconcileSettings } from '../api/types.js';
-import { LABEL } from '../api/types.js';
-import { effectiveAllow } from './policy.js';
+import type { FogNode, ObservedNode, ReconcileSettings } from '../api/types.js';
+import { isOurs, LABEL } from '../api/types.js';
+import { effectiveAllow } from './security.js';
 import type { NodeInfo } from './types.js';
 
 /** Host ports a container binds, as `proto/port`. */
@@ -38,22 +38,18 @@ function classKey(n: NodeInfo): string {
   return key;
 }
 
-/** Called once for every container we own, on every observed node (in or out of the desired state, reachable or not). */
-export type ManagedVisitor = (c: ObservedContainer, service: string, nodeName: string, node: NodeInfo | undefined) => void;
-
 /**
  * One NodeInfo per Node manifest, sorted by name. A manifest without an
  * observation is treated as lost (never seen: nothing to wait for).
  * Containers on lost nodes count for nothing: their replicas are re-placed.
- * `visitManaged` lets the caller collect its containers in the same single
- * scan over every container of the fleet.
+ * Which container belongs to which replica is src/reconcile/pair.ts's job;
+ * here every container only reserves what it holds.
  */
 export function buildNodeInfos(
   manifests: readonly FogNode[],
   observed: readonly ObservedNode[],
   settings: ReconcileSettings,
   now: number,
-  visitManaged?: ManagedVisitor,
 ): NodeInfo[] {
   const byName = new Map<string, ObservedNode>();
   for (const o of observed) byName.set(o.name, o);
@@ -110,11 +106,11 @@ export function buildNodeInfos(
         info.reserved.memory += c.resources.memory ?? 0;
         for (const p of c.hostPorts) info.hostPorts.set(p, (info.hostPorts.get(p) ?? 0) + 1);
       }
-      // Ours: our cluster label and a service label. Everything else is foreign.
-      const svc = c.labels[LABEL.service];
-      if (svc === undefined || c.labels[LABEL.cluster] !== cluster) continue;
-      if (counts && c.state !== 'removing') info.services.set(svc, (info.services.get(svc) ?? 0) + 1);
-      visitManaged?.(c, svc, o.name, info);
+      // Our replicas count for affinity, anti-affinity, spread and maxPerNode.
+      if (counts && c.state !== 'removing' && isOurs(c.labels, cluster)) {
+        const svc = c.labels[LABEL.service]!;
+        info.services.set(svc, (info.services.get(svc) ?? 0) + 1);
+      }
     }
   }
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -69,7 +69,8 @@ export class Scheduler {
     this.classes = classes;
   }
 
-  private hosts(service: string): Set<NodeInfo> {
+  /** Nodes running at least one replica of the service. */
+  hosts(service: string): Set<NodeInfo> {
     if (this.nodesOf === undefined) {
       this.nodesOf = new Map();
       for (const n of this.nodes) for (const [svc, k] of n.services) if (k > 0) this.hostsIn(this.nodesOf, svc).add(n);
@@ -84,12 +85,8 @@ export class Scheduler {
   }
 
   /** Nodes with at least one replica of the service. */
-  nodesRunning(service: string): ReadonlySet<NodeInfo> {
-    return this.hosts(service);
-  }
-
-  prepare(req: PlacementRequest): Placement {
-    return new Placement(this, req);
+  prepare(req: PlacementRequest): ServicePicker {
+    return new ServicePicker(this, req);
   }
 
   /** A container goes away in this plan: give back what it held. */
@@ -118,7 +115,7 @@ export class Scheduler {
 }
 
 /** One service's placement during one pass: memoised class verdicts and a picker. */
-export class Placement {
+export class ServicePicker {
   private readonly classMemo = new Map<number, (Rejection | undefined)[]>();
   private dropped = new Uint8Array(0);
   private builtAt = -1;
@@ -219,7 +216,7 @@ export class Placement {
       return;
     }
     const counts = new Map<string, number>();
-    for (const n of this.scheduler.nodesRunning(req.service)) {
+    for (const n of this.scheduler.hosts(req.service)) {
       const v = spreadValue(req, n);
       counts.set(v, (counts.get(v) ?? 0) + (n.services.get(req.service) ?? 0));
     }
@@ -307,7 +304,7 @@ export class Placement {
     }
   }
 
-  /** Every node that rejects one more replica, with the first reason: the input of explainUnschedulable. */
+  /** Every node that rejects one more replica, with the first reason: the input of an Unschedulable note. */
   rejections(nodes: readonly NodeInfo[] = this.scheduler.nodes): NodeVerdict[] {
     const out: NodeVerdict[] = [];
     for (const n of nodes) {

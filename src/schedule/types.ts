@@ -1,9 +1,22 @@
 // The scheduler's vocabulary: a node as the filters see it, what a service
-// asks of a node, and every "no" as a structured value (text is made in explain.ts).
+// asks of a node, and every "no" as a structured value (the Rejection types
+// live in src/api/notes.ts; text is made in src/status/text.ts).
 
 import type { Constraint, NodeAllow } from '../api/types.js';
 import type { NodeFacts } from '../api/constraint.js';
-import type { PolicyRejection, SecurityRequest } from './policy.js';
+import type { FilterName, NodeVerdict, Rejection } from '../api/notes.js';
+
+export type { FilterName, NodeVerdict, Rejection } from '../api/notes.js';
+
+/** What one replica asks beyond the secure defaults (security.ts). */
+export interface SecurityRequest {
+  privileged: boolean;
+  hostPID: boolean;
+  hostIPC: boolean;
+  capabilities: readonly string[];
+  /** Bind-mount sources, sorted, unique. */
+  hostPaths: readonly string[];
+}
 
 export interface Resources {
   cpu: number; // millicores
@@ -33,7 +46,7 @@ export interface NodeInfo {
   classId: number;
   /** Position in name order (set by buildNodeInfos and by the Scheduler). */
   index: number;
-  /** The node's allowance or-ed with the controller policy (policy.ts). Absent: nothing allowed. */
+  /** The node's allowance or-ed with the controller policy (security.ts). Absent: nothing allowed. */
   allow?: NodeAllow;
 }
 
@@ -49,35 +62,9 @@ export interface PlacementRequest {
   /** `proto/port` bound on the host by one replica. */
   hostPorts: readonly string[];
   spread?: string;
-  /** What one replica needs beyond the secure defaults (policy.ts); absent: nothing. */
+  /** What one replica needs beyond the secure defaults (security.ts); absent: nothing. */
   security?: SecurityRequest;
 }
-
-export type FilterName =
-  | 'NodeReachable'
-  | 'NodeSchedulable'
-  | 'NodeConstraint'
-  | 'NodeNameConstraint'
-  | 'NodeDevices'
-  | 'NodeResources'
-  | 'MaxPerNode'
-  | 'ServiceAffinity'
-  | 'ServiceAntiAffinity'
-  | 'HostPorts'
-  | 'SecurityPolicy';
-
-/** Why a node was rejected: the filter and the figures a person needs. */
-export type Rejection =
-  | { filter: 'NodeReachable'; since: number; lastSeen?: number; error?: string }
-  | { filter: 'NodeSchedulable' }
-  | { filter: 'NodeConstraint' | 'NodeNameConstraint'; constraint: string; detail: string }
-  | { filter: 'NodeDevices'; device: string }
-  | { filter: 'NodeResources'; resource: 'cpu' | 'memory'; requested: number; free: number }
-  | { filter: 'MaxPerNode'; max: number; running: number }
-  | { filter: 'ServiceAffinity'; service: string }
-  | { filter: 'ServiceAntiAffinity'; service: string }
-  | { filter: 'HostPorts'; port: string }
-  | PolicyRejection;
 
 export interface Filter {
   name: FilterName;
@@ -92,7 +79,3 @@ export interface Filter {
   relevant?(req: PlacementRequest): boolean;
 }
 
-export interface NodeVerdict {
-  node: string;
-  rejection: Rejection;
-}

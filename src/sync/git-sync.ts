@@ -7,8 +7,8 @@
 import { access, lstat, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LoadError } from '../api/types.js';
-import type { Clock } from '../controller/clock.js';
-import type { Logger } from '../controller/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
 import { loadDesired } from '../manifest/index.js';
 import { backoffDelay, DEFAULT_POLICY, judgeRevision, type GatePolicy } from './gate.js';
 import { extractRevision, git, GitError } from './git.js';

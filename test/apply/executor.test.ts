@@ -9,7 +9,7 @@ import { LABEL } from '../../src/api/types.js';
 import { createBody } from '../../src/apply/container-config.js';
 import { Executor } from '../../src/apply/executor.js';
 import { Engine } from '../../src/docker/engine.js';
-import { containerSpec, createAction, removeAction, startAction, stopAction } from '../support/actions.js';
+import { containerSpec, createAction, removeAction, startAction, TEST_CLUSTER } from '../support/actions.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 
 const dir = mkdtempSync('/tmp/fog-');
@@ -38,7 +38,7 @@ beforeAll(async () => {
   for (const n of ['a', 'b']) engines.set(n, Engine.forNode(fleet.manifest(n), { callTimeoutMs: 2_000 }));
   // a node whose engine is not there: its actions fail as values
   engines.set('ghost', Engine.forNode({ ...fleet.manifest('a'), spec: { ...fleet.manifest('a').spec, endpoint: `unix://${dir}/ghost.sock` } }, { callTimeoutMs: 2_000 }));
-  executor = new Executor(engines, { perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 1, retryDelayMs: 50 });
+  executor = new Executor(engines, { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 1, retryDelayMs: 50 });
 });
 
 afterAll(async () => {
@@ -60,7 +60,7 @@ describe('Executor', () => {
     });
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
-    const logged = new Executor(engines, { perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 1, logger });
+    const logged = new Executor(engines, { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 1, logger });
     const [res] = await logged.execute([createAction('a', spec)]);
     expect(res).toMatchObject({ ok: true });
     expect(lines.join('')).toContain(spec.name);
@@ -129,12 +129,15 @@ describe('Executor', () => {
     expect(other?.message).toMatch(/another spec/);
   });
 
-  it('start, stop and remove are idempotent; remove of a gone container succeeds', async () => {
+  it('start and remove are idempotent; remove of a gone container succeeds', async () => {
     const spec = containerSpec('cycle', 0);
     const [made] = await executor.execute([createAction('b', spec)]);
     const target = { id: made?.containerId ?? '', name: spec.name, service: 'cycle', slot: 0 };
-    const steps = await executor.execute([startAction('b', target), stopAction('b', target), stopAction('b', target), startAction('b', target)]);
-    expect(steps.map((r) => r.ok)).toEqual([true, true, true, true]);
+    const again = await executor.execute([startAction('b', target), startAction('b', target)]);
+    expect(again.map((r) => r.ok)).toEqual([true, true]);
+    await raw('b').getContainer(target.id).stop({ t: 1 });
+    const steps = await executor.execute([startAction('b', target)]);
+    expect(steps.map((r) => r.ok)).toEqual([true]);
     expect((await inspect('b', target.id)).State.Running).toBe(true);
     const removed = await executor.execute([removeAction('b', target), removeAction('b', target)]);
     expect(removed.map((r) => r.ok)).toEqual([true, true]);
@@ -146,7 +149,7 @@ describe('Executor', () => {
     const foreign = await docker.createContainer({ name: 'scada', Image: 'fog/busybox:latest', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
     await foreign.start();
     const target = { id: foreign.id, name: 'scada' };
-    const results = await executor.execute([stopAction('a', target), removeAction('a', target)]);
+    const results = await executor.execute([startAction('a', target), removeAction('a', target)]);
     expect(results.map((r) => r.code)).toEqual(['not-managed', 'not-managed']);
     expect((await foreign.inspect()).State.Running).toBe(true);
   });
@@ -157,7 +160,7 @@ describe('Executor', () => {
     const fine = containerSpec('fine', 0);
     const t = Date.now();
     const results = await executor.execute([createAction('a', missingImage), createAction('a', missingDevice), createAction('ghost', fine), createAction('b', fine)]);
-    expect(results[0]).toMatchObject({ ok: false, code: 'image-pull-failed', retryable: false });
+    expect(results[0]).toMatchObject({ ok: false, code: 'image-pull-failed', retryable: true });
     expect(results[1]).toMatchObject({ ok: false, code: 'device-not-found', retryable: false });
     expect(results[2]).toMatchObject({ ok: false, code: 'unreachable', retryable: true });
     expect(results[3]).toMatchObject({ ok: true });
@@ -166,7 +169,7 @@ describe('Executor', () => {
   });
 
   it('fails a hung engine within the deadline instead of waiting', async () => {
-    const quick = new Executor(engines, { perNodeConcurrency: 4, callTimeoutMs: 500, retries: 0 });
+    const quick = new Executor(engines, { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 500, retries: 0 });
     await fleet.freezeNode('b');
     try {
       const t = Date.now();

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { fetchStatus } from '../../src/controller/status-client.js';
-import type { StatusDoc } from '../../src/controller/status-doc.js';
+import type { StatusDoc } from '../../src/status/doc.js';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 export const FOGCTL = join(ROOT, 'src/cli/fogctl.mjs');

@@ -39,7 +39,7 @@ afterAll(async () => {
 /** The create actions the controller would plan now for the desired folder (a dry-run pass). */
 async function plannedCreates(desiredDir = w.desired): Promise<Extract<Action, { type: 'create' }>[]> {
   const doc = await observeOnce({ desiredDir, settings: { ...DEFAULT_SETTINGS, cluster: CLUSTER, nodeGracePeriod: 3_000 } });
-  return doc.lastActions.filter((a): a is Extract<Action, { type: 'create' }> => a.type === 'create');
+  return doc.lastActions.flatMap((a) => (a.type === 'create' ? [a] : []));
 }
 
 const snapshot = async (): Promise<Map<string, { started: string; restarts: number }>> => {

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import Docker from 'dockerode';
 import { DEFAULT_SETTINGS } from '../../src/api/types.js';
-import { systemClock } from '../../src/controller/clock.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { Controller } from '../../src/controller/controller.js';
 import { createEngineFleet } from '../../src/controller/engine-fleet.js';
 import type { FleetPort } from '../../src/controller/fleet.js';

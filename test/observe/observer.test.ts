@@ -8,7 +8,7 @@ import { LABEL, type ObservedContainer } from '../../src/api/types.js';
 import { Executor } from '../../src/apply/executor.js';
 import { Engine, EngineError } from '../../src/docker/engine.js';
 import { NodeObserver } from '../../src/observe/observer.js';
-import { containerSpec, createAction } from '../support/actions.js';
+import { containerSpec, createAction, TEST_CLUSTER } from '../support/actions.js';
 import { startFleet, TEST_IMAGE, type Fleet } from '../support/fleet.js';
 
 const CALL_TIMEOUT = 1_000;
@@ -97,7 +97,7 @@ describe('NodeObserver', () => {
       devices: [DEVICE],
       command: ['sh', '-c', `test -c ${DEVICE} && exec sleep 1000`],
     });
-    const executor = new Executor(engines, { perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 1 });
+    const executor = new Executor(engines, { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 1 });
     const [res] = await executor.execute([createAction('a', spec)]);
     expect(res).toMatchObject({ ok: true });
 
@@ -147,7 +147,7 @@ describe('NodeObserver', () => {
     expect(c.labels[LABEL.service]).toBeUndefined();
     expect(c).toMatchObject({ id: foreign.id, state: 'running', resources: { cpu: 500, memory: 16 << 20 } });
 
-    const executor = new Executor(engines, { perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 0 });
+    const executor = new Executor(engines, { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 0 });
     const spec = containerSpec('other', 0);
     const results = await executor.execute([createAction('b', spec)]);
     expect(results.every((r) => r.ok)).toBe(true);
@@ -158,7 +158,7 @@ describe('NodeObserver', () => {
 
   it('reads health from the engine healthcheck', async () => {
     const o = observer('b');
-    const executor = new Executor(engines, { perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 0 });
+    const executor = new Executor(engines, { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 5_000, retries: 0 });
     const spec = containerSpec('probe', 0, { healthcheck: { test: ['CMD', 'true'], interval: 100, timeout: 1_000, retries: 1, startPeriod: 0 } });
     const [res] = await executor.execute([createAction('b', spec)]);
     expect(res).toMatchObject({ ok: true });

@@ -10,7 +10,7 @@ import { Executor } from '../../src/apply/executor.js';
 import { Engine } from '../../src/docker/engine.js';
 import { NodeObserver } from '../../src/observe/observer.js';
 import { startHollowFleet, type HollowFleet } from '../../hack/hollow/fleet.js';
-import { containerSpec, createAction } from '../support/actions.js';
+import { containerSpec, createAction, TEST_CLUSTER } from '../support/actions.js';
 
 const NODE = 'h0';
 const MAX_AGE = 60_000;
@@ -62,7 +62,7 @@ async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void>
 describe('a resync', () => {
   it('reads facts, images and every container first, then only the list; a restart no event named is seen within inspectMaxAgeMs', async () => {
     const engine = Engine.forNode(manifest, { callTimeoutMs: 2_000 });
-    const executor = new Executor(new Map([[NODE, engine]]), { perNodeConcurrency: 4, callTimeoutMs: 2_000, retries: 0 });
+    const executor = new Executor(new Map([[NODE, engine]]), { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 2_000, retries: 0 });
     const always = containerSpec('web', 0, { restart: { policy: 'always', maxRetries: 0 } });
     const once = containerSpec('job', 0);
     expect((await executor.execute([createAction(NODE, always), createAction(NODE, once)])).every((r) => r.ok)).toBe(true);
@@ -103,7 +103,7 @@ describe('a resync', () => {
 
   it('re-inspects a container an event named, and everything after the engine was unreachable', async () => {
     const engine = Engine.forNode(manifest, { callTimeoutMs: 1_000 });
-    const executor = new Executor(new Map([[NODE, engine]]), { perNodeConcurrency: 4, callTimeoutMs: 2_000, retries: 0 });
+    const executor = new Executor(new Map([[NODE, engine]]), { cluster: TEST_CLUSTER, perNodeConcurrency: 4, callTimeoutMs: 2_000, retries: 0 });
     const spec = containerSpec('api', 0, { restart: { policy: 'always', maxRetries: 0 } });
     expect((await executor.execute([createAction(NODE, spec)])).every((r) => r.ok)).toBe(true);
     const o = new NodeObserver(manifest, { now, callTimeoutMs: 1_000, engine, inspectMaxAgeMs: MAX_AGE, events: { backoffBaseMs: 50, backoffMaxMs: 200, stallMs: 500 } });

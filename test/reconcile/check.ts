@@ -3,7 +3,8 @@
 import { expect } from 'vitest';
 import type { Action, ObservedState, Service } from '../../src/api/types.js';
 import { LABEL } from '../../src/api/types.js';
-import { isReady, placementRequest, reconcile, type ReconcileOutput } from '../../src/reconcile/index.js';
+import { isReady, placementRequest, reconcile } from '../../src/reconcile/index.js';
+import type { ReconcileResult as ReconcileOutput } from '../../src/api/types.js';
 import { buildNodeInfos, DEFAULT_FILTERS, runFilters, Scheduler } from '../../src/schedule/index.js';
 import type { World } from './model.js';
 
@@ -22,7 +23,7 @@ export interface StepStats {
 /** One reconcile + apply + tick, with every per-pass invariant checked. */
 export function step(w: World): ReconcileOutput {
   const obs = deepFreeze(w.observed());
-  const out = reconcile(deepFreeze(w.desired), obs, w.now);
+  const out = reconcile(deepFreeze(w.desired), obs, w.history, w.now);
   checkPlan(w, obs, out);
   const before = w.observed();
   w.apply(out.actions);

@@ -1,8 +1,9 @@
 // Example-based tests: one small world each, the wanted plan and status.
 import { describe, expect, it } from 'vitest';
 import type { ObservedContainer, ObservedNode, ReconcileSettings, Service } from '../../src/api/types.js';
-import { DEFAULT_SETTINGS, LABEL } from '../../src/api/types.js';
-import { containerName, reconcile, REASON, restartBackoff, specHash } from '../../src/reconcile/index.js';
+import { DEFAULT_SETTINGS, LABEL, NO_HISTORY, type ActionHistory } from '../../src/api/types.js';
+import { containerName, reconcile, restartBackoff, specHash } from '../../src/reconcile/index.js';
+import { showAction, showStatus } from '../../src/status/doc.js';
 import { constraint, desiredState, facts, fogNode, Gi, managed, service, SETTINGS, type NodeOpts, type SpecOpts } from './model.js';
 
 interface N {
@@ -16,7 +17,8 @@ interface N {
 
 const NOW = 100_000;
 
-function run(nodes: N[], services: Service[], now = NOW, settings: ReconcileSettings = SETTINGS) {
+/** The plan and status, with the words a reader sees at `now`. */
+function run(nodes: N[], services: Service[], now = NOW, settings: ReconcileSettings = SETTINGS, history: ActionHistory = NO_HISTORY) {
   const desired = desiredState(
     nodes.map((n) => fogNode(n.name, n.o)),
     services,
@@ -27,7 +29,8 @@ function run(nodes: N[], services: Service[], now = NOW, settings: ReconcileSett
       (n): ObservedNode => ({ name: n.name, reachable: n.reachable ?? true, since: n.since ?? 0, lastSeen: n.lastSeen ?? now, facts: facts(n.o), containers: n.containers ?? [] }),
     ),
   };
-  return reconcile(desired, observed, now);
+  const out = reconcile(desired, observed, history, now);
+  return { ...out, actions: out.actions.map((a) => showAction(a, now)), status: showStatus(out.status, now) };
 }
 
 const brief = (a: { type: string; node: string; service: string; slot: number; reason: string }) => `${a.type} ${a.node} ${a.service}/${a.slot} ${a.reason}`;
@@ -69,7 +72,7 @@ describe('placement and naming', () => {
     expect(st.unschedulable?.slot).toBe(1);
     expect(st.unschedulable?.message).toBe('0/2 nodes eligible: 1 at maxPerNode 1, 1 not matching node.labels.zone == line1');
     expect(st.unschedulable?.perNode).toContainEqual({ node: 'press-2', filter: 'NodeConstraint', message: 'node.labels.zone == line1 (zone is line2)' });
-    expect(st.conditions).toContainEqual(expect.objectContaining({ type: 'Unschedulable', status: true, reason: REASON.Unschedulable }));
+    expect(st.conditions).toContainEqual(expect.objectContaining({ type: 'Unschedulable', status: true, reason: 'Unschedulable' }));
     expect(out2.status.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'Unschedulable', object: 'service/plc-gw', time: NOW }));
   });
 
@@ -97,20 +100,22 @@ describe('placement and naming', () => {
 });
 
 describe('restarts', () => {
-  it('backs off exponentially: min(max, base * 2^restarts)', () => {
+  it('restarts the first of a streak at once, then backs off exponentially: min(max, base * 2^(streak-1))', () => {
     const table = [0, 1, 2, 3, 4, 5, 6, 7, 10].map((n) => restartBackoff(n, DEFAULT_SETTINGS));
-    expect(table).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    expect(table).toEqual([0, 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
   });
 
   const web = service('web', { healthcheck: undefined });
   const h = specHash(web);
-  const exited = (o: Partial<ObservedContainer>) => managed('web', 0, h, { id: 'c1', state: 'exited', exitCode: 1, finishedAt: 1_000, ...o });
+  // Ran 0.5 s before it stopped: not stable, so its restarts count.
+  const exited = (o: Partial<ObservedContainer>) => managed('web', 0, h, { id: 'c1', state: 'exited', exitCode: 1, startedAt: 500, finishedAt: 1_000, ...o });
 
   it.each([
-    { restarts: 0, now: 1_999, action: false, msg: 'back-off 1s restarting failed container' },
-    { restarts: 0, now: 2_000, action: true },
-    { restarts: 2, now: 4_999, action: false, msg: 'back-off 4s restarting failed container' },
-    { restarts: 2, now: 5_000, action: true },
+    { restarts: 0, now: 1_000, action: true },
+    { restarts: 1, now: 1_999, action: false, msg: 'back-off 1s restarting failed container' },
+    { restarts: 1, now: 2_000, action: true },
+    { restarts: 3, now: 4_999, action: false, msg: 'back-off 4s restarting failed container' },
+    { restarts: 3, now: 5_000, action: true },
     { restarts: 9, now: 60_999, action: false, msg: 'back-off 1m restarting failed container' },
     { restarts: 9, now: 61_000, action: true },
   ])('exited after $restarts restarts, at $now: start=$action', ({ restarts, now, action, msg }) => {
@@ -122,8 +127,23 @@ describe('restarts', () => {
     }
   });
 
+  it('starts a container stopped from outside at once when it had run stably, and backs off when it keeps happening', () => {
+    const settings = { ...SETTINGS, restartBackoffBase: 1000, restartBackoffMax: 60_000, stableRunMs: 10_000 };
+    // `docker kill` after an hour of running: Docker counts no restart; the controller starts it at once.
+    const killed = exited({ startedAt: NOW - 3_600_000, finishedAt: NOW - 10 });
+    expect(run([{ name: 'n1', containers: [killed] }], [web], NOW, settings).actions.map(brief)).toEqual(['start n1 web/0 Restart']);
+    // Killed again 2 s after the controller's own start: the history holds one restart by the controller, so 1 s back-off.
+    const history = new Map([['web/0', { service: 'web', slot: 0, restarts: { containerId: 'c1', count: 1, time: NOW - 2_000 } }]]);
+    const again = exited({ startedAt: NOW - 2_000, finishedAt: NOW - 10 });
+    const early = run([{ name: 'n1', containers: [again] }], [web], NOW, settings, history);
+    expect(early.actions).toEqual([]);
+    expect(early.requeueAt).toBe(NOW - 10 + 1_000);
+    expect(early.status.services[0]!.replicas[0]!.message).toMatch(/^back-off 1s restarting failed container .* \(next try in 0\.99s|in 1\.0s\)$/);
+    expect(run([{ name: 'n1', containers: [again] }], [web], NOW + 990, settings, history).actions.map(brief)).toEqual(['start n1 web/0 Restart']);
+  });
+
   it('flags a crash loop', () => {
-    const out = run([{ name: 'n1', containers: [exited({ restartCount: 3, finishedAt: NOW })] }], [web]);
+    const out = run([{ name: 'n1', containers: [exited({ restartCount: 3, startedAt: NOW - 500, finishedAt: NOW })] }], [web]);
     expect(out.status.services[0]!.conditions).toContainEqual(expect.objectContaining({ type: 'CrashLoop', status: true, reason: 'CrashLoopBackOff' }));
   });
 
@@ -307,11 +327,12 @@ describe('node loss and return', () => {
     const lost = { name: 'n1', reachable: false, since: NOW - 5_000, lastSeen: NOW - 5_500, containers: [managed('web', 0, h, { id: 'orig' })] };
     const within = run([lost, { name: 'n2' }], [web('keep-replacement')]);
     expect(within.actions).toEqual([]);
-    expect(within.status.services[0]!.replicas[0]!.message).toContain('last seen t=94500ms');
+    expect(within.status.services[0]!.replicas[0]!.message).toBe('node n1 unreachable since 5.0s ago (last seen 5.5s ago): counted, not ready; re-placed now');
     expect(within.requeueAt).toBe(NOW + 1);
     const after = run([{ ...lost, since: NOW - 5_001 }, { name: 'n2' }], [web('keep-replacement')]);
     expect(after.actions.map(brief)).toEqual(['create n2 web/0 NodeLost']);
-    expect(after.actions[0]!.message).toContain('last seen t=94500ms');
+    expect(after.actions[0]!.message).toMatch(/^slot 0: node n1 unreachable beyond the grace period \(last seen 5\.5s ago\), re-placing: fab_web-0-[0-9a-f]{8} on n2$/);
+    expect(after.status.services[0]!.conditions).toContainEqual(expect.objectContaining({ type: 'Progressing', status: true, reason: 'NodeLost' }));
   });
 
   it.each([
@@ -342,15 +363,16 @@ describe('status', () => {
     );
     const [n1, n2] = out.status.nodes;
     expect(n1).toMatchObject({ name: 'n1', reachable: true, capacity: { cpu: 3000, memory: 4 * Gi }, reserved: { cpu: 750, memory: 1 * Gi }, replicas: 1, labels: { zone: 'a', vendor: 'acme' } });
-    expect(n2!.message).toBe('unreachable since t=99000ms (last seen t=98500ms): replicas kept until t=104000ms');
-    expect(out.status.events).toContainEqual({ time: NOW, type: 'Warning', reason: 'NodeUnreachable', object: 'node/n2', message: n2!.message });
+    expect(n2!.message).toBe('unreachable since 1.0s ago (last seen 1.5s ago): replicas kept, re-placed in 4.0s');
+    expect(out.status.events).toContainEqual(expect.objectContaining({ time: NOW, type: 'Warning', reason: 'NodeUnreachable', object: 'node/n2', message: n2!.message }));
   });
 
   it('sums actions into one event per service and reason', () => {
     const out = run([{ name: 'n1' }], [service('web', { replicas: 3 })]);
-    expect(out.status.events).toEqual([{ time: NOW, type: 'Normal', reason: 'Scheduled', object: 'service/web', message: expect.stringMatching(/^slot 0: fab_web-0-[0-9a-f]{8} on n1 \(and 2 more\)$/) }]);
+    expect(out.status.events).toEqual([expect.objectContaining({ time: NOW, type: 'Normal', reason: 'Scheduled', object: 'service/web', more: 2, message: expect.stringMatching(/^slot 0: fab_web-0-[0-9a-f]{8} on n1 \(and 2 more\)$/) })]);
     const st = out.status.services[0]!;
-    expect(st.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Available=false:ReplicasNotReady', 'Progressing=true:RollingUpdate']);
+    // Placing new replicas is progress, not a rolling update.
+    expect(st.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Available=false:ReplicasNotReady', 'Progressing=true:ReplicasPending']);
   });
 
   it('is Available and not Progressing once converged', () => {

@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import { parseConstraint } from '../../src/api/constraint.js';
 import type {
   Action,
+  ActionHistory,
+  ActionResult,
   Constraint,
   DesiredState,
   EngineFacts,
@@ -17,7 +19,8 @@ import type {
   Service,
   ServiceSpec,
 } from '../../src/api/types.js';
-import { LABEL } from '../../src/api/types.js';
+import { LABEL, NO_HISTORY } from '../../src/api/types.js';
+import { recordOutcomes } from '../../src/reconcile/index.js';
 import { containerPortKeys } from '../../src/schedule/index.js';
 import { fastCheckRuns } from '../support/runs.js';
 
@@ -31,6 +34,9 @@ export const SETTINGS: ReconcileSettings = {
   restartBackoffBase: 100,
   restartBackoffMax: 1_000,
   crashLoopRestarts: 3,
+  actionBackoffBase: 100,
+  actionBackoffMax: 1_000,
+  stableRunMs: 10_000,
 };
 /** One model tick outlasts every wait (grace period, back-off, update delay), so each wait costs at most one pass. */
 export const TICK = 5_001;
@@ -136,6 +142,10 @@ export class World {
   now = 1_000_000;
   private seq = 0;
   readonly foreignIds = new Set<string>();
+  /** The controller's record of what became of each action, fed back into every reconcile. */
+  history: ActionHistory = NO_HISTORY;
+  /** Decides whether an action fails (the model's fault injection); undefined: it succeeds. */
+  failWith?: (a: Action) => Extract<ActionResult, { ok: false }> | undefined;
   constructor(
     public desired: DesiredState,
     readonly nodes: Map<string, ModelNode>,
@@ -158,9 +168,16 @@ export class World {
     };
   }
 
-  /** Carry out a plan; throws on anything a real engine (or our rules) would refuse. */
-  apply(actions: readonly Action[]): void {
+  /** Carry out a plan; throws on anything a real engine (or our rules) would refuse. Records every outcome in the history. */
+  apply(actions: readonly Action[]): ActionResult[] {
+    const results: ActionResult[] = [];
     for (const a of actions) {
+      const failed = this.failWith?.(a);
+      if (failed !== undefined) {
+        results.push(failed);
+        continue;
+      }
+      results.push({ action: a, ok: true });
       const n = this.nodes.get(a.node);
       if (n === undefined) throw new Error(`action for unknown node ${a.node}`);
       if (!n.reachable) throw new Error(`action ${a.type} for unreachable node ${a.node}`);
@@ -188,9 +205,12 @@ export class World {
       else if (a.type === 'start') {
         const c = n.containers[i]!;
         const hc = this.desired.services.find((x) => x.metadata.name === c.labels[LABEL.service])?.spec.healthcheck;
-        n.containers[i] = { ...c, state: 'running', health: hc ? 'starting' : 'none', startedAt: this.now, restartCount: c.state === 'created' ? c.restartCount : c.restartCount + 1 };
-      } else throw new Error(`unexpected ${a.type}`);
+        // Like Docker: a start through the API is not counted in RestartCount (the history counts it).
+        n.containers[i] = { ...c, state: 'running', health: hc ? 'starting' : 'none', startedAt: this.now };
+      }
     }
+    this.history = recordOutcomes(this.history, results, this.now);
+    return results;
   }
 
   /** Time passes: starting healthchecks pass. */

@@ -20,7 +20,7 @@ describe('reconcile properties', () => {
         worst = Math.max(worst, passes);
         checkFixedPoint(w, last);
         // Idempotence: once converged, nothing more to do, however often asked.
-        const again = reconcile(w.desired, w.observed(), w.now);
+        const again = reconcile(w.desired, w.observed(), w.history, w.now);
         expect(again.actions).toEqual([]);
       }),
       { numRuns },
@@ -33,10 +33,10 @@ describe('reconcile properties', () => {
       fc.property(genFleet(), genServices(), fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), (gn, gs, keys) => {
         const w = buildWorld(gn, gs, hashNoDeps);
         const obs = w.observed();
-        const a = reconcile(w.desired, obs, w.now);
+        const a = reconcile(w.desired, obs, w.history, w.now);
         const shuffled: ObservedState = { nodes: permute(obs.nodes, keys).map((n) => ({ ...n, containers: permute(n.containers, [...keys].reverse()) })) };
         const desired = { ...w.desired, nodes: permute(w.desired.nodes, keys), services: permute(w.desired.services, [...keys].reverse()) };
-        const b = reconcile(desired, shuffled, w.now);
+        const b = reconcile(desired, shuffled, w.history, w.now);
         expect(b.actions).toEqual(a.actions);
         expect(b.status.services).toEqual(a.status.services);
         expect(b.status.nodes).toEqual(a.status.nodes);
@@ -85,7 +85,7 @@ describe('reconcile properties', () => {
         // Within the grace period: no actions at all (the world was converged).
         const grace = w.desired.settings.nodeGracePeriod;
         for (const dt of [0, grace / 2, grace]) {
-          const out = reconcile(w.desired, w.observed(), w.nodes.get(lostNode)!.since + dt);
+          const out = reconcile(w.desired, w.observed(), w.history, w.nodes.get(lostNode)!.since + dt);
           expect(out.actions).toEqual([]);
         }
         // After it: re-placed elsewhere, never touching the lost node.

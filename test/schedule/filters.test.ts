@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedNode } from '../../src/api/types.js';
 import { placementRequest } from '../../src/reconcile/index.js';
-import { buildNodeInfos, explainUnschedulable, formatRejection, reasonKey, Scheduler, type NodeInfo } from '../../src/schedule/index.js';
+import { buildNodeInfos, Scheduler, type NodeInfo } from '../../src/schedule/index.js';
+import { explainUnschedulable, formatRejection, reasonKey } from '../../src/status/text.js';
 import { constraint, desiredState, facts, fogNode, Gi, managed, Mi, service, SETTINGS, type NodeOpts, type SpecOpts } from '../reconcile/model.js';
 
 function infos(nodes: { name: string; o?: NodeOpts; obs?: Partial<ObservedNode> }[], now = 100_000): NodeInfo[] {
@@ -16,7 +17,7 @@ function infos(nodes: { name: string; o?: NodeOpts; obs?: Partial<ObservedNode> 
 
 const cases: { name: string; node?: NodeOpts; obs?: Partial<ObservedNode>; svc: SpecOpts; filter?: string; text?: string }[] = [
   { name: 'fits', svc: { resources: { cpu: 500, memory: 512 * Mi } } },
-  { name: 'unreachable', obs: { reachable: false, since: 99_000, lastSeen: 98_500, error: 'connection refused' }, svc: {}, filter: 'NodeReachable', text: 'unreachable (last seen t=98500ms: connection refused)' },
+  { name: 'unreachable', obs: { reachable: false, since: 99_000, lastSeen: 98_500, error: 'connection refused' }, svc: {}, filter: 'NodeReachable', text: 'unreachable (last seen 1.5s ago: connection refused)' },
   { name: 'cordoned', node: { unschedulable: true }, svc: {}, filter: 'NodeSchedulable', text: 'node is cordoned (unschedulable)' },
   { name: 'label constraint', node: { labels: { zone: 'line2' } }, svc: { placement: { constraints: [constraint('node.labels.zone == line1')] } }, filter: 'NodeConstraint', text: 'node.labels.zone == line1 (zone is line2)' },
   { name: 'manifest label overrides engine label', node: { labels: { zone: 'line1' }, engineLabels: { zone: 'line2' } }, svc: { placement: { constraints: [constraint('node.labels.zone == line1')] } } },
@@ -41,7 +42,7 @@ describe('filters', () => {
       const sched = new Scheduler([node!]);
       const r = sched.prepare(placementRequest(service('web', c.svc))).check(node!);
       expect(r?.filter).toBe(c.filter);
-      if (r !== undefined) expect(formatRejection(r)).toBe(c.text);
+      if (r !== undefined) expect(formatRejection(r, 100_000)).toBe(c.text);
     });
   }
 
@@ -61,7 +62,7 @@ describe('explainUnschedulable', () => {
       { name: 'press-4', o: { devices: ['/dev/ttyUSB0'] }, obs: { reachable: false, since: 99_000, lastSeen: 99_000 } },
     ]);
     const p = new Scheduler(nodes).prepare(placementRequest(service('plc-gw', { devices: ['/dev/ttyUSB0'], resources: { memory: 1 * Gi } })));
-    const u = explainUnschedulable(p.rejections(), nodes.length, 0);
+    const u = explainUnschedulable({ slot: 0, totalNodes: nodes.length, verdicts: p.rejections() }, 100_000);
     expect(u.message).toBe('0/4 nodes eligible: 2 missing device /dev/ttyUSB0, 1 insufficient memory (needs 1Gi, 512Mi free), 1 unreachable');
     expect(u.counts).toEqual({ 'missing device /dev/ttyUSB0': 2, 'insufficient memory': 1, unreachable: 1 });
     expect(u.slot).toBe(0);
@@ -69,7 +70,7 @@ describe('explainUnschedulable', () => {
       'press-1: missing device /dev/ttyUSB0',
       'press-2: missing device /dev/ttyUSB0',
       'press-3: insufficient memory (needs 1Gi, 512Mi free)',
-      'press-4: unreachable (last seen t=99000ms)',
+      'press-4: unreachable (last seen 1.0s ago)',
     ]);
   });
 
@@ -79,7 +80,7 @@ describe('explainUnschedulable', () => {
       { name: 'b', o: { memory: 768 * Mi } },
     ]);
     const p = new Scheduler(nodes).prepare(placementRequest(service('x', { resources: { memory: 1 * Gi } })));
-    expect(explainUnschedulable(p.rejections(), 2).message).toBe('0/2 nodes eligible: 2 insufficient memory (needs 1Gi, at most 768Mi free)');
+    expect(explainUnschedulable({ totalNodes: 2, verdicts: p.rejections() }, 0).message).toBe('0/2 nodes eligible: 2 insufficient memory (needs 1Gi, at most 768Mi free)');
   });
 
   it('keys every rejection kind', () => {

@@ -4,10 +4,10 @@
 
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, LABEL, type Action, type FogNode, type ObservedNode, type Service } from '../../src/api/types.js';
+import { DEFAULT_SETTINGS, LABEL, NO_HISTORY, type Action, type FogNode, type ObservedNode, type Service } from '../../src/api/types.js';
 import { Executor, type ActionResult } from '../../src/apply/executor.js';
 import { NodeObserver } from '../../src/observe/observer.js';
-import { unmanagedContainers } from '../../src/policy/index.js';
+import { unmanagedContainers } from '../../src/controller/ownership.js';
 import { reconcile } from '../../src/reconcile/index.js';
 import { startFleet, TEST_IMAGE, type Fleet } from '../support/fleet.js';
 import { LOOP, service } from './support.js';
@@ -40,8 +40,8 @@ async function observe(): Promise<ObservedNode> {
 async function pass(cluster: string, services: Service[]): Promise<{ observed: ObservedNode; actions: readonly Action[]; results: ActionResult[] }> {
   const observed = await observe();
   const obs = new NodeObserver(nodeManifest, { now, callTimeoutMs: 5_000 });
-  const { actions } = reconcile({ nodes: [nodeManifest], services, settings: { ...DEFAULT_SETTINGS, cluster } }, { nodes: [observed] }, now());
-  const results = await new Executor(new Map([['shared', obs.engine!]]), { perNodeConcurrency: 2, callTimeoutMs: 10_000, retries: 1 }).execute(actions);
+  const { actions } = reconcile({ nodes: [nodeManifest], services, settings: { ...DEFAULT_SETTINGS, cluster } }, { nodes: [observed] }, NO_HISTORY, now());
+  const results = await new Executor(new Map([['shared', obs.engine!]]), { cluster, perNodeConcurrency: 2, callTimeoutMs: 10_000, retries: 1 }).execute(actions);
   return { observed, actions, results };
 }
 
@@ -68,7 +68,7 @@ describe('two clusters and a person on one node', () => {
 
     const observed = await observe();
     for (const cluster of ['a', 'b']) {
-      const { status, actions } = reconcile({ nodes: [nodeManifest], services: [collector], settings: { ...DEFAULT_SETTINGS, cluster } }, { nodes: [observed] }, now());
+      const { status, actions } = reconcile({ nodes: [nodeManifest], services: [collector], settings: { ...DEFAULT_SETTINGS, cluster } }, { nodes: [observed] }, NO_HISTORY, now());
       expect(actions).toEqual([]);
       const names = status.services[0]!.replicas.map((r) => r.containerName);
       expect(names).toHaveLength(2);

@@ -7,9 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type NodeAllow, type ObservedNode, type Policy } from '../../src/api/types.js';
 import { redactAction, redactActionWith, redactEnv, secretName } from '../../src/api/redact.js';
 import { createBody, securityConfig } from '../../src/apply/container-config.js';
-import { DEFAULT_POLICY, parsePolicyFlags } from '../../src/policy/index.js';
+import { DEFAULT_POLICY, parsePolicyFlags } from '../../src/cli/policy-flags.js';
 import { reconcile } from '../../src/reconcile/index.js';
-import { effectiveAllow, formatPolicyRejection, neverAllowedReason, NOTHING_ALLOWED, policyReasonKey, policyRejection, refusal, securityRequest, underPrefix } from '../../src/schedule/policy.js';
+import { effectiveAllow, neverAllowedReason, NOTHING_ALLOWED, policyRejection, refusal, securityRequest, underPrefix } from '../../src/schedule/security.js';
+import { formatPolicyRejection, policyReasonKey } from '../../src/status/text.js';
+import { showStatus } from '../../src/status/doc.js';
+import { NO_HISTORY } from '../../src/api/types.js';
 import { containerShape, containerSpec } from '../../src/reconcile/index.js';
 import { node, service } from './support.js';
 
@@ -124,16 +127,19 @@ describe('in reconcile', () => {
     containers: [],
   });
   const nodes = ['press-1', 'press-2', 'press-3'];
-  const world = (spec: string, opts: { allow?: Partial<NodeAllow>; policy?: Policy } = {}) =>
-    reconcile(
+  const world = (spec: string, opts: { allow?: Partial<NodeAllow>; policy?: Policy } = {}) => {
+    const out = reconcile(
       {
         nodes: nodes.map((n) => node(n, n === 'press-3' && opts.allow ? { allow: allow(opts.allow) } : {})),
         services: [service('svc', spec)],
         settings: { ...DEFAULT_SETTINGS, ...(opts.policy ? { policy: opts.policy } : {}) },
       },
       { nodes: nodes.map(observed) },
+      NO_HISTORY,
       1_000,
     );
+    return { ...out, status: showStatus(out.status, 1_000) };
+  };
 
   it('refuses a never-allowed service outright: condition Refused, reason PolicyRefused, no action at all', () => {
     for (const policy of [undefined, { allow: allow({ privileged: true, hostPaths: ['/'] }), secretPattern: '' }]) {
@@ -144,6 +150,7 @@ describe('in reconcile', () => {
         type: 'Refused',
         status: true,
         reason: 'PolicyRefused',
+        note: { code: 'PolicyRefused', reasons: [expect.stringContaining('/var/run/docker.sock')] },
         message: 'refused by the security policy: spec.volumes[0]: /var/run/docker.sock is a container engine socket: it gives root on the node and is never mounted',
       });
       expect(st).toMatchObject({ desired: 2, ready: 0 });
@@ -248,7 +255,7 @@ describe('the secret pattern (--secret-pattern)', () => {
 
   it('redacts planned creates with it', () => {
     const s = service('svc', '  env:\n    OPCUA_PIN: "1234"\n    LINE: l\n');
-    const create = { type: 'create', node: 'n', service: 'svc', slot: 0, reason: 'Scheduled', message: 'm', start: true, container: containerSpec('c', s, 0, 'h', 'n', containerShape(s)) } as const;
+    const create = { type: 'create', node: 'n', service: 'svc', slot: 0, reason: 'Scheduled', note: { code: 'Scheduled', slot: 0, container: 'c', node: 'n' }, start: true, container: containerSpec('c', s, 0, 'h', 'n', containerShape(s)) } as const;
     expect(redactActionWith(secretName('PIN'))(create)).toMatchObject({ container: { env: [{ name: 'OPCUA_PIN', value: '[secret]' }, { name: 'LINE', value: 'l' }] } });
     expect(redactAction(create)).toMatchObject({ container: { env: [{ name: 'OPCUA_PIN', value: '1234' }, { name: 'LINE', value: 'l' }] } });
   });

@@ -6,7 +6,7 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseListen, serveStatus } from '../../src/controller/status-server.js';
-import type { StatusDoc } from '../../src/controller/status-doc.js';
+import type { StatusDoc } from '../../src/status/doc.js';
 import { runFogctl, tempDir } from '../e2e/harness.js';
 
 const dir = tempDir('fog-status-');

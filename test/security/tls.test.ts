@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, type FogNode } from '../../src/api/types.js';
+import { DEFAULT_SETTINGS, NO_HISTORY, type FogNode } from '../../src/api/types.js';
 import { Executor } from '../../src/apply/executor.js';
 import { createEngineFleet } from '../../src/controller/engine-fleet.js';
 import { dockerOptions, Engine, EngineError } from '../../src/docker/engine.js';
@@ -70,9 +70,9 @@ describe('mutual TLS to tcp:// engines (real dockerd --tlsverify)', () => {
 
     const svc = service('over-tls', LOOP);
     const desired = { nodes: [n], services: [svc], settings: { ...DEFAULT_SETTINGS, cluster: 'tls' } };
-    const { actions } = reconcile(desired, { nodes: [state] }, now());
+    const { actions } = reconcile(desired, { nodes: [state] }, NO_HISTORY, now());
     expect(actions.map((a) => a.type)).toEqual(['create']);
-    const results = await new Executor(new Map([['tls-good', obs.engine!]]), { perNodeConcurrency: 1, callTimeoutMs: 10_000, retries: 0 }).execute(actions);
+    const results = await new Executor(new Map([['tls-good', obs.engine!]]), { cluster: 'tls', perNodeConcurrency: 1, callTimeoutMs: 10_000, retries: 0 }).execute(actions);
     expect(results.map((r) => r.message ?? 'ok')).toEqual(['ok']);
 
     // Checked over the node's own unix socket, not through the client under test.

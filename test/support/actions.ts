@@ -4,6 +4,9 @@
 import { LABEL, type Action, type ContainerSpec } from '../../src/api/types.js';
 import { TEST_IMAGE } from './fleet.js';
 
+/** The cluster name of every test plan's labels. */
+export const TEST_CLUSTER = 'test';
+
 export function containerSpec(service: string, slot: number, over: Partial<ContainerSpec> = {}): ContainerSpec {
   const name = `fog-test-${service}-${slot}`;
   return {
@@ -11,7 +14,7 @@ export function containerSpec(service: string, slot: number, over: Partial<Conta
     image: TEST_IMAGE,
     command: ['sleep', '1000'],
     env: [],
-    labels: { [LABEL.cluster]: 'test', [LABEL.service]: service, [LABEL.slot]: String(slot), [LABEL.hash]: 'h1', ...over.labels },
+    labels: { [LABEL.cluster]: TEST_CLUSTER, [LABEL.service]: service, [LABEL.slot]: String(slot), [LABEL.hash]: 'h1', ...over.labels },
     ports: [],
     network: 'none',
     volumes: [],
@@ -24,7 +27,7 @@ export function containerSpec(service: string, slot: number, over: Partial<Conta
   };
 }
 
-const base = (node: string, service: string, slot: number) => ({ node, service, slot, reason: 'Test', message: 'test' });
+const base = (node: string, service: string, slot: number) => ({ node, service, slot, reason: 'Scheduled' as const, note: { code: 'Scheduled' as const, slot, container: `${service}-${slot}`, node } });
 
 export function createAction(node: string, spec: ContainerSpec, start = true): Action {
   const slot = Number(spec.labels[LABEL.slot] ?? 0);
@@ -35,10 +38,6 @@ type Target = { id: string; name: string; service?: string; slot?: number };
 
 export function startAction(node: string, t: Target): Action {
   return { ...base(node, t.service ?? 'x', t.slot ?? 0), type: 'start', containerId: t.id, containerName: t.name };
-}
-
-export function stopAction(node: string, t: Target, timeout = 1): Action {
-  return { ...base(node, t.service ?? 'x', t.slot ?? 0), type: 'stop', containerId: t.id, containerName: t.name, timeout };
 }
 
 export function removeAction(node: string, t: Target, stopTimeout = 1): Action {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { systemClock } from '../../src/controller/clock.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { GitSync, type GitSyncOptions } from '../../src/sync/index.js';
 
 const run = promisify(execFile);

@@ -7,28 +7,11 @@
 //
 // Pure, like the rest of src/schedule. docs/security.md is the reference.
 
+import type { PolicyRejection } from '../api/notes.js';
 import type { FogNode, NodeAllow, Policy, Service } from '../api/types.js';
-import type { Filter, NodeInfo, PlacementRequest } from './types.js';
+import type { Filter, NodeInfo, PlacementRequest, SecurityRequest } from './types.js';
 
 export const NOTHING_ALLOWED: NodeAllow = { privileged: false, hostPID: false, hostIPC: false, capabilities: [], hostPaths: [] };
-
-/** What one replica asks beyond the defaults. */
-export interface SecurityRequest {
-  privileged: boolean;
-  hostPID: boolean;
-  hostIPC: boolean;
-  capabilities: readonly string[];
-  /** Bind-mount sources, sorted, unique. */
-  hostPaths: readonly string[];
-}
-
-export type SecurityNeed = 'privileged' | 'hostPID' | 'hostIPC';
-
-/** A node that does not allow what the service needs; `allowed` is the node's effective list. */
-export type PolicyRejection =
-  | { filter: 'SecurityPolicy'; node: string; need: SecurityNeed }
-  | { filter: 'SecurityPolicy'; node: string; need: 'capability'; capability: string; allowed: readonly string[] }
-  | { filter: 'SecurityPolicy'; node: string; need: 'hostPath'; path: string; allowed: readonly string[] };
 
 const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])].sort();
 
@@ -95,26 +78,6 @@ export const securityPolicy: Filter = {
   },
 };
 
-const FLAG: Record<SecurityNeed, string> = { privileged: '--allow-privileged', hostPID: '--allow-host-pid', hostIPC: '--allow-host-ipc' };
-
-/** Grouping key for `0/3 nodes eligible: 3 privileged not allowed`. */
-export function policyReasonKey(r: PolicyRejection): string {
-  if (r.need === 'capability') return `capability ${r.capability} not allowed`;
-  if (r.need === 'hostPath') return `host path ${r.path} not allowed`;
-  return `${r.need} not allowed`;
-}
-
-/** The per-node text, with the way out. */
-export function formatPolicyRejection(r: PolicyRejection): string {
-  const list = (xs: readonly string[]) => (xs.length ? xs.join(', ') : 'none');
-  if (r.need === 'capability') {
-    return `capability ${r.capability} not allowed on ${r.node} (allowed: ${list(r.allowed)}; add it to spec.allow.capabilities on the Node or run the controller with --allow-capabilities ${r.capability})`;
-  }
-  if (r.need === 'hostPath') {
-    return `host path ${r.path} not allowed on ${r.node} (allowed: ${list(r.allowed)}; add a prefix to spec.allow.hostPaths on the Node or run the controller with --allow-host-paths)`;
-  }
-  return `${r.need} not allowed on ${r.node} (set spec.allow.${r.need} on the Node or run the controller with ${FLAG[r.need]})`;
-}
 
 // ---------------------------------------------------------------------------
 // Never allowed, whatever a node or the controller allows.

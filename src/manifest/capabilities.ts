@@ -1,7 +1,7 @@
 // Linux capability names, as Docker's CapAdd takes them (capabilities(7)).
 // Written with or without `CAP_`, any case; held upper case without the prefix.
 
-import { closest } from '../manifest/validate.js';
+import { closest } from './validate.js';
 
 export const CAPABILITIES: readonly string[] = [
   'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',

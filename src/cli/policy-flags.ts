@@ -1,11 +1,11 @@
 // The controller-level security policy: what `fogctl run --allow-*` grants on
 // every node, and `--secret-pattern`. Parsed once at start-up into a plain
-// value (ReconcileSettings.policy); the decisions are in src/schedule/policy.ts.
+// value (ReconcileSettings.policy); the decisions are in src/schedule/security.ts.
 
 import type { Command } from 'commander';
 import type { NodeAllow, Policy } from '../api/types.js';
-import { NOTHING_ALLOWED } from '../schedule/policy.js';
-import { capabilitySet, parseCapability } from './capabilities.js';
+import { NOTHING_ALLOWED } from '../schedule/security.js';
+import { capabilitySet, parseCapability } from '../manifest/capabilities.js';
 
 /** Secure by default: nothing beyond Docker's defaults is allowed anywhere unless a Node allows it. */
 export const DEFAULT_POLICY: Policy = { allow: NOTHING_ALLOWED, secretPattern: '' };

@@ -1,0 +1,173 @@
+// Why the pure core decided what it decided, as data: a reason code plus the
+// detail a person needs. The core never writes prose; src/status/text.ts turns
+// a Note into a sentence at the moment it is shown, with ages instead of the
+// controller's monotonic times (which mean nothing to a reader).
+//
+// Times (`since`, `until`, `lastSeen`, …) are controller-monotonic ms.
+
+// (Kept free of imports, so types.ts can build on it without an import circle.)
+type OnNodeReturn = 'keep-replacement' | 'keep-original';
+type RestartPolicy = { policy: 'always' | 'on-failure' | 'never'; maxRetries: number };
+type UpdatePolicy = { parallelism: number; order: 'start-first' | 'stop-first'; delay: number };
+
+// ---------------------------------------------------------------------------
+// Rejections: why a node cannot take a replica (one per placement filter).
+
+export type SecurityNeed = 'privileged' | 'hostPID' | 'hostIPC';
+
+/** A node that does not allow what the service needs; `allowed` is the node's effective list. */
+export type PolicyRejection =
+  | { filter: 'SecurityPolicy'; node: string; need: SecurityNeed }
+  | { filter: 'SecurityPolicy'; node: string; need: 'capability'; capability: string; allowed: readonly string[] }
+  | { filter: 'SecurityPolicy'; node: string; need: 'hostPath'; path: string; allowed: readonly string[] };
+
+/** Why a node was rejected: the filter and the figures a person needs. */
+export type Rejection =
+  | { filter: 'NodeReachable'; since: number; lastSeen?: number; error?: string }
+  | { filter: 'NodeSchedulable' }
+  | { filter: 'NodeConstraint' | 'NodeNameConstraint'; constraint: string; detail: string }
+  | { filter: 'NodeDevices'; device: string }
+  | { filter: 'NodeResources'; resource: 'cpu' | 'memory'; requested: number; free: number }
+  | { filter: 'MaxPerNode'; max: number; running: number }
+  | { filter: 'ServiceAffinity'; service: string }
+  | { filter: 'ServiceAntiAffinity'; service: string }
+  | { filter: 'HostPorts'; port: string }
+  | PolicyRejection;
+
+export type FilterName = Rejection['filter'];
+
+export interface NodeVerdict {
+  node: string;
+  rejection: Rejection;
+}
+
+/** A replica that fits nowhere: the first filter that rejected each node (text and counts are made at the edge). */
+export interface Unschedulable {
+  slot?: number;
+  totalNodes: number;
+  verdicts: readonly NodeVerdict[];
+}
+
+// ---------------------------------------------------------------------------
+// Action failures: the executor's outcome of one Docker call, by class.
+
+export type ActionFailureCode =
+  | 'unknown-node'
+  | 'unreachable'
+  | 'timeout'
+  | 'image-pull-failed'
+  | 'bad-parameter'
+  | 'device-not-found'
+  | 'port-in-use'
+  | 'out-of-memory'
+  | 'start-failed'
+  | 'name-conflict'
+  | 'not-managed'
+  | 'not-found'
+  | 'engine-error';
+
+// ---------------------------------------------------------------------------
+// Notes, one shape per reason code.
+
+interface Slotted {
+  slot: number;
+  /** The container acted on or made. */
+  container: string;
+  node: string;
+}
+
+interface Unreach {
+  node: string;
+  since: number;
+  lastSeen?: number;
+  error?: string;
+}
+
+/** The detail of each reason code. */
+export interface NoteDetail {
+  // actions: create
+  Scheduled: Slotted;
+  /** A create replacing a replica on a node lost beyond the grace period (`from`); or, on a node, the loss itself. */
+  NodeLost: (Slotted & { from: string; lastSeen?: number }) | Unreach;
+  Rescheduled: Slotted;
+  Recreate: Slotted;
+  /** An action of a rollout; or, as a condition, a rollout in progress. */
+  RollingUpdate: (Slotted & { step: 'start-first' | 'stop-first' | 'retire'; old: string; oldNode: string }) | { upToDate: number; desired: number };
+  // actions: start
+  Start: { container: string };
+  Restart: { container: string; exitCode?: number; restart: number; backoff: number };
+  // actions: remove
+  ScaleDown: Slotted & { replicas: number };
+  Orphaned: { service: string; container: string; node: string };
+  InvalidSlot: { container: string; node: string };
+  Duplicate: Slotted & { kept: string };
+  NodeReturned: Slotted & { kept: string; keptNode: string; onNodeReturn: OnNodeReturn; since: number };
+  Misplaced: { slot?: number; container: string; node: string; rejection: Rejection };
+  Dead: { container: string; node: string };
+  // conditions, replica lines, events
+  Unschedulable: Unschedulable;
+  BackOff: { container: string; backoff: number; until: number };
+  /** Failed actions for a slot: retried at `until`, or (undefined) only after the spec changes. */
+  ActionBackOff: { slot: number; node: string; action: 'create' | 'start' | 'remove'; attempts: number; failure: ActionFailureCode; message: string; until?: number };
+  CrashLoopBackOff: { replicas: readonly { slot: number; container: string; node: string; restarts: number }[] };
+  Completed: { count: number; exitCode?: number };
+  Failed: { count: number; exitCode?: number; restart: RestartPolicy; restarts?: number };
+  DependencyWait: { waiting: readonly { service: string; defined: boolean }[] };
+  DependencyCycle: { cycle: readonly string[] };
+  RolloutWaiting: { waiting: number; update: UpdatePolicy } | { blockedBy: Note };
+  RolloutDelay: { until: number };
+  NodeUnreachable: (Unreach & { until: number }) | { nodes: readonly string[]; until: number; unobserved: true } | { replicas: readonly { slot: number; node: string; since: number; until: number }[] };
+  ReplicasReady: { ready: number; desired: number };
+  ReplicasNotReady: { ready: number; desired: number };
+  RolloutComplete: { upToDate: number; desired: number };
+  /** Replicas being placed or started (not a rollout: nothing old is replaced). */
+  ReplicasPending: { upToDate: number; desired: number };
+  PolicyRefused: { reasons: readonly string[] };
+  /** A replica kept while its node is unreachable (within grace) or lost (beyond it). */
+  ReplicaUnreachable: Unreach & { until: number; lost: boolean; global: boolean };
+  /** A container on a node that is not in the desired state. */
+  UnknownNode: { node: string };
+}
+
+export type ReasonCode = keyof NoteDetail;
+
+export type Note = { [K in ReasonCode]: { code: K } & NoteDetail[K] }[ReasonCode];
+
+/** The Note of code K. */
+export type NoteOf<K extends ReasonCode> = Extract<Note, { code: K }>;
+
+/** Every reason code, for the docs check and for exhaustive switches. */
+export const REASON_CODES: readonly ReasonCode[] = [
+  'Scheduled',
+  'NodeLost',
+  'Rescheduled',
+  'Recreate',
+  'RollingUpdate',
+  'Start',
+  'Restart',
+  'ScaleDown',
+  'Orphaned',
+  'InvalidSlot',
+  'Duplicate',
+  'NodeReturned',
+  'Misplaced',
+  'Dead',
+  'Unschedulable',
+  'BackOff',
+  'ActionBackOff',
+  'CrashLoopBackOff',
+  'Completed',
+  'Failed',
+  'DependencyWait',
+  'DependencyCycle',
+  'RolloutWaiting',
+  'RolloutDelay',
+  'NodeUnreachable',
+  'ReplicasReady',
+  'ReplicasNotReady',
+  'RolloutComplete',
+  'ReplicasPending',
+  'PolicyRefused',
+  'ReplicaUnreachable',
+  'UnknownNode',
+];

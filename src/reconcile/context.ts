@@ -1,0 +1,52 @@
+// What every stage of one service's plan reads (ServiceCtx, immutable), and
+// the small value types the stages hand each other.
+
+import type { ActionHistory, Note, ObservedContainer, ReasonCode, ReconcileSettings, Service } from '../api/types.js';
+import type { ContainerShape } from './hash.js';
+import type { Replica } from './pair.js';
+
+export interface ServiceCtx {
+  readonly svc: Service;
+  readonly name: string;
+  /** The current spec hash (dependency endpoints included). */
+  readonly hash: string;
+  readonly shape: ContainerShape;
+  readonly cluster: string;
+  readonly settings: ReconcileSettings;
+  readonly now: number;
+  readonly history: ActionHistory;
+  readonly totalNodes: number;
+  /** Why no new container of this service may be made now (a dependency, a cycle, an unobserved node). */
+  readonly frozen?: Note;
+}
+
+/** Running, and healthy when the service declares a healthcheck. */
+export function isReady(c: ObservedContainer, s: Service): boolean {
+  return c.state === 'running' && (s.spec.healthcheck === undefined || c.health === 'healthy');
+}
+
+/** Ready where it can be acted on or counted: on a reachable node, or within the grace period. */
+export function replicaReady(ctx: ServiceCtx, r: Replica | undefined): boolean {
+  return r !== undefined && r.where === 'live' && isReady(r.c, ctx.svc);
+}
+
+/** A container to remove, and why. */
+export interface Removal {
+  readonly replica: Replica;
+  readonly reason: ReasonCode;
+  readonly note: Note;
+  /** Its capacity was already given back to the scheduler by the stage that planned it (rollout). */
+  readonly released?: true;
+}
+
+/** Whether an action can be sent for this container (reachable node, not already going away). */
+export function removable(r: Replica): boolean {
+  return r.where === 'live' && r.node !== undefined && r.c.state !== 'removing';
+}
+
+/** The earliest of two requeue times (undefined = none). */
+export function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

@@ -1,0 +1,119 @@
+// The document the status API serves and fogctl reads: plain JSON, made at
+// each read. Every note is shown with its words (status/text.ts) as seen at
+// that moment, beside the structured note itself for machines.
+
+import type { Note } from '../api/notes.js';
+import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, ServiceStatus, Status, StatusEvent } from '../api/types.js';
+import { explainUnschedulable, noteText, type UnschedulableText } from './text.js';
+
+/** The latest failure of a slot's actions, from the controller's action history. */
+export interface ActionFailure {
+  time: number;
+  type: Action['type'];
+  node: string;
+  service: string;
+  slot: number;
+  code: ActionFailureCode;
+  message: string;
+  retryable: boolean;
+  /** Failures in a row of this action for this spec on this node. */
+  attempts: number;
+}
+
+/** An event with how often it repeated, as Kubernetes aggregates them. */
+export type CountedEvent = StatusEvent & { count?: number; firstTime?: number };
+
+export type ConditionView = Condition & { message: string };
+export type ReplicaView = ReplicaStatus & { message?: string };
+export type NodeView = NodeStatus & { message?: string };
+export type EventView = CountedEvent & { message: string };
+export type ActionView = Action & { message: string };
+export type ServiceView = Omit<ServiceStatus, 'conditions' | 'replicas' | 'unschedulable' | 'backoffs'> & {
+  conditions: ConditionView[];
+  replicas: ReplicaView[];
+  unschedulable?: UnschedulableText;
+  backoffs?: { note: Note; message: string }[];
+};
+export type StatusView = Omit<Status, 'services' | 'nodes' | 'events'> & { services: ServiceView[]; nodes: NodeView[]; events: EventView[] };
+
+export function showStatus(s: Status, now: number): StatusView {
+  return { ...s, services: s.services.map((x) => showService(x, now)), nodes: s.nodes.map((n) => showNode(n, now)), events: s.events.map((e) => showEvent(e, now)) };
+}
+
+export function showService(s: ServiceStatus, now: number): ServiceView {
+  const { unschedulable, backoffs, ...rest } = s;
+  const v: ServiceView = {
+    ...rest,
+    conditions: s.conditions.map((c) => ({ ...c, message: noteText(c.note, now) })),
+    replicas: s.replicas.map((r) => (r.note === undefined ? { ...r } : { ...r, message: noteText(r.note, now) })),
+  };
+  if (unschedulable !== undefined) v.unschedulable = explainUnschedulable(unschedulable, now);
+  if (backoffs !== undefined) v.backoffs = backoffs.map((note) => ({ note, message: noteText(note, now) }));
+  return v;
+}
+
+export function showNode(n: NodeStatus, now: number): NodeView {
+  return n.note === undefined ? { ...n } : { ...n, message: noteText(n.note, now) };
+}
+
+export function showEvent(e: CountedEvent, now: number): EventView {
+  const message = noteText(e.note, now);
+  return { ...e, message: e.more ? `${message} (and ${e.more} more)` : message };
+}
+
+export function showAction(a: Action, now: number): ActionView {
+  return { ...a, message: noteText(a.note, now) };
+}
+
+export interface StatusDoc {
+  apiVersion: 'fog/v1';
+  kind: 'ControllerStatus';
+  cluster: string;
+  /** Monotonic and wall time at the moment the document was made: ages = clock.now - t. */
+  clock: { now: number; wall: number };
+  startedAt: number;
+  passes: number;
+  /** Passes that found nothing changed (same desired generation and observations) and skipped the reconcile. */
+  unchangedPasses?: number;
+  lastPassAt?: number;
+  desired: { dir: string; generation: number; errors: LoadError[]; held: string[]; folderError?: string };
+  status: StatusView;
+  /** The actions of the latest pass (secrets redacted). */
+  lastActions: ActionView[];
+  /** Latest failure per replica, until that replica's next action succeeds. */
+  failures: ActionFailure[];
+  events: EventView[];
+  specs?: Record<string, ServiceSummary>;
+  nodeSpecs?: Record<string, NodeSummary>;
+  sync?: unknown;
+}
+
+/** What `describe` shows of a Service's spec (secret values redacted). */
+export interface ServiceSummary {
+  image: string;
+  mode: 'replicated' | 'global';
+  replicas: number;
+  command?: readonly string[];
+  network: string;
+  ports: string[];
+  env: string[];
+  devices: readonly string[];
+  resources: { cpu?: string; memory?: string };
+  constraints: string[];
+  spread?: string;
+  dependsOn: readonly string[];
+  restart: string;
+  update: string;
+  source: string;
+  /** Kept at its last good version because its manifest is bad now. */
+  held: boolean;
+}
+
+export interface NodeSummary {
+  endpoint: string;
+  address: string;
+  devices: readonly string[];
+  labels: Readonly<Record<string, string>>;
+  source: string;
+  held: boolean;
+}

@@ -1,0 +1,246 @@
+// The edge where notes become words. Everything before this works on Note
+// and Rejection values; the status document (made at each read) and fogctl
+// show the sentences made here, with ages relative to the moment of reading
+// ("last seen 4s ago", "next try in 8s"), never raw monotonic times.
+//
+//   0/4 nodes eligible: 2 missing device /dev/ttyUSB0, 1 insufficient memory (needs 1Gi, 512Mi free), 1 unreachable
+//   press-2: node.labels.zone == line1 (zone is line2)
+
+import type { NodeVerdict, Note, PolicyRejection, Rejection, SecurityNeed, Unschedulable } from '../api/notes.js';
+import { formatCpu, formatDuration, formatMemory } from '../api/quantity.js';
+
+/** How long ago `t` was, seen at `now`: `4s ago`, `never`. */
+export function ago(t: number | undefined, now: number): string {
+  if (t === undefined || !Number.isFinite(t)) return 'never';
+  return `${roughDuration(Math.max(0, now - t))} ago`;
+}
+
+/** How long until `t`, seen at `now`: `in 8s`, `now`. */
+export function within(t: number, now: number): string {
+  return t <= now ? 'now' : `in ${roughDuration(t - now)}`;
+}
+
+/** 1.2s below 10 s, whole seconds below 2 min, then minutes and hours. */
+function roughDuration(ms: number): string {
+  if (ms < 10_000) return `${(Math.round(ms / 100) / 10).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m`;
+  return `${Math.floor(m / 60)}h`;
+}
+
+function amount(resource: 'cpu' | 'memory', n: number): string {
+  return resource === 'cpu' ? formatCpu(n) : formatMemory(n);
+}
+
+/** The grouping key and summary phrase: the same for every node rejected for the same reason. */
+export function reasonKey(r: Rejection): string {
+  switch (r.filter) {
+    case 'NodeReachable':
+      return 'unreachable';
+    case 'NodeSchedulable':
+      return 'cordoned';
+    case 'NodeConstraint':
+    case 'NodeNameConstraint':
+      return `not matching ${r.constraint}`;
+    case 'NodeDevices':
+      return `missing device ${r.device}`;
+    case 'NodeResources':
+      return `insufficient ${r.resource}`;
+    case 'MaxPerNode':
+      return `at maxPerNode ${r.max}`;
+    case 'ServiceAffinity':
+      return `no replica of ${r.service} (affinity)`;
+    case 'ServiceAntiAffinity':
+      return `running ${r.service} (anti-affinity)`;
+    case 'HostPorts':
+      return `host port ${r.port} in use`;
+    case 'SecurityPolicy':
+      return policyReasonKey(r);
+  }
+}
+
+/** The per-node text, with the exact constraint or figure. */
+export function formatRejection(r: Rejection, now: number): string {
+  switch (r.filter) {
+    case 'NodeReachable':
+      return `unreachable (last seen ${ago(r.lastSeen, now)}${r.error ? `: ${r.error}` : ''})`;
+    case 'NodeSchedulable':
+      return 'node is cordoned (unschedulable)';
+    case 'NodeConstraint':
+    case 'NodeNameConstraint':
+      return r.detail.startsWith('(') ? `${r.constraint} ${r.detail}` : `${r.constraint} (${r.detail})`;
+    case 'NodeDevices':
+      return `missing device ${r.device}`;
+    case 'NodeResources':
+      return `insufficient ${r.resource} (needs ${amount(r.resource, r.requested)}, ${amount(r.resource, r.free)} free)`;
+    case 'MaxPerNode':
+      return `already runs ${r.running} replica(s) (maxPerNode ${r.max})`;
+    case 'ServiceAffinity':
+      return `no replica of ${r.service} on the node (affinity)`;
+    case 'ServiceAntiAffinity':
+      return `runs a replica of ${r.service} (anti-affinity)`;
+    case 'HostPorts':
+      return `host port ${r.port} already in use`;
+    case 'SecurityPolicy':
+      return formatPolicyRejection(r);
+  }
+}
+
+const FLAG: Record<SecurityNeed, string> = { privileged: '--allow-privileged', hostPID: '--allow-host-pid', hostIPC: '--allow-host-ipc' };
+
+/** Grouping key for `0/3 nodes eligible: 3 privileged not allowed`. */
+export function policyReasonKey(r: PolicyRejection): string {
+  if (r.need === 'capability') return `capability ${r.capability} not allowed`;
+  if (r.need === 'hostPath') return `host path ${r.path} not allowed`;
+  return `${r.need} not allowed`;
+}
+
+/** The per-node text, with the way out. */
+export function formatPolicyRejection(r: PolicyRejection): string {
+  const list = (xs: readonly string[]) => (xs.length ? xs.join(', ') : 'none');
+  if (r.need === 'capability') {
+    return `capability ${r.capability} not allowed on ${r.node} (allowed: ${list(r.allowed)}; add it to spec.allow.capabilities on the Node or run the controller with --allow-capabilities ${r.capability})`;
+  }
+  if (r.need === 'hostPath') {
+    return `host path ${r.path} not allowed on ${r.node} (allowed: ${list(r.allowed)}; add a prefix to spec.allow.hostPaths on the Node or run the controller with --allow-host-paths)`;
+  }
+  return `${r.need} not allowed on ${r.node} (set spec.allow.${r.need} on the Node or run the controller with ${FLAG[r.need]})`;
+}
+
+export interface NodeRejectionText {
+  node: string;
+  filter: string;
+  message: string;
+}
+
+export interface UnschedulableText {
+  slot?: number;
+  /** `0/4 nodes eligible: 2 missing device /dev/ttyUSB0, 1 unreachable` */
+  message: string;
+  counts: Record<string, number>;
+  /** The first filter that rejected each node, with its detail. */
+  perNode: NodeRejectionText[];
+}
+
+/**
+ * Count rejections per reason, like kube-scheduler's FitError: groups by
+ * descending count, then by key. A resource group shows the request and the
+ * free amount (the largest free amount when several nodes share it).
+ */
+export function explainUnschedulable(u: Unschedulable, now: number): UnschedulableText {
+  const verdicts: readonly NodeVerdict[] = u.verdicts;
+  const groups = new Map<string, { n: number; first: Rejection; maxFree: number }>();
+  for (const v of verdicts) {
+    const key = reasonKey(v.rejection);
+    const g = groups.get(key);
+    const free = v.rejection.filter === 'NodeResources' ? v.rejection.free : 0;
+    if (g === undefined) groups.set(key, { n: 1, first: v.rejection, maxFree: free });
+    else {
+      g.n++;
+      g.maxFree = Math.max(g.maxFree, free);
+    }
+  }
+  const sorted = [...groups].sort((a, b) => b[1].n - a[1].n || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const parts = sorted.map(([key, g]) => {
+    const r = g.first;
+    if (r.filter !== 'NodeResources') return `${g.n} ${key}`;
+    const free = amount(r.resource, g.maxFree);
+    return `${g.n} ${key} (needs ${amount(r.resource, r.requested)}, ${g.n === 1 ? '' : 'at most '}${free} free)`;
+  });
+  const counts: Record<string, number> = {};
+  for (const [key, g] of sorted) counts[key] = g.n;
+  const perNode = verdicts
+    .map((v) => ({ node: v.node, filter: v.rejection.filter, message: formatRejection(v.rejection, now) }))
+    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  const eligible = Math.max(0, u.totalNodes - verdicts.length);
+  const message = `${eligible}/${u.totalNodes} nodes eligible${parts.length ? `: ${parts.join(', ')}` : ''}`;
+  return u.slot === undefined ? { message, counts, perNode } : { slot: u.slot, message, counts, perNode };
+}
+
+/** One line for a note, seen at `now`. */
+export function noteText(n: Note, now: number): string {
+  switch (n.code) {
+    case 'Scheduled':
+      return `slot ${n.slot}: ${n.container} on ${n.node}`;
+    case 'NodeLost':
+      if ('from' in n) return `slot ${n.slot}: node ${n.from} unreachable beyond the grace period (last seen ${ago(n.lastSeen, now)}), re-placing: ${n.container} on ${n.node}`;
+      return `unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}${n.error ? `: ${n.error}` : ''}): grace period over, replicated replicas re-placed`;
+    case 'Rescheduled':
+      return `slot ${n.slot}: moved off a node that no longer fits: ${n.container} on ${n.node}`;
+    case 'Recreate':
+      return `slot ${n.slot}: replacing a dead container: ${n.container} on ${n.node}`;
+    case 'RollingUpdate':
+      if (!('step' in n)) return `rolling update: ${n.upToDate}/${n.desired} replicas up to date`;
+      if (n.step === 'retire') return `slot ${n.slot}: ${n.container} is ready, removing ${n.old} from ${n.oldNode}`;
+      if (n.step === 'start-first') return `slot ${n.slot}: starting the new spec before stopping ${n.old} (start-first): ${n.container} on ${n.node}`;
+      return n.container === n.old ? `slot ${n.slot}: replacing ${n.old} on ${n.oldNode} (stop-first)` : `slot ${n.slot}: new spec after stopping ${n.old}: ${n.container} on ${n.node}`;
+    case 'Start':
+      return `starting ${n.container} (created, never started)`;
+    case 'Restart':
+      return `restarting ${n.container} (exit code ${n.exitCode ?? 'unknown'}, restart ${n.restart}${n.backoff > 0 ? `, back-off ${formatDuration(n.backoff)}` : ', at once'})`;
+    case 'ScaleDown':
+      return `scaling to ${n.replicas}: removing slot ${n.slot} (${n.container} on ${n.node})`;
+    case 'Orphaned':
+      return `service ${n.service} is no longer desired: removing ${n.container} from ${n.node}`;
+    case 'InvalidSlot':
+      return `${n.container} on ${n.node} has no usable fog.slot label`;
+    case 'Duplicate':
+      return `slot ${n.slot} has two containers on ${n.node}: keeping ${n.kept}, removing ${n.container}`;
+    case 'NodeReturned':
+      return `slot ${n.slot} runs on ${n.keptNode} and ${n.node} (node came back, onNodeReturn ${n.onNodeReturn}): keeping ${n.kept} on ${n.keptNode}, removing ${n.container} from ${n.node} (reachable since ${ago(n.since, now)})`;
+    case 'Misplaced':
+      return `${n.container} on ${n.node}: node no longer eligible (${formatRejection(n.rejection, now)})${n.slot !== undefined ? `; re-placing slot ${n.slot}` : ''}`;
+    case 'Dead':
+      return `${n.container} on ${n.node} is dead: removing and recreating`;
+    case 'Unschedulable':
+      return explainUnschedulable(n, now).message;
+    case 'BackOff':
+      return `back-off ${formatDuration(n.backoff)} restarting failed container ${n.container} (next try ${within(n.until, now)})`;
+    case 'ActionBackOff': {
+      const next = n.until === undefined ? 'not retried until the spec changes' : `next try ${within(n.until, now)}`;
+      return `slot ${n.slot}: ${n.action} on ${n.node} failed ${n.attempts} time(s) (${n.failure}: ${n.message}); ${next}`;
+    }
+    case 'CrashLoopBackOff':
+      return n.replicas.map((r) => `slot ${r.slot} (${r.container} on ${r.node}) restarted ${r.restarts} times`).join('; ');
+    case 'Completed':
+      return n.count === 1 && n.exitCode === 0 ? 'exited with code 0' : `${n.count} replica(s) completed`;
+    case 'Failed':
+      if (n.exitCode !== undefined || n.restarts !== undefined) {
+        const why = n.restart.policy === 'on-failure' ? `gave up after ${n.restarts ?? 0} restarts (maxRetries ${n.restart.maxRetries})` : `restart: ${n.restart.policy}`;
+        return `exited with code ${n.exitCode ?? 'unknown'}, ${why}`;
+      }
+      return `${n.count} replica(s) failed and will not be restarted (restart: ${n.restart.policy})`;
+    case 'DependencyWait':
+      return `waiting for a ready replica of ${n.waiting.map((w) => (w.defined ? w.service : `${w.service} (not defined)`)).join(', ')}`;
+    case 'DependencyCycle':
+      return `dependency cycle: ${n.cycle.join(' → ')}`;
+    case 'RolloutWaiting':
+      if ('blockedBy' in n) return `rollout waiting: ${noteText(n.blockedBy, now)}`;
+      return `rollout: ${n.waiting} replica(s) waiting for new replicas to become ready (parallelism ${n.update.parallelism}, ${n.update.order})`;
+    case 'RolloutDelay':
+      return `rollout paused: next batch ${within(n.until, now)} (update.delay)`;
+    case 'NodeUnreachable':
+      if ('unobserved' in n) {
+        const many = n.nodes.length > 1;
+        return `node${many ? 's' : ''} ${n.nodes.join(', ')} not observed since the controller started; what ${many ? 'they run' : 'it runs'} is unknown until the grace period ends ${within(n.until, now)}`;
+      }
+      if ('replicas' in n) return n.replicas.map((r) => `slot ${r.slot} on ${r.node}: unreachable since ${ago(r.since, now)}`).join('; ');
+      return `unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}${n.error ? `: ${n.error}` : ''}): replicas kept, re-placed ${within(n.until, now)}`;
+    case 'ReplicasReady':
+    case 'ReplicasNotReady':
+      return `${n.ready}/${n.desired} replicas ready`;
+    case 'RolloutComplete':
+      return `${n.upToDate}/${n.desired} replicas up to date`;
+    case 'ReplicasPending':
+      return `${n.upToDate}/${n.desired} replicas placed and up to date`;
+    case 'PolicyRefused':
+      return `refused by the security policy: ${n.reasons.join('; ')}`;
+    case 'ReplicaUnreachable':
+      if (n.lost) return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}), beyond the grace period: ${n.global ? 'global replica left in place' : 'slot re-placed'}`;
+      return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}): counted, not ready; re-placed ${within(n.until, now)}`;
+    case 'UnknownNode':
+      return `node ${n.node} is not in the desired state: replica ignored`;
+  }
+}
