@@ -7,7 +7,7 @@ import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-f
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { observeOnce } from '../controller/once.js';
 import { fetchStatus, resolveServer } from '../controller/status-client.js';
-import { durationFlag } from './cmd-run.js';
+import { durationFlag } from './flags.js';
 import { ExitError } from './errors.js';
 import { parseOutput, serialize, table } from './print.js';
 

@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDuration } from '../api/quantity.js';
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { systemClock } from '../runtime/clock.js';
 import { Controller } from '../controller/controller.js';
@@ -14,12 +13,7 @@ import { parseListen, serveStatus } from '../controller/status-server.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
-
-export function durationFlag(flag: string, value: string): number {
-  const d = parseDuration(value);
-  if (!d.ok) throw new ExitError(`${flag} ${value}: ${d.error}`, 1);
-  return d.value;
-}
+import { durationFlag } from './flags.js';
 
 export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 

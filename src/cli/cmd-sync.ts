@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 import { rootLogger, type Logger } from '../runtime/logger.js';
 import { exitCodeOf, formatSyncStatus, GitSync, layoutOf, readSyncStatus, SyncSetupError, type GitSyncOptions, type Revision } from '../sync/index.js';
 import { writeFileAtomic } from '../sync/layout.js';
-import { durationFlag } from './cmd-run.js';
+import { durationFlag } from './flags.js';
 import { ExitError } from './errors.js';
 import { parseOutput, serialize } from './print.js';
 

@@ -91,7 +91,7 @@ function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
 
 function toIssue(e: ErrorObject, root: unknown): Issue {
   const at = typedPath(pointerPath(e.instancePath), root);
-  const expected = (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected'];
+  const expected = (e.parentSchema)?.['x-expected'];
   if (e.keyword === 'additionalProperties') {
     const field = String(e.params.additionalProperty);
     const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});

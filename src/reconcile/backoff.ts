@@ -60,7 +60,7 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
       if (prev?.failure !== undefined && prev.failure.type !== a.type) h.failure = prev.failure;
       if (a.type === 'start' && a.reason === 'Restart') {
         const same = prev?.restarts?.containerId === a.containerId;
-        h.restarts = { containerId: a.containerId, count: same ? prev!.restarts!.count + 1 : 1, time: now };
+        h.restarts = { containerId: a.containerId, count: same ? prev.restarts!.count + 1 : 1, time: now };
       } else if (prev?.restarts !== undefined && a.type !== 'create') h.restarts = prev.restarts;
     } else {
       const f = prev?.failure;

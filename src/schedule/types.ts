@@ -4,7 +4,7 @@
 
 import type { Constraint, NodeAllow } from '../api/types.js';
 import type { NodeFacts } from '../api/constraint.js';
-import type { FilterName, NodeVerdict, Rejection } from '../api/notes.js';
+import type { FilterName, Rejection } from '../api/notes.js';
 
 export type { FilterName, NodeVerdict, Rejection } from '../api/notes.js';
 
