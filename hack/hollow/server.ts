@@ -5,7 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import { ApiError, HollowEngine, ZERO_TIME, dockerTime, imageId, type EngineEvent, type HollowContainer } from './engine.js';
+import type { HollowEngine } from './engine.js';
+import { ApiError, ZERO_TIME, dockerTime, imageId, type EngineEvent, type HollowContainer } from './engine.js';
 
 export const API_VERSION = '1.41';
 export const SERVER_VERSION = '20.10.24';
@@ -183,13 +184,27 @@ export class HollowServer {
     }
     if (method === 'GET' && path === '/events') return this.events(q, res);
     if (method === 'GET' && path === '/images/json') {
-      return this.ok(res, 'GET /images/json', [...e.images].sort().map((ref) => ({ Id: imageId(ref), RepoTags: [ref], RepoDigests: [], ParentId: '', Created: 0, Size: 1_000_000, SharedSize: -1, VirtualSize: 1_000_000, Labels: null, Containers: -1 })));
+      return this.ok(
+        res,
+        'GET /images/json',
+        [...e.images]
+          .sort()
+          .map((ref) => ({ Id: imageId(ref), RepoTags: [ref], RepoDigests: [], ParentId: '', Created: 0, Size: 1_000_000, SharedSize: -1, VirtualSize: 1_000_000, Labels: null, Containers: -1 })),
+      );
     }
     if ((m = /^\/images\/(.+)\/json$/.exec(path)) && method === 'GET') {
       const ref = decodeURIComponent(m[1]!);
       const found = [...e.images].find((i) => i === ref || i === `${ref}:latest` || imageId(i) === ref);
       if (!found) throw new ApiError(404, `No such image: ${ref}`);
-      return this.ok(res, 'GET /images/{name}/json', { Id: imageId(found), RepoTags: [found], RepoDigests: [], Architecture: 'amd64', Os: 'linux', Size: 1_000_000, Config: { Cmd: ['sh'], Labels: null } });
+      return this.ok(res, 'GET /images/{name}/json', {
+        Id: imageId(found),
+        RepoTags: [found],
+        RepoDigests: [],
+        Architecture: 'amd64',
+        Os: 'linux',
+        Size: 1_000_000,
+        Config: { Cmd: ['sh'], Labels: null },
+      });
     }
     if (method === 'POST' && path === '/images/create') {
       const repo = q.get('fromImage') ?? '';
@@ -280,7 +295,7 @@ export function parseFilters(text: string | null): Filters {
     throw new ApiError(400, `invalid filter '${text}'`);
   }
   for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>)) {
-    out.set(k, Array.isArray(v) ? v.map(String) : Object.keys((v ?? {}) as object));
+    out.set(k, Array.isArray(v) ? v.map(String) : Object.keys(v ?? {}));
   }
   return out;
 }
@@ -294,12 +309,7 @@ function matchLabels(labels: Readonly<Record<string, string>>, wanted: readonly 
 
 function matchContainer(c: HollowContainer, f: Filters): boolean {
   const any = (key: string, test: (v: string) => boolean) => !f.has(key) || f.get(key)!.some(test);
-  return (
-    matchLabels(c.config.Labels, f.get('label')) &&
-    any('name', (v) => new RegExp(v).test(`/${c.name}`)) &&
-    any('id', (v) => c.id.startsWith(v)) &&
-    any('status', (v) => v === c.status)
-  );
+  return matchLabels(c.config.Labels, f.get('label')) && any('name', (v) => new RegExp(v).test(`/${c.name}`)) && any('id', (v) => c.id.startsWith(v)) && any('status', (v) => v === c.status);
 }
 
 function matchEvent(ev: EngineEvent, f: Filters): boolean {

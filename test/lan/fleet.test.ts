@@ -22,7 +22,13 @@ let down = false;
 
 beforeAll(async () => {
   const suffix = Math.floor(Math.random() * 200) + 20;
-  lan = await startLan([{ name: 'lan-a', labels: { zone: 'a' } }, { name: 'lan-b', labels: { zone: 'b' } }], { bridge: `fltest${suffix}`, subnet: `10.215.${suffix}.0/24` });
+  lan = await startLan(
+    [
+      { name: 'lan-a', labels: { zone: 'a' } },
+      { name: 'lan-b', labels: { zone: 'b' } },
+    ],
+    { bridge: `fltest${suffix}`, subnet: `10.215.${suffix}.0/24` },
+  );
 });
 
 afterAll(async () => {
@@ -144,7 +150,13 @@ describe('the LAN fleet', () => {
     expect(String(await direct(a()).ping())).toBe('OK');
     expect(await ping(b())).toBe('OK');
     await a().heal();
-    expect(await until('a to answer after heal', () => ping(a(), 3_000), (r) => r === 'OK')).toBe('OK');
+    expect(
+      await until(
+        'a to answer after heal',
+        () => ping(a(), 3_000),
+        (r) => r === 'OK',
+      ),
+    ).toBe('OK');
   });
 
   it('freeze: the engine accepts TCP but never answers; thaw restores it', async () => {
@@ -155,7 +167,13 @@ describe('the LAN fleet', () => {
     } finally {
       await b().thaw();
     }
-    expect(await until('b to answer after thaw', () => ping(b(), 3_000), (r) => r === 'OK')).toBe('OK');
+    expect(
+      await until(
+        'b to answer after thaw',
+        () => ping(b(), 3_000),
+        (r) => r === 'OK',
+      ),
+    ).toBe('OK');
   });
 
   it('slow: answers of the engine come MS later, over TLS as before; 0 removes it', async () => {
@@ -184,7 +202,11 @@ describe('the LAN fleet', () => {
     await a().start();
     expect(await ping(a(), 3_000)).toBe('OK');
     // Its restart policy brings the container back, as after a reboot.
-    const info = await until('lan-keeper to run again', () => tlsEngine(a()).getContainer('lan-keeper').inspect(), (c) => c.State.Running);
+    const info = await until(
+      'lan-keeper to run again',
+      () => tlsEngine(a()).getContainer('lan-keeper').inspect(),
+      (c) => c.State.Running,
+    );
     expect(info.State.Running).toBe(true);
   });
 

@@ -95,7 +95,10 @@ function reserveDir(): string {
   return dir;
 }
 
-const hex = (n: number) => Math.floor(Math.random() * 16 ** n).toString(16).padStart(n, '0');
+const hex = (n: number) =>
+  Math.floor(Math.random() * 16 ** n)
+    .toString(16)
+    .padStart(n, '0');
 
 export async function startLan(specs: readonly LanNodeSpec[], opts: LanOptions = {}): Promise<Lan> {
   const args = specs.map((s) => {
@@ -129,7 +132,10 @@ export async function startLan(specs: readonly LanNodeSpec[], opts: LanOptions =
       .map(([name, endpoint, socket]) => [name!, { endpoint: endpoint!, socket: socket!.replace(/^unix:\/\//, '') }]),
   );
   const tls: NodeTls = { ca: `${dir}/certs/client/ca.pem`, cert: `${dir}/certs/client/cert.pem`, key: `${dir}/certs/client/key.pem` };
-  const verb = (v: string, name: string, ...rest: string[]) => async () => void (await lanSh([v, '--dir', dir!, name, ...rest]));
+  const verb =
+    (v: string, name: string, ...rest: string[]) =>
+    async () =>
+      void (await lanSh([v, '--dir', dir, name, ...rest]));
   const nodes: LanNode[] = specs.map((s) => {
     const line = lines.get(s.name);
     if (!line) throw new Error(`hack/lan.sh up printed no line for node ${s.name}:\n${out}`);
