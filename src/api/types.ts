@@ -376,6 +376,8 @@ interface ActionBase {
   /** Reason code (see README); `note.code` is the same code, with its detail. */
   reason: ReasonCode;
   note: Note;
+  /** A global service's action: its slot is per node (every node's replica is slot 0). */
+  global?: true;
 }
 
 export type Action =
@@ -405,12 +407,28 @@ export interface ActionOutcome {
   retryable?: boolean;
 }
 
-/** Per slot (`service/slot`): consecutive failures of the same action, and restarts made by the controller. */
+/** One action of a slot that keeps failing: how many times in a row, and the latest error. */
+export interface FailureRecord {
+  type: Action['type'];
+  node: string;
+  specHash?: string;
+  attempts: number;
+  time: number;
+  code: ActionFailureCode;
+  message: string;
+  retryable: boolean;
+}
+
+/** Per slot (`service/slot`): the actions that keep failing, and restarts made by the controller. */
 export interface SlotHistory {
   service: string;
   slot: number;
-  /** The latest failure and how many failed in a row (same action type, node and spec hash). */
-  failure?: { type: Action['type']; node: string; specHash?: string; attempts: number; time: number; code: ActionFailureCode; message: string; retryable: boolean };
+  /**
+   * One record per failing action (type and spec hash; for a start or remove also the node):
+   * a slot can have a create and a start failing at once (a rollout's new replica and its old one),
+   * and each backs off on its own.
+   */
+  failures?: readonly FailureRecord[];
   /** Starts of an exited container made by the controller, in a row, for this container. */
   restarts?: { containerId: string; count: number; time: number };
 }
@@ -419,8 +437,14 @@ export type ActionHistory = ReadonlyMap<string, SlotHistory>;
 
 export const NO_HISTORY: ActionHistory = new Map();
 
-export function historyKey(service: string, slot: number): string {
-  return `${service}/${slot}`;
+/** `service/slot`; a global service's slots are per node: `service/0@node`. */
+export function historyKey(service: string, slot: number, node?: string): string {
+  return node === undefined ? `${service}/${slot}` : `${service}/${slot}@${node}`;
+}
+
+/** The history key of the slot an action is for. */
+export function actionKey(a: Action): string {
+  return historyKey(a.service, a.slot, a.global ? a.node : undefined);
 }
 
 // ---------------------------------------------------------------------------

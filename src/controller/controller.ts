@@ -278,8 +278,7 @@ export class Controller {
   private failures(): ActionFailure[] {
     const out: ActionFailure[] = [];
     for (const h of this.history.values()) {
-      const f = h.failure;
-      if (f !== undefined) out.push({ time: f.time, type: f.type, node: f.node, service: h.service, slot: h.slot, code: f.code, message: f.message, retryable: f.retryable, attempts: f.attempts });
+      for (const f of h.failures ?? []) out.push({ time: f.time, type: f.type, node: f.node, service: h.service, slot: h.slot, code: f.code, message: f.message, retryable: f.retryable, attempts: f.attempts });
     }
     return out;
   }

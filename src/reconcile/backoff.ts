@@ -3,14 +3,14 @@
 // action may be tried again, exactly as it decides restarts:
 //
 //   retryable failure   → again after base · 2^(attempts-1), capped (1 s, 2 s, 4 s … 5 min)
-//   terminal failure    → not again until the spec (its hash) or the node changes
-//   success             → the slot's failure is forgotten
+//   terminal failure    → not again until the spec (its hash) changes
+//   success             → that action's failure is forgotten
 //
 // recordOutcomes is the one place the history changes; it is pure too, so the
 // property tests drive the same code the controller runs.
 
 import type { Note } from '../api/notes.js';
-import { historyKey, LABEL, type Action, type ActionHistory, type ActionResult, type ReconcileSettings, type SlotHistory } from '../api/types.js';
+import { actionKey, historyKey, LABEL, type Action, type ActionHistory, type ActionResult, type FailureRecord, type ReconcileSettings, type SlotHistory } from '../api/types.js';
 
 /** base · 2^(attempts-1), capped: the wait after the attempts-th failure in a row. */
 export function actionBackoff(attempts: number, settings: Pick<ReconcileSettings, 'actionBackoffBase' | 'actionBackoffMax'>): number {
@@ -23,9 +23,11 @@ export type Gate = { open: true } | { open: false; note: Note; until?: number };
 const OPEN: Gate = Object.freeze({ open: true });
 
 /**
- * May `type` be tried on this slot now? Only a failure of the same action on
- * the same node for the same spec hash holds it back: a changed spec or
- * another node is a new attempt.
+ * May `type` be tried on this slot now? Only a failure of the same action for
+ * the same spec hash holds it back, and a changed spec is a new attempt. A
+ * create is held on every node: were it free on another node, two slots that
+ * fail could trade nodes on every pass and never back off (the property tests
+ * found exactly that). A start or remove is held for its own container's node.
  */
 export function actionGate(
   history: ActionHistory,
@@ -36,13 +38,15 @@ export function actionGate(
   specHash: string | undefined,
   now: number,
   settings: ReconcileSettings,
+  pinned = false,
 ): Gate {
-  const f = history.get(historyKey(service, slot))?.failure;
-  if (f === undefined || f.type !== type || f.node !== node || f.specHash !== specHash) return OPEN;
-  if (!f.retryable) return { open: false, note: { code: 'ActionBackOff', slot, node, action: type, attempts: f.attempts, failure: f.code, message: f.message } };
+  const f = history.get(historyKey(service, slot, pinned ? node : undefined))?.failures?.find((x) => sameAttempt(x, type, node, specHash));
+  if (f === undefined) return OPEN;
+  const base = { code: 'ActionBackOff', slot, node, action: type, attempts: f.attempts, failure: f.code, message: f.message } as const;
+  if (!f.retryable) return { open: false, note: base };
   const until = f.time + actionBackoff(f.attempts, settings);
   if (now >= until) return OPEN;
-  return { open: false, until, note: { code: 'ActionBackOff', slot, node, action: type, attempts: f.attempts, failure: f.code, message: f.message, until } };
+  return { open: false, until, note: { ...base, until } };
 }
 
 /** The history after a pass's outcomes at time `now`. Returns the same map when nothing changed. */
@@ -51,33 +55,38 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
   const next = new Map(history);
   for (const o of outcomes) {
     const a = o.action;
-    const key = historyKey(a.service, a.slot);
+    const key = actionKey(a);
     const prev = next.get(key);
-    const h: SlotHistory = { service: a.service, slot: a.slot };
     const specHash = actionHash(a);
+    const others = (prev?.failures ?? []).filter((f) => !sameAttempt(f, a.type, a.node, specHash));
+    const h: SlotHistory = { service: a.service, slot: a.slot };
+    let failures: FailureRecord[] = others;
+    let restarts = prev?.restarts;
     if (o.ok) {
-      // A success ends the failure streak of that action; a restart of an exited container extends the restart streak.
-      if (prev?.failure !== undefined && prev.failure.type !== a.type) h.failure = prev.failure;
+      // A success ends that action's failure streak; a restart of an exited container extends the restart streak.
       if (a.type === 'start' && a.reason === 'Restart') {
-        const same = prev?.restarts?.containerId === a.containerId;
-        h.restarts = { containerId: a.containerId, count: same ? prev.restarts!.count + 1 : 1, time: now };
-      } else if (prev?.restarts !== undefined && a.type !== 'create') h.restarts = prev.restarts;
+        const same = restarts?.containerId === a.containerId;
+        restarts = { containerId: a.containerId, count: same ? restarts!.count + 1 : 1, time: now };
+      } else if (a.type === 'create') restarts = undefined;
     } else {
-      const f = prev?.failure;
-      const same = f !== undefined && f.type === a.type && f.node === a.node && f.specHash === specHash;
-      h.failure = {
-        type: a.type,
-        node: a.node,
-        attempts: same ? f.attempts + 1 : 1,
-        time: now,
-        code: o.code,
-        message: o.message,
-        retryable: o.retryable,
-        ...(specHash !== undefined ? { specHash } : {}),
-      };
-      if (prev?.restarts !== undefined) h.restarts = prev.restarts;
+      const f = prev?.failures?.find((x) => sameAttempt(x, a.type, a.node, specHash));
+      failures = [
+        ...others,
+        {
+          type: a.type,
+          node: a.node,
+          attempts: (f?.attempts ?? 0) + 1,
+          time: now,
+          code: o.code,
+          message: o.message,
+          retryable: o.retryable,
+          ...(specHash !== undefined ? { specHash } : {}),
+        },
+      ];
     }
-    if (h.failure === undefined && h.restarts === undefined) next.delete(key);
+    if (failures.length > 0) h.failures = failures;
+    if (restarts !== undefined) h.restarts = restarts;
+    if (h.failures === undefined && h.restarts === undefined) next.delete(key);
     else next.set(key, h);
   }
   return next;
@@ -92,6 +101,11 @@ export function pruneHistory(history: ActionHistory, keep: (service: string, slo
     next.delete(k);
   }
   return next ?? history;
+}
+
+/** Another try of the same action: same type and spec; for a start or remove, also the same node. */
+function sameAttempt(f: FailureRecord, type: Action['type'], node: string, specHash: string | undefined): boolean {
+  return f.type === type && f.specHash === specHash && (type === 'create' || f.node === node);
 }
 
 /** The spec hash an action is for: a create's new container, or the container acted on (its label). */

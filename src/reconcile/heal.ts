@@ -39,17 +39,19 @@ export function heal(ctx: ServiceCtx, kept: readonly { slot: number; replica: Re
       healed.push({ replica: r, slot, note: unreachableNote(ctx, r) });
       continue;
     }
-    const h = ctx.history.get(historyKey(ctx.name, slot));
+    const global = ctx.svc.spec.mode === 'global';
+    const h = ctx.history.get(historyKey(ctx.name, slot, global ? r.nodeName : undefined));
     const mine = h?.restarts !== undefined && h.restarts.containerId === r.c.id ? h.restarts.count : 0;
     const d = restartDecision(r.c, ctx.svc.spec.restart, ctx.settings, ctx.now, mine);
     let note: Note | undefined;
     let terminal: Healed['terminal'];
     if (d.kind === 'start') {
-      const gate = actionGate(ctx.history, ctx.name, slot, 'start', r.nodeName, r.hash, ctx.now, ctx.settings);
+      const gate = actionGate(ctx.history, ctx.name, slot, 'start', r.nodeName, r.hash, ctx.now, ctx.settings, global);
       if (gate.open) {
         const reason = d.note.code === 'Restart' ? 'Restart' : 'Start';
         const a: Action = { type: 'start', node: r.nodeName, service: ctx.name, slot, reason, note: d.note, containerId: r.c.id, containerName: r.c.name };
         if (r.hash !== undefined) a.specHash = r.hash;
+        if (global) a.global = true;
         actions.push(a);
         note = d.note;
       } else {

@@ -2,7 +2,7 @@
 
 export { reconcile } from './reconcile.js';
 export { isReady, type ServiceCtx } from './context.js';
-export { placementRequest } from './place.js';
+export { placementRequest, repelledBy } from './place.js';
 export { specHash, containerShape, canonicalJson, fnv1a64, type ContainerShape } from './hash.js';
 export { containerName, containerLabels, containerSpec, envPrefix } from './names.js';
 export { restartBackoff, restartDecision, restartStreak, shouldRestart, inCrashLoop, type RestartDecision } from './restart.js';

@@ -29,6 +29,19 @@ export interface PlacePlan {
   readonly requeueAt?: number;
 }
 
+/** Service → the services whose antiAffinity lists it. */
+export function repelledBy(services: readonly Service[]): ReadonlyMap<string, readonly string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of services) {
+    for (const t of s.spec.placement.antiAffinity) {
+      let list = out.get(t);
+      if (list === undefined) out.set(t, (list = []));
+      list.push(s.metadata.name);
+    }
+  }
+  return out;
+}
+
 export function placeVacant(ctx: ServiceCtx, slots: readonly Slot[], picker: ServicePicker): PlacePlan {
   const actions: Action[] = [];
   const planned = new Set<Slot>();
@@ -81,15 +94,22 @@ export type Created = { ok: true; action: Action } | { ok: false; note: Note; un
 
 /** A create of the slot on `node`, unless the slot's last create there (same spec) failed and is backing off. */
 export function tryCreate(ctx: ServiceCtx, picker: ServicePicker, s: Slot, node: NodeInfo, note: Note): Created {
-  const gate = actionGate(ctx.history, ctx.name, s.slot, 'create', node.name, ctx.hash, ctx.now, ctx.settings);
+  const global = ctx.svc.spec.mode === 'global';
+  const gate = actionGate(ctx.history, ctx.name, s.slot, 'create', node.name, ctx.hash, ctx.now, ctx.settings, global);
   if (!gate.open) return gate.until !== undefined ? { ok: false, note: gate.note, until: gate.until } : { ok: false, note: gate.note };
   picker.assign(node);
   const container = containerSpec(ctx.cluster, ctx.svc, s.slot, ctx.hash, node.name, ctx.shape);
-  return { ok: true, action: { type: 'create', node: node.name, service: ctx.name, slot: s.slot, reason: note.code, note, container, start: true } };
+  const action: Action = { type: 'create', node: node.name, service: ctx.name, slot: s.slot, reason: note.code, note, container, start: true };
+  if (global) action.global = true;
+  return { ok: true, action };
 }
 
-/** What a service asks of a node: derived once per service per pass. */
-export function placementRequest(s: Service): PlacementRequest {
+/**
+ * What a service asks of a node: derived once per service per pass.
+ * Anti-affinity is symmetric, as Kubernetes' is: `repelledBy` are the services
+ * that list this one in their antiAffinity, and they keep it off their nodes too.
+ */
+export function placementRequest(s: Service, repelledBy: readonly string[] = []): PlacementRequest {
   const p = s.spec.placement;
   const req: PlacementRequest = {
     service: s.metadata.name,
@@ -97,7 +117,7 @@ export function placementRequest(s: Service): PlacementRequest {
     devices: s.spec.devices,
     resources: { cpu: s.spec.resources.cpu ?? 0, memory: s.spec.resources.memory ?? 0 },
     affinity: p.affinity,
-    antiAffinity: p.antiAffinity,
+    antiAffinity: repelledBy.length === 0 ? p.antiAffinity : [...new Set([...p.antiAffinity, ...repelledBy])].sort(),
     hostPorts: containerPortKeys(s.spec.network, s.spec.ports),
   };
   if (p.maxPerNode !== undefined) req.maxPerNode = p.maxPerNode;

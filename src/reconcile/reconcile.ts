@@ -31,14 +31,14 @@ import type {
   StatusEvent,
 } from '../api/types.js';
 import { dependencyCycles } from '../manifest/cross.js';
-import { Scheduler } from '../schedule/scheduler.js';
+import { Scheduler, type ServicePicker } from '../schedule/scheduler.js';
 import { refusal } from '../schedule/security.js';
 import { earliest, removable, type Removal, type ServiceCtx } from './context.js';
 import { planningOrder, resolveDependencies } from './deps.js';
 import { canonicalJson, containerShape, fnv1a64 } from './hash.js';
 import { heal } from './heal.js';
 import { cmp, pair, type Paired, type Replica } from './pair.js';
-import { placeVacant, placementRequest } from './place.js';
+import { placeVacant, placementRequest, repelledBy } from './place.js';
 import { replicaLine, report } from './report.js';
 import { retire, rollout } from './rollout.js';
 import { planSlots } from './slots.js';
@@ -62,6 +62,7 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
     pass.commit(scheduler, services, list.map((r) => ({ replica: r, reason: 'Orphaned', note: { code: 'Orphaned', service, container: r.c.name, node: r.nodeName } })));
   }
   const cycles = dependencyCycles(desired.services);
+  const repels = repelledBy(desired.services);
   const statuses: ServiceStatus[] = [];
   for (const svc of planningOrder(services)) {
     const name = svc.metadata.name;
@@ -83,14 +84,13 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
     const mine = world.replicas.get(name) ?? [];
     // Only bind mounts can be refused: skip the fleet-wide socket scan for the rest.
     const refused = svc.spec.volumes.some((v) => v.type === 'bind') ? refusal(svc, desired.nodes) : [];
-    statuses.push(refused.length > 0 ? refusedService(ctx, mine, refused, pass) : planService(ctx, mine, world, scheduler, services, pass));
+    statuses.push(refused.length > 0 ? refusedService(ctx, mine, refused, pass) : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass));
   }
   return pass.result(statuses, nodes, world);
 }
 
 /** One service through slots → place → rollout → heal → report. */
-function planService(ctx: ServiceCtx, mine: readonly Replica[], world: Paired, scheduler: Scheduler, services: ReadonlyMap<string, Service>, pass: PassOutput): ServiceStatus {
-  const picker = scheduler.prepare(placementRequest(ctx.svc));
+function planService(ctx: ServiceCtx, mine: readonly Replica[], world: Paired, picker: ServicePicker, scheduler: Scheduler, services: ReadonlyMap<string, Service>, pass: PassOutput): ServiceStatus {
   const slotted = planSlots(ctx, mine, world.nodes, picker);
   pass.commit(scheduler, services, slotted.removals);
   const { removals: retirements, retired } = retire(ctx, slotted.slots);
@@ -230,6 +230,7 @@ class PassOutput {
         stopTimeout: services.get(r.service)?.spec.stopGracePeriod ?? DEFAULT_STOP_TIMEOUT,
       };
       if (r.hash !== undefined) a.specHash = r.hash;
+      if (services.get(r.service)?.spec.mode === 'global') a.global = true;
       this.actions.push(a);
     }
   }

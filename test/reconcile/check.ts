@@ -1,9 +1,10 @@
 // Invariants checked on every pass of the property tests.
 
 import { expect } from 'vitest';
-import type { Action, ObservedState, Service } from '../../src/api/types.js';
+import { evaluateConstraint } from '../../src/api/constraint.js';
+import type { Action, ActionResult, ObservedState, Service } from '../../src/api/types.js';
 import { LABEL } from '../../src/api/types.js';
-import { isReady, placementRequest, reconcile } from '../../src/reconcile/index.js';
+import { isReady, placementRequest, reconcile, repelledBy } from '../../src/reconcile/index.js';
 import type { ReconcileResult as ReconcileOutput } from '../../src/api/types.js';
 import { buildNodeInfos, DEFAULT_FILTERS, runFilters, Scheduler } from '../../src/schedule/index.js';
 import type { World } from './model.js';
@@ -26,17 +27,17 @@ export function step(w: World): ReconcileOutput {
   const out = reconcile(deepFreeze(w.desired), obs, w.history, w.now);
   checkPlan(w, obs, out);
   const before = w.observed();
-  w.apply(out.actions);
-  checkAfter(w, before, out.actions);
+  const results = w.apply(out.actions);
+  checkAfter(w, before, out.actions, results);
   w.tick();
   return out;
 }
 
-/** Reconcile until no actions; returns the passes used (throws past `bound`). */
+/** Reconcile until no actions and no time-based decision pending (requeueAt); returns the passes used (throws past `bound`). */
 export function converge(w: World, bound: number): { passes: number; last: ReconcileOutput } {
   for (let i = 1; i <= bound; i++) {
     const out = step(w);
-    if (out.actions.length === 0) return { passes: i, last: out };
+    if (out.actions.length === 0 && out.requeueAt === undefined) return { passes: i, last: out };
   }
   throw new Error(`no fixed point within ${bound} passes`);
 }
@@ -56,7 +57,7 @@ export function checkPlan(w: World, obs: ObservedState, out: ReconcileOutput): v
     expect(node.reachable).toBe(true);
     if (a.type === 'create') {
       const svc = svcOf(w, a.service)!;
-      const rej = sched.prepare(placementRequest(svc)).check(node, 'static');
+      const rej = sched.prepare(placementRequest(svc, repelledBy(w.desired.services).get(svc.metadata.name))).check(node, 'static');
       // The one exception, documented: a global replica replacing its own node's copy ignores the cordon and (anti-)affinity.
       const replacing = svc.spec.mode === 'global' && (a.reason === 'RollingUpdate' || a.reason === 'Recreate');
       if (rej !== undefined && !(replacing && rej.filter === 'NodeSchedulable')) throw new Error(`create of ${a.service} on ${a.node} fails ${rej.filter}`);
@@ -70,7 +71,7 @@ export function checkPlan(w: World, obs: ObservedState, out: ReconcileOutput): v
       const st = out.status.services.find((s) => s.name === svc.metadata.name)!;
       const slot = Number(c.labels[LABEL.slot]);
       const inRange = svc.spec.mode === 'global' || slot < svc.spec.replicas;
-      const fits = sched.prepare(placementRequest(svc)).check(node, 'enforced') === undefined;
+      const fits = sched.prepare(placementRequest(svc, repelledBy(w.desired.services).get(svc.metadata.name))).check(node, 'enforced') === undefined;
       if (c.labels[LABEL.hash] !== st.specHash || !inRange || !fits) continue;
       // A running, up-to-date replica on a node that still passes: only a surplus copy may go.
       expect(['Duplicate', 'NodeReturned']).toContain(a.reason);
@@ -93,13 +94,17 @@ export function checkPlan(w: World, obs: ObservedState, out: ReconcileOutput): v
 }
 
 /** After applying: capacity, ports, maxPerNode, (anti-)affinity on the nodes that got replicas. */
-export function checkAfter(w: World, before: ObservedState, actions: readonly Action[]): void {
+export function checkAfter(w: World, before: ObservedState, actions: readonly Action[], results: readonly ActionResult[] = []): void {
+  // A create that failed leaves its node without the replica that this pass's affinity counted on.
+  const failedOn = new Set(results.flatMap((r) => (!r.ok && r.action.type === 'create' ? [`${r.action.service}@${r.action.node}`] : [])));
+  // The plan reuses what its removals free; a removal that failed leaves that room taken (reservations are the scheduler's, not the engine's).
+  const removalFailed = new Set(results.flatMap((r) => (!r.ok && r.action.type === 'remove' ? [r.action.node] : [])));
   const removed = new Set(actions.flatMap((a) => (a.type === 'remove' ? [a.containerId] : [])));
   for (const n of w.nodes.values()) {
-    if (!n.reachable) continue;
+    if (!n.reachable || removalFailed.size > 0) continue;
     const cpu = n.containers.reduce((s, c) => s + (c.resources.cpu ?? 0), 0);
     const mem = n.containers.reduce((s, c) => s + (c.resources.memory ?? 0), 0);
-    if (cpu > n.facts.cpu || mem > n.facts.memory) throw new Error(`node ${n.name} over capacity: ${cpu}m ${mem}B`);
+    if (cpu > (n.capacity?.cpu ?? n.facts.cpu) || mem > (n.capacity?.memory ?? n.facts.memory)) throw new Error(`node ${n.name} over capacity: ${cpu}m ${mem}B`);
     const ports = n.containers.flatMap((c) => c.hostPorts);
     expect(new Set(ports).size).toBe(ports.length);
   }
@@ -113,15 +118,49 @@ export function checkAfter(w: World, before: ObservedState, actions: readonly Ac
         .find((x) => x.name === a.node)!
         .containers.filter((c) => !removed.has(c.id) && c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
     const p = svc.spec.placement;
-    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated') expect(count(a.service)).toBeLessThanOrEqual(Math.max(p.maxPerNode, kept(a.service)));
+    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated' && !removalFailed.has(a.node)) expect(count(a.service), `maxPerNode on ${a.node}`).toBeLessThanOrEqual(p.maxPerNode);
     if (svc.spec.mode === 'global' && (a.reason === 'RollingUpdate' || a.reason === 'Recreate')) continue;
     for (const t of p.antiAffinity) expect(kept(t)).toBe(0);
-    for (const t of p.affinity) expect(count(t)).toBeGreaterThan(0);
+    for (const t of p.affinity) if (!failedOn.has(`${t}@${a.node}`)) expect(count(t)).toBeGreaterThan(0);
+  }
+}
+
+/**
+ * Where the surviving replicas sit, by an oracle that shares no code with the
+ * scheduler: constraints through the constraint language alone, devices from
+ * the Node manifest, maxPerNode by counting, anti-affinity both ways.
+ */
+export function checkSurvivors(w: World): void {
+  const cluster = w.desired.settings.cluster;
+  const manifests = new Map(w.desired.nodes.map((n) => [n.metadata.name, n]));
+  for (const n of w.nodes.values()) {
+    if (!n.reachable) continue;
+    const m = manifests.get(n.name)!;
+    const nodeFacts = {
+      name: n.name,
+      arch: n.facts.arch,
+      os: n.facts.os,
+      cpu: m.spec.capacity.cpu ?? n.facts.cpu,
+      memory: m.spec.capacity.memory ?? n.facts.memory,
+      labels: { ...n.facts.labels, ...m.metadata.labels },
+    };
+    const ours = n.containers.filter((c) => c.labels[LABEL.cluster] === cluster && c.labels[LABEL.service] !== undefined);
+    const count = (s: string) => ours.filter((c) => c.labels[LABEL.service] === s).length;
+    for (const c of ours) {
+      const svc = svcOf(w, c.labels[LABEL.service]);
+      expect(svc, `${c.name} on ${n.name} belongs to no desired service`).toBeDefined();
+      const p = svc!.spec.placement;
+      for (const k of p.constraints) expect(evaluateConstraint(k, nodeFacts).ok, `${c.name} on ${n.name} breaks ${k.text}`).toBe(true);
+      for (const d of svc!.spec.devices) expect(m.spec.devices, `${c.name} on ${n.name} needs ${d}`).toContain(d);
+      if (p.maxPerNode !== undefined && svc!.spec.mode === 'replicated') expect(count(svc!.metadata.name), `maxPerNode on ${n.name}`).toBeLessThanOrEqual(p.maxPerNode);
+      for (const t of p.antiAffinity) expect(count(t), `${svc!.metadata.name} anti-affine to ${t} on ${n.name}`).toBe(t === svc!.metadata.name ? 1 : 0);
+    }
   }
 }
 
 /** At a fixed point: every service has min(wanted, feasible) ready replicas on the current hash, and no extras. */
 export function checkFixedPoint(w: World, out: ReconcileOutput): void {
+  checkSurvivors(w);
   const obs = w.observed();
   const infos = buildNodeInfos(w.desired.nodes, obs.nodes, w.desired.settings, w.now);
   const cluster = w.desired.settings.cluster;
@@ -137,7 +176,7 @@ export function checkFixedPoint(w: World, out: ReconcileOutput): void {
       if (c.labels[LABEL.hash] !== st.specHash) expect(st.unschedulable).toBeDefined();
       expect(isReady(c, svc)).toBe(true);
     }
-    const req = placementRequest(svc);
+    const req = placementRequest(svc, repelledBy(w.desired.services).get(svc.metadata.name));
     const noRoom = () => infos.every((n) => runFilters(DEFAULT_FILTERS, req, n) !== undefined);
     if (svc.spec.mode === 'replicated') {
       const lostSlots = new Set(
@@ -147,7 +186,7 @@ export function checkFixedPoint(w: World, out: ReconcileOutput): void {
         }),
       );
       const slots = new Set(mine.map(({ c }) => c.labels[LABEL.slot]));
-      expect(slots.size).toBe(mine.length);
+      expect(slots.size, `one container per slot of ${name}`).toBe(mine.length);
       for (const s of slots) expect(Number(s)).toBeLessThan(svc.spec.replicas);
       const covered = new Set([...slots, ...lostSlots]).size;
       if (covered < svc.spec.replicas) {
@@ -158,7 +197,7 @@ export function checkFixedPoint(w: World, out: ReconcileOutput): void {
       for (const n of infos) {
         if (!n.reachable) continue;
         const here = mine.filter((m) => m.n.name === n.name);
-        expect(here.length).toBeLessThanOrEqual(1);
+        expect(here.length, `${name} on ${n.name}`).toBeLessThanOrEqual(1);
         if (here.length === 0) expect(runFilters(DEFAULT_FILTERS, req, n)).toBeDefined();
       }
     }

@@ -136,6 +136,8 @@ export interface ModelNode {
   lastSeen?: number;
   facts: EngineFacts;
   containers: ObservedContainer[];
+  /** What the scheduler may use: the Node's spec.capacity over the engine's figures. */
+  capacity?: { cpu: number; memory: number };
 }
 
 export class World {
@@ -146,6 +148,8 @@ export class World {
   history: ActionHistory = NO_HISTORY;
   /** Decides whether an action fails (the model's fault injection); undefined: it succeeds. */
   failWith?: (a: Action) => Extract<ActionResult, { ok: false }> | undefined;
+  /** Healthchecks that report unhealthy once before they pass (a flapping probe). */
+  flakyHealth = false;
   constructor(
     public desired: DesiredState,
     readonly nodes: Map<string, ModelNode>,
@@ -213,13 +217,27 @@ export class World {
     return results;
   }
 
-  /** Time passes: starting healthchecks pass. */
+  /** Time passes: starting healthchecks pass (flaky ones after one unhealthy report). */
   tick(ms = TICK): void {
     this.now += ms;
     for (const n of this.nodes.values()) {
       if (!n.reachable) continue;
-      n.containers = n.containers.map((c) => (c.state === 'running' && c.health === 'starting' ? { ...c, health: 'healthy' } : c));
+      n.containers = n.containers.map((c) => {
+        if (c.state !== 'running') return c;
+        if (c.health === 'starting') return { ...c, health: this.flakyHealth ? 'unhealthy' : 'healthy' };
+        if (c.health === 'unhealthy' && this.flakyHealth) return { ...c, health: 'healthy' };
+        return c;
+      });
     }
+  }
+
+  /** The k-th running managed container (in a fixed order) crashes: exited with code 1 now, after a short run. */
+  crash(k: number): void {
+    const running = this.containers().filter(({ c }) => c.state === 'running' && !this.foreignIds.has(c.id) && c.labels[LABEL.service] !== undefined);
+    if (running.length === 0) return;
+    const { node, c } = running[k % running.length]!;
+    const i = node.containers.indexOf(c);
+    node.containers[i] = { ...c, state: 'exited', exitCode: 1, startedAt: this.now - 100, finishedAt: this.now };
   }
 
   setReachable(name: string, reachable: boolean): void {
@@ -251,7 +269,11 @@ export interface GenNode {
   cpu: number;
   memory: number;
   reachable: boolean;
+  /** Unreachable and never answered since the controller started (only with reachable false). */
+  neverSeen: boolean;
   cordoned: boolean;
+  /** spec.capacity.cpu: less than the engine reports. */
+  capacityCpu?: number;
   foreign: { cpu: number; memory: number; port?: number; labels: 'none' | 'other' }[];
 }
 
@@ -265,6 +287,8 @@ const genNode = (i: number): fc.Arbitrary<GenNode> =>
     cpu: fc.constantFrom(1000, 2000, 4000),
     memory: fc.constantFrom(1 * Gi, 2 * Gi, 4 * Gi),
     reachable: fc.oneof({ weight: 6, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    neverSeen: fc.boolean(),
+    capacityCpu: fc.constantFrom(undefined, undefined, undefined, 500),
     cordoned: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     foreign: fc.array(
       fc.record({
@@ -342,7 +366,7 @@ export const genServices = (max = 5): fc.Arbitrary<GenService[]> =>
 /** Build the desired state and a model world (with foreign and stale managed containers that fit the nodes). */
 export function buildWorld(gn: GenNode[], gs: GenService[], currentHash: (s: Service) => string, settings = SETTINGS): World {
   const nodes = gn.map((g) =>
-    fogNode(g.name, { labels: { ...(g.zone ? { zone: g.zone } : {}) }, devices: g.devices, unschedulable: g.cordoned }),
+    fogNode(g.name, { labels: { ...(g.zone ? { zone: g.zone } : {}) }, devices: g.devices, unschedulable: g.cordoned, ...(g.capacityCpu !== undefined ? { capacity: { cpu: g.capacityCpu } } : {}) }),
   );
   const services = gs.map((g, i) => service(`s${i}`, g.opts));
   const desired = desiredState(nodes, services, settings);
@@ -352,8 +376,9 @@ export function buildWorld(gn: GenNode[], gs: GenService[], currentHash: (s: Ser
     let cpu = 0;
     let memory = 0;
     const ports = new Set<string>();
+    const capCpu = g.capacityCpu ?? g.cpu;
     const fits = (c: number, m: number, p: readonly string[]): boolean => {
-      if (cpu + c > g.cpu || memory + m > g.memory || p.some((x) => ports.has(x))) return false;
+      if (cpu + c > capCpu || memory + m > g.memory || p.some((x) => ports.has(x))) return false;
       cpu += c;
       memory += m;
       for (const x of p) ports.add(x);
@@ -375,7 +400,17 @@ export function buildWorld(gn: GenNode[], gs: GenService[], currentHash: (s: Ser
         hostPorts,
       });
     });
-    model.set(g.name, { name: g.name, reachable: g.reachable, since: 0, lastSeen: g.reachable ? undefined : 0, facts: facts({ cpu: g.cpu, memory: g.memory, arch: g.arch, engineLabels: g.tier ? { tier: g.tier } : {} }), containers });
+    // A never-seen node went unreachable when the controller started (the world's clock starts at 1,000,000).
+    const unseen = !g.reachable && g.neverSeen;
+    model.set(g.name, {
+      name: g.name,
+      reachable: g.reachable,
+      since: unseen ? 1_000_000 : 0,
+      ...(g.reachable || unseen ? {} : { lastSeen: 0 }),
+      facts: facts({ cpu: g.cpu, memory: g.memory, arch: g.arch, engineLabels: g.tier ? { tier: g.tier } : {} }),
+      containers,
+      capacity: { cpu: capCpu, memory: g.memory },
+    });
   }
   gs.forEach((g, i) => {
     const svc = services[i]!;
@@ -384,6 +419,8 @@ export function buildWorld(gn: GenNode[], gs: GenService[], currentHash: (s: Ser
       const r = svc.spec.resources;
       const hostPorts = containerPortKeys(svc.spec.network, svc.spec.ports);
       if (!fits2(node, r.cpu ?? 0, r.memory ?? 0, hostPorts)) return;
+      // The world was valid once: maxPerNode and (symmetric) anti-affinity held where these containers were placed.
+      if (!placementHeld(node, svc, services, desired.settings.cluster)) return;
       const hash = p.current ? currentHash(svc) : `stale${k}`;
       node.containers.push(
         managed(`s${i}`, p.slot, hash, {
@@ -404,6 +441,17 @@ export function buildWorld(gn: GenNode[], gs: GenService[], currentHash: (s: Ser
   return new World(desired, model);
 }
 
+/** maxPerNode and anti-affinity (both ways, and a service listing itself) for one more replica of `svc` on `n`. */
+export function placementHeld(n: ModelNode, svc: Service, services: readonly Service[], cluster: string): boolean {
+  const count = (s: string) => n.containers.filter((c) => c.labels[LABEL.cluster] === cluster && c.labels[LABEL.service] === s).length;
+  const name = svc.metadata.name;
+  const max = svc.spec.placement.maxPerNode;
+  if (max !== undefined && count(name) >= max) return false;
+  for (const t of svc.spec.placement.antiAffinity) if (count(t) > 0) return false;
+  for (const u of services) if (u.spec.placement.antiAffinity.includes(name) && count(u.metadata.name) > 0) return false;
+  return true;
+}
+
 function fits2(n: ModelNode, cpu: number, memory: number, ports: readonly string[]): boolean {
   let c = 0;
   let m = 0;
@@ -412,7 +460,7 @@ function fits2(n: ModelNode, cpu: number, memory: number, ports: readonly string
     m += x.resources.memory ?? 0;
     if (x.hostPorts.some((p) => ports.includes(p))) return false;
   }
-  return c + cpu <= n.facts.cpu && m + memory <= n.facts.memory;
+  return c + cpu <= (n.capacity?.cpu ?? n.facts.cpu) && m + memory <= (n.capacity?.memory ?? n.facts.memory);
 }
 
 /** A deterministic permutation of `xs` by `keys`. */

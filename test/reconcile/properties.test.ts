@@ -74,6 +74,34 @@ describe('reconcile properties', () => {
     );
   }, 120_000);
 
+  it('finishes every rollout, replicated and global: at the fixed point each replica runs the new spec, and global stop-first keeps all but parallelism nodes ready (5b)', () => {
+    fc.assert(
+      fc.property(genFleet({ allReachable: true }), genServices(3), fc.nat(2), (gn, gs, pick) => {
+        const w = buildWorld(gn, gs, hashNoDeps);
+        const bound = convergenceBound(w.desired.services, gn.length);
+        converge(w, bound);
+        const target = w.desired.services[pick % w.desired.services.length]!;
+        const name = target.metadata.name;
+        const changed = { ...target, spec: { ...target.spec, image: `${target.spec.image}-v2` } };
+        w.desired = { ...w.desired, services: w.desired.services.map((s) => (s === target ? changed : s)) };
+        const mine = () => w.containers().filter(({ c }) => c.labels[LABEL.cluster] === 'fab' && c.labels[LABEL.service] === name);
+        const readyNodes = () => new Set(mine().filter(({ c }) => c.state === 'running' && (!changed.spec.healthcheck || c.health === 'healthy')).map(({ node }) => node.name)).size;
+        const floor = readyNodes() - changed.spec.update.parallelism;
+        let last = step(w);
+        for (let i = 0; i < bound && (last.actions.length > 0 || last.requeueAt !== undefined); i++) {
+          if (changed.spec.mode === 'global' && changed.spec.update.order === 'stop-first') expect(readyNodes()).toBeGreaterThanOrEqual(floor);
+          last = step(w);
+        }
+        expect(last.actions, 'rollout finished within the bound').toEqual([]);
+        const st = last.status.services.find((s) => s.name === name)!;
+        if (st.conditions.some((c) => c.type === 'DependencyWait') || st.unschedulable !== undefined) return;
+        for (const { c } of mine()) expect(c.labels[LABEL.hash], `${c.name} still on the old spec`).toBe(st.specHash);
+        checkFixedPoint(w, last);
+      }),
+      { numRuns },
+    );
+  }, 120_000);
+
   it('node loss: nothing moves within the grace period, replicas re-placed after it, exact count after return (6)', () => {
     fc.assert(
       fc.property(genFleet({ min: 2, allReachable: true }), genServices(4), fc.nat(7), (gn, gs, which) => {
