@@ -25,6 +25,8 @@ interface RunFlags {
   grace: string;
   resync: string;
   callTimeout: string;
+  heartbeat: string;
+  heartbeatTimeout: string;
   logLevel?: string;
 }
 
@@ -39,6 +41,8 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
     .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
+    .option('--heartbeat <duration>', 'each node\'s engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat', '1s')
+    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '1s')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .addHelpText('after', '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n');
   addPolicyOptions(addRunSyncFlags(run)).action(async (flags: RunFlags & PolicyFlags) => {
@@ -49,7 +53,10 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       const logger = rootLogger({ level: flags.logLevel });
       const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
       if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
-      const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true });
+      const heartbeatMs = durationFlag('--heartbeat', flags.heartbeat);
+      const heartbeat = heartbeatMs > 0 && { intervalMs: heartbeatMs, timeoutMs: durationFlag('--heartbeat-timeout', flags.heartbeatTimeout) };
+      if (heartbeat && heartbeat.timeoutMs <= 0) throw new ExitError(`--heartbeat-timeout ${flags.heartbeatTimeout}: must be more than 0`, 1);
+      const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true, heartbeat });
       const controller = new Controller({ desiredDir: flags.desired, settings, fleet, clock: systemClock, logger, resyncMs: flags.resync === 'auto' ? undefined : durationFlag('--resync', flags.resync) });
       // GitOps: --desired is then the symlink that the sync swaps atomically.
       const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });

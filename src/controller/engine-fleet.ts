@@ -1,11 +1,14 @@
 // The FleetPort over Docker Engines: one NodeObserver (and its Engine client)
 // per Node manifest, shared by the executor. Real engines and hollow ones go
-// through exactly this code.
+// through exactly this code. When it follows events (the controller), it also
+// runs the heartbeat over every engine: a silent node is reported through
+// onChange as soon as it is lost, and again when it answers.
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor } from '../apply/executor.js';
 import type { Engine } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
+import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
 import type { Clock } from '../runtime/clock.js';
 import type { FleetPort } from './fleet.js';
 import type { ActionResult } from '../api/types.js';
@@ -21,12 +24,15 @@ export interface EngineFleetOptions {
   watchEvents: boolean;
   perNodeConcurrency?: number;
   retries?: number;
+  /** The heartbeat (only with watchEvents): each engine pinged once per intervalMs, lost after `misses` pings in a row get no answer within timeoutMs. false: none. */
+  heartbeat?: Partial<{ intervalMs: number; timeoutMs: number; misses: number }> | false;
 }
 
 interface Member {
   /** What the client was made from; a change means a new client. */
   key: string;
   observer: NodeObserver;
+  beat?: HeartbeatMember;
 }
 
 export function createEngineFleet(opts: EngineFleetOptions): FleetPort {
@@ -38,9 +44,11 @@ class EngineFleet implements FleetPort {
   private executor?: Executor;
   private listeners: ((node: string) => void)[] = [];
   private readonly log: Logger;
+  private readonly heartbeat?: Heartbeat;
 
   constructor(private readonly opts: EngineFleetOptions) {
     this.log = opts.logger.child({ component: 'fleet' });
+    if (opts.watchEvents && opts.heartbeat !== false) this.heartbeat = new Heartbeat({ ...DEFAULT_HEARTBEAT, ...opts.heartbeat, now: opts.clock.now });
   }
 
   sync(nodes: readonly FogNode[]): void {
@@ -50,6 +58,7 @@ class EngineFleet implements FleetPort {
       const n = wanted.get(name);
       if (!n || clientKey(n) !== m.key) {
         m.observer.close();
+        m.observer.engine?.close();
         this.members.delete(name);
         changed = true;
         this.log.info({ node: name }, n ? 'node endpoint changed; reconnecting' : 'node removed from the desired state; no longer observed');
@@ -59,12 +68,20 @@ class EngineFleet implements FleetPort {
       if (this.members.has(name)) continue;
       const observer = new NodeObserver(n, { now: this.opts.clock.now, callTimeoutMs: this.opts.callTimeoutMs, logger: this.opts.logger });
       if (this.opts.watchEvents) observer.watch((node) => this.listeners.forEach((l) => l(node)));
-      this.members.set(name, { key: clientKey(n), observer });
+      const engine = observer.engine;
+      const beat: HeartbeatMember | undefined = engine && {
+        name,
+        ping: (timeoutMs) => engine.heartbeat(timeoutMs),
+        lost: (error) => observer.heartbeatLost(error),
+        answered: () => observer.heartbeatAnswered(),
+      };
+      this.members.set(name, { key: clientKey(n), observer, ...(beat ? { beat } : {}) });
       changed = true;
       if (n.spec.insecure && n.spec.endpoint.startsWith('tcp://')) {
         this.log.warn({ node: name, endpoint: n.spec.endpoint }, 'node uses plain tcp:// without TLS (insecure: true): anyone on that network can run containers as root on it');
       }
     }
+    if (changed) this.heartbeat?.set([...this.members.values()].flatMap((m) => m.beat ?? []));
     if (changed || !this.executor) {
       const engines = new Map<string, Engine>();
       for (const [name, m] of this.members) if (m.observer.engine) engines.set(name, m.observer.engine);
@@ -95,7 +112,11 @@ class EngineFleet implements FleetPort {
   }
 
   async close(): Promise<void> {
-    for (const m of this.members.values()) m.observer.close();
+    this.heartbeat?.stop();
+    for (const m of this.members.values()) {
+      m.observer.close();
+      m.observer.engine?.close();
+    }
     this.members.clear();
   }
 }

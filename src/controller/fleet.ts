@@ -11,7 +11,7 @@ export interface FleetPort {
   /** Re-observe the named nodes (all when undefined) and return the whole cached state. */
   observe(nodes?: readonly string[]): Promise<ObservedState>;
   execute(actions: readonly Action[]): Promise<ActionResult[]>;
-  /** Called with a node's name when its engine reports a container change. */
+  /** Called with a node's name when its engine reports a container change, and when its heartbeat loses it or hears it again (observe it then). */
   onChange(cb: (node: string) => void): void;
   close(): Promise<void>;
 }

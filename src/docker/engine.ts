@@ -16,6 +16,7 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { FogNode } from '../api/types.js';
+import { PingLine, TCP_KEEPALIVE_MS, type PingTarget } from './ping.js';
 
 /**
  * Why a call failed. `config`: the endpoint cannot be used as written (never
@@ -133,23 +134,26 @@ interface Transport {
   pool: http.Agent;
   /** TLS options for a connection outside the pool. */
   tls: https.AgentOptions;
+  /** The heartbeat's own connection goes here. */
+  ping: PingTarget;
 }
 
 function transport(node: string, o: Docker.DockerOptions): Transport {
-  const poolOpts: http.AgentOptions = { keepAlive: true, maxSockets: POOL_SOCKETS, maxFreeSockets: POOL_SOCKETS, timeout: POOL_IDLE_MS, scheduling: 'lifo' };
+  // keepAliveMsecs: the agent sets it as the kernel's TCP keep-alive idle time on pooled sockets.
+  const poolOpts: http.AgentOptions = { keepAlive: true, keepAliveMsecs: TCP_KEEPALIVE_MS, maxSockets: POOL_SOCKETS, maxFreeSockets: POOL_SOCKETS, timeout: POOL_IDLE_MS, scheduling: 'lifo' };
   if (o.socketPath !== undefined) {
-    return { request: http.request, target: { socketPath: o.socketPath }, pool: new http.Agent(poolOpts), tls: {} };
+    return { request: http.request, target: { socketPath: o.socketPath }, pool: new http.Agent(poolOpts), tls: {}, ping: { socketPath: o.socketPath } };
   }
   const target = { host: o.host, port: o.port };
   if (o.protocol === 'https') {
     const tls: https.AgentOptions = { ...(o.ca ? { ca: o.ca } : {}), ...(o.cert ? { cert: o.cert } : {}), ...(o.key ? { key: o.key } : {}) };
-    return { request: https.request, target, pool: new https.Agent({ ...poolOpts, ...tls }), tls };
+    return { request: https.request, target, pool: new https.Agent({ ...poolOpts, ...tls }), tls, ping: { host: String(o.host), port: Number(o.port), tls } };
   }
   // Never plain HTTP with TLS material at hand: that would be a silent downgrade.
   if (o.protocol !== 'http' || o.ca || o.cert || o.key) {
     throw new EngineError('config', `node ${node}: no usable protocol (${String(o.protocol)}) for ${o.host}:${o.port}`);
   }
-  return { request: http.request, target, pool: new http.Agent(poolOpts), tls: {} };
+  return { request: http.request, target, pool: new http.Agent(poolOpts), tls: {}, ping: { host: String(o.host), port: Number(o.port) } };
 }
 
 /** How the engine is reached (dockerode's option shape): parsed from a Node's spec, TLS files read. */
@@ -196,7 +200,7 @@ export class Engine {
     readonly node: string,
     private readonly via: Transport,
     private readonly opts: EngineOptions,
-    private readonly seen: { at: number },
+    private readonly seen: { at: number; pinger?: PingLine },
   ) {}
 
   /** A client for `node` reached with dockerode's connection options. */
@@ -225,6 +229,28 @@ export class Engine {
 
   async ping(): Promise<void> {
     await this.call({ method: 'GET', path: '/_ping', ok: [200] });
+  }
+
+  /**
+   * The heartbeat: `HEAD /_ping` on a kept-alive connection of its own
+   * (src/docker/ping.ts), with its own deadline, so that neither the pool
+   * nor the event stream of a hung engine can hold it up. Rejects with an
+   * EngineError ('timeout', 'connection' or 'http').
+   */
+  async heartbeat(timeoutMs: number): Promise<void> {
+    this.seen.pinger ??= new PingLine(this.via.ping, () => (this.seen.at = performance.now()));
+    try {
+      await this.seen.pinger.ping(timeoutMs);
+    } catch (err) {
+      const e = err as Error & { kind?: EngineErrorKind; errno?: string };
+      throw new EngineError(e.kind ?? 'connection', e.message, undefined, e.errno);
+    }
+  }
+
+  /** Closes the heartbeat's connection (pooled connections close themselves when idle). */
+  close(): void {
+    this.seen.pinger?.close();
+    this.seen.pinger = undefined;
   }
 
   info(): Promise<EngineInfo> {
@@ -372,6 +398,8 @@ export class Engine {
       path: spec.path + qs,
       headers,
     });
+    // Connections outside the pool get the kernel's keep-alive too (the agent sets it on its own).
+    if (spec.own) req.once('socket', (s) => s.setKeepAlive(true, TCP_KEEPALIVE_MS));
     req.end(body);
     return req;
   }

@@ -11,6 +11,15 @@
 // (a restart between two lists reads `Up …` both times) is seen within
 // inspectMaxAgeMs plus one observation. Facts (/info) and images are read on
 // first contact, after the engine was unreachable, and every factsEveryMs.
+//
+// The heartbeat (heartbeat.ts, run by the fleet) has the last word on a
+// silent engine: once it says the node is lost, the node is unreachable at
+// once, reads in flight are not waited for (a hung engine holds them until
+// their deadline) and their answers are dropped, no new read is started, and
+// the event stream is closed. When a ping is answered again, the stream is
+// reopened and the node stays unreachable until a full read (list, inspect
+// of every managed container, facts) has succeeded: nothing cached from
+// before the silence is trusted.
 
 import type { Logger } from 'pino';
 import type { FogNode, ObservedContainer, ObservedNode } from '../api/types.js';
@@ -67,6 +76,13 @@ export class NodeObserver {
   private inflight?: Promise<ObservedNode>;
   private queued?: Promise<ObservedNode>;
   private watcher?: EventWatch;
+  private onChange?: (node: string) => void;
+  /** The heartbeat says the engine is silent: no reads until it answers a ping again. */
+  private lost = false;
+  /** Bumped on every loss: a read begun before it is not taken in. */
+  private epoch = 0;
+  /** Callers of observe() waiting on a read that a loss overtook. */
+  private waiters: Array<(s: ObservedNode) => void> = [];
 
   constructor(
     node: FogNode,
@@ -89,20 +105,80 @@ export class NodeObserver {
 
   /** Reads the engine now. Calls made while one runs share one follow-up read. */
   observe(): Promise<ObservedNode> {
+    if (this.lost) return Promise.resolve(this.state);
     if (!this.inflight) {
       this.inflight = this.read().finally(() => (this.inflight = undefined));
-      return this.inflight;
+      return this.orLoss(this.inflight);
     }
     this.queued ??= this.inflight.then(() => {
       this.queued = undefined;
       return this.observe();
     });
-    return this.queued;
+    return this.orLoss(this.queued);
+  }
+
+  /** Whether the heartbeat holds the node lost. */
+  get silent(): boolean {
+    return this.lost;
+  }
+
+  /** The heartbeat lost the node: unreachable now, readers released, events stopped until it answers again. */
+  heartbeatLost(error: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.epoch++;
+    this.missed = true;
+    this.listPrint = undefined;
+    const state = this.setUnreachable(error);
+    this.opts.logger?.warn({ node: this.name, err: error }, 'node lost: no answer to its heartbeat');
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(state);
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.onChange?.(this.name);
+  }
+
+  /** A ping was answered: a lost node is read afresh (and its events followed again); an unreachable one is read again. */
+  heartbeatAnswered(): void {
+    if (this.lost) {
+      this.lost = false;
+      this.missed = true;
+      this.opts.logger?.info({ node: this.name }, 'node answers its heartbeat again; reading it afresh');
+      this.startWatch();
+      this.onChange?.(this.name);
+      return;
+    }
+    // Unreachable by a failed read while pings are answered: ask for another look (at most once per ping).
+    if (!this.state.reachable && !this.inflight) this.onChange?.(this.name);
+  }
+
+  /** `read` unless the heartbeat loses the node first. */
+  private orLoss(read: Promise<ObservedNode>): Promise<ObservedNode> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve);
+      read.then(
+        (s) => {
+          this.waiters = this.waiters.filter((w) => w !== resolve);
+          resolve(s);
+        },
+        (err: Error) => {
+          this.waiters = this.waiters.filter((w) => w !== resolve);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Follows the engine's container events; `onChange(name)` asks for a re-observe of this node. */
   watch(onChange: (node: string) => void): void {
-    if (!this.engine || this.watcher) return;
+    this.onChange = onChange;
+    this.startWatch();
+  }
+
+  private startWatch(): void {
+    const onChange = this.onChange;
+    if (!this.engine || this.watcher || !onChange) return;
     const log = this.opts.logger;
     this.watcher = new EventWatch(
       this.engine,
@@ -128,6 +204,7 @@ export class NodeObserver {
   }
 
   close(): void {
+    this.onChange = undefined;
     this.watcher?.close();
     this.watcher = undefined;
   }
@@ -142,6 +219,14 @@ export class NodeObserver {
     const named = this.named;
     this.named = new Set();
     this.missed = false;
+    const epoch = this.epoch;
+    /** The heartbeat lost the node while this read was out: what it brings is from before the silence. */
+    const overtaken = () => {
+      for (const id of named) this.named.add(id);
+      this.missed = true;
+      this.listPrint = undefined;
+      return this.state;
+    };
     try {
       const [list, info, images] = await Promise.all([engine.listContainersText(), readFacts ? engine.info() : undefined, readFacts ? engine.listImages() : undefined]);
       const now = this.opts.now();
@@ -149,7 +234,9 @@ export class NodeObserver {
       if (info) this.clockOffset = (parseEngineTime(info.SystemTime) ?? Date.now()) - now;
       const base: TimeBase = { now, engineNow: now + this.clockOffset };
       const print = listPrint(list);
+      if (epoch !== this.epoch) return overtaken();
       const containers = !fresh && print === this.listPrint ? await this.recheck(engine, base, named) : await this.containers(engine, JSON.parse(list) as EngineContainerSummary[], base, (id) => fresh || named.has(id));
+      if (epoch !== this.epoch) return overtaken();
       this.listPrint = print;
       this.setReachable(now);
       if (info && images) {
@@ -159,6 +246,7 @@ export class NodeObserver {
       this.state = { ...this.state, containers };
       return this.state;
     } catch (err) {
+      if (epoch !== this.epoch) return overtaken();
       for (const id of named) this.named.add(id);
       if (fresh) this.missed = true;
       this.listPrint = undefined;

@@ -1,0 +1,143 @@
+// The heartbeat's own line to an engine: one kept-alive connection that
+// carries nothing but `HEAD /_ping`, one at a time. Written on a bare socket,
+// not through node:http: at 1,000 engines and one ping per engine per second
+// the http client's per-request work (request object, header formatting,
+// parser, agent bookkeeping) was most of the heartbeat's CPU, while a fixed
+// request and a status line to read cost a write and a read. HEAD has no body:
+// the answer ends with its headers, on dockerd and on the hollow engines.
+//
+// Its own connection, so that calls a hung engine holds open (the pool's
+// connections, the event stream) never hold a ping up; a ping that times out
+// destroys the connection, and the next one opens a fresh one.
+
+import net from 'node:net';
+import tls from 'node:tls';
+
+/** Where the ping line connects: a unix socket, or host/port with TLS material when it has some. */
+export type PingTarget = { socketPath: string } | { host: string; port: number; tls?: tls.ConnectionOptions };
+
+/** Kernel TCP keep-alive idle time on engine connections. Node 20 (libuv 1.46) sets only TCP_KEEPIDLE; probe interval and count stay the kernel's (75 s × 9), so keep-alive alone notices a dead peer after minutes: the heartbeat is the bound. */
+export const TCP_KEEPALIVE_MS = 1_000;
+
+const REQUEST = Buffer.from('HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n', 'latin1');
+const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
+/** A status line and headers longer than this are not an engine's ping answer. */
+const MAX_HEADER = 16 * 1024;
+
+export class PingError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'connection' | 'http',
+    message: string,
+    readonly errno?: string,
+  ) {
+    super(message);
+    this.name = 'PingError';
+  }
+}
+
+interface Pending {
+  resolve(): void;
+  reject(err: PingError): void;
+  timer: NodeJS.Timeout;
+}
+
+export class PingLine {
+  private socket?: net.Socket;
+  private buf?: Buffer;
+  private pending?: Pending;
+  private closed = false;
+
+  constructor(
+    private readonly target: PingTarget,
+    /** Called on every answer (any status): proof the engine is alive. */
+    private readonly onAnswer: () => void = () => undefined,
+  ) {}
+
+  /** Sends one ping; resolves on `200`, rejects on anything else or after `timeoutMs`. One at a time. */
+  ping(timeoutMs: number): Promise<void> {
+    if (this.pending) return Promise.reject(new PingError('connection', 'a ping is already in flight'));
+    if (this.closed) return Promise.reject(new PingError('connection', 'ping line closed'));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new PingError('timeout', `no answer to ping within ${timeoutMs} ms`)), timeoutMs);
+      this.pending = { resolve, reject, timer };
+      const socket = this.socket ?? this.open();
+      // Before the connection is up, write() queues: the deadline covers the handshake too.
+      socket.write(REQUEST);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.fail(new PingError('connection', 'ping line closed'));
+    if (this.socket) this.drop(this.socket);
+  }
+
+  private open(): net.Socket {
+    const t = this.target;
+    let socket: net.Socket;
+    if ('socketPath' in t) socket = net.connect({ path: t.socketPath });
+    else if (t.tls) socket = tls.connect({ ...t.tls, host: t.host, port: t.port, ...(net.isIP(t.host) ? {} : { servername: t.host }) });
+    else socket = net.connect({ host: t.host, port: t.port });
+    if (!('socketPath' in t)) {
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+    }
+    this.socket = socket;
+    this.buf = undefined;
+    socket.on('data', (chunk: Buffer) => this.read(socket, chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.lost(socket, new PingError('connection', err.message, err.code)));
+    socket.on('close', () => this.lost(socket, new PingError('connection', 'connection closed by the engine')));
+    return socket;
+  }
+
+  private read(socket: net.Socket, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    const buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    const end = buf.indexOf(HEADER_END);
+    if (end < 0) {
+      if (buf.length > MAX_HEADER) this.lost(socket, new PingError('http', 'unreadable answer to ping'));
+      else this.buf = buf;
+      return;
+    }
+    this.buf = undefined;
+    this.onAnswer();
+    // `HTTP/1.1 200 OK`: the status is the second word of the first line.
+    const status = buf.toString('latin1', 0, Math.min(end, 64)).split(' ', 3)[1];
+    const pending = this.pending;
+    if (buf.length > end + HEADER_END.length || !pending) {
+      // Bytes after a HEAD answer, or an answer nobody asked for: the line is out of step.
+      this.drop(socket);
+    } else if (/\r\nconnection:\s*close/i.test(buf.toString('latin1', 0, end))) {
+      this.drop(socket);
+    }
+    if (!pending) return;
+    this.pending = undefined;
+    clearTimeout(pending.timer);
+    if (status === '200') pending.resolve();
+    else pending.reject(new PingError('http', `ping answered ${status ?? '?'}`));
+  }
+
+  private lost(socket: net.Socket, err: PingError): void {
+    if (socket !== this.socket) return;
+    this.drop(socket);
+    this.fail(err);
+  }
+
+  private fail(err: PingError): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    clearTimeout(pending.timer);
+    // After a timeout the line may still deliver the late answer: start afresh.
+    if (err.kind === 'timeout' && this.socket) this.drop(this.socket);
+    pending.reject(err);
+  }
+
+  private drop(socket: net.Socket): void {
+    if (this.socket === socket) {
+      this.socket = undefined;
+      this.buf = undefined;
+    }
+    socket.destroy();
+  }
+}

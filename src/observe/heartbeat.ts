@@ -1,0 +1,174 @@
+// Liveness by design: every engine is pinged once per interval, the pings of
+// the fleet spread evenly over the interval (one fleet-wide timer, a slice of
+// the nodes per tick), each with a short deadline of its own. A node that
+// misses `misses` pings in a row is lost at once; one answer brings it back.
+// So a silent node (pulled cable, powered off, hung engine) is noticed within
+// interval + misses × timeout, whatever the fleet's size or the resync
+// interval, and nothing else the engine holds open can delay it.
+//
+// A miss is pinged again at once rather than at the node's next turn: the
+// bound is one wait for the turn plus `misses` deadlines. Once lost, a node is
+// pinged at its turn only (a refusing engine must not be pinged in a loop).
+//
+// The decisions (`answered`, `missed`) are plain functions over a node's
+// record; the class around them only keeps time and sends pings.
+
+export interface HeartbeatOptions {
+  /** Each node is pinged once per interval, ms. */
+  intervalMs: number;
+  /** Deadline of one ping, ms. */
+  timeoutMs: number;
+  /** Pings missed in a row that make a node lost. */
+  misses: number;
+  /** The controller's monotonic clock, ms. */
+  now: () => number;
+  /** The shortest pause between two ticks, ms; more nodes than interval/minTick share a tick. Default 10. */
+  minTickMs?: number;
+}
+
+export const DEFAULT_HEARTBEAT = { intervalMs: 1_000, timeoutMs: 1_000, misses: 2 } as const;
+
+/** One node as the heartbeat sees it. */
+export interface HeartbeatMember {
+  name: string;
+  /** One ping with this deadline; rejects when it gets no good answer. */
+  ping(timeoutMs: number): Promise<void>;
+  /** The node just missed its `misses`th ping in a row. */
+  lost(error: string): void;
+  /** A ping was answered; `back` when the node was lost until now. */
+  answered(back: boolean): void;
+}
+
+/** What the heartbeat knows of one node. */
+export interface Liveness {
+  /** Pings missed in a row. */
+  misses: number;
+  lost: boolean;
+  /** Controller time of the last answer; undefined: none yet. */
+  lastAnswer?: number;
+  /** Controller time the first ping of the current streak of misses was sent. */
+  missingSince?: number;
+}
+
+export const ALIVE: Liveness = { misses: 0, lost: false };
+
+/** An answer: misses forgotten; `back` when the node had been lost. */
+export function answered(s: Liveness, now: number): { next: Liveness; back: boolean } {
+  return { next: { misses: 0, lost: false, lastAnswer: now }, back: s.lost };
+}
+
+/**
+ * A ping sent at `sentAt` missed at `now`. `lost` (with the text for the
+ * node's error) when this miss makes `misses` in a row and the node was not
+ * lost already.
+ */
+export function missed(s: Liveness, sentAt: number, now: number, misses: number, why: string): { next: Liveness; lost?: string } {
+  const missingSince = s.missingSince ?? sentAt;
+  const next: Liveness = { ...s, misses: s.misses + 1, missingSince };
+  if (s.lost || next.misses < misses) return { next };
+  const silentFor = ((now - (s.lastAnswer ?? missingSince)) / 1000).toFixed(1);
+  return { next: { ...next, lost: true }, lost: `no answer to ping for ${silentFor}s (${next.misses} missed in a row; last: ${why})` };
+}
+
+/** Which of `count` nodes (by index) are due at `elapsed` ms into a round of `intervalMs`: [from, to). */
+export function dueSlice(count: number, intervalMs: number, elapsed: number, from: number): { from: number; to: number } {
+  const to = Math.min(count, Math.floor((Math.max(0, elapsed) / intervalMs) * count) + 1);
+  return { from, to: Math.max(from, to) };
+}
+
+interface Slot {
+  member: HeartbeatMember;
+  live: Liveness;
+  /** A ping is out. */
+  busy: boolean;
+}
+
+export class Heartbeat {
+  private readonly slots = new Map<string, Slot>();
+  private order: string[] = [];
+  private cursor = 0;
+  private roundStart = 0;
+  private timer?: NodeJS.Timeout;
+  private tickMs = 0;
+  private stopped = false;
+  /** Pings sent (answered or not), for the bench and tests. */
+  sent = 0;
+
+  constructor(private readonly opts: HeartbeatOptions) {}
+
+  /** The nodes to ping from now on; a node that stays keeps its record. */
+  set(members: readonly HeartbeatMember[]): void {
+    const wanted = new Map(members.map((m) => [m.name, m]));
+    for (const name of this.slots.keys()) if (wanted.get(name) !== this.slots.get(name)!.member) this.slots.delete(name);
+    for (const m of members) if (!this.slots.has(m.name)) this.slots.set(m.name, { member: m, live: ALIVE, busy: false });
+    this.order = members.map((m) => m.name);
+    this.cursor = Math.min(this.cursor, this.order.length);
+    if (!this.stopped) this.schedule();
+  }
+
+  /** The heartbeat's record of a node, for status and tests. */
+  liveness(name: string): Liveness | undefined {
+    return this.slots.get(name)?.live;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    const n = this.order.length;
+    const tickMs = n === 0 ? 0 : Math.min(this.opts.intervalMs, Math.max(this.opts.minTickMs ?? 10, this.opts.intervalMs / n));
+    if (tickMs === this.tickMs && (this.timer || n === 0)) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.tickMs = tickMs;
+    if (n === 0) return;
+    this.roundStart = this.opts.now();
+    this.cursor = 0;
+    this.timer = setInterval(() => this.tick(), tickMs);
+    this.timer.unref();
+    this.tick();
+  }
+
+  private tick(): void {
+    const now = this.opts.now();
+    const { intervalMs } = this.opts;
+    if (this.cursor >= this.order.length) {
+      if (now - this.roundStart < intervalMs) return;
+      // A new round; after a stall (a blocked event loop) start from now rather than catch up in a burst.
+      this.roundStart = now - this.roundStart < 2 * intervalMs ? this.roundStart + intervalMs : now;
+      this.cursor = 0;
+    }
+    const { from, to } = dueSlice(this.order.length, intervalMs, now - this.roundStart, this.cursor);
+    this.cursor = to;
+    for (let i = from; i < to; i++) this.send(this.order[i]!);
+  }
+
+  private send(name: string): void {
+    const slot = this.slots.get(name);
+    if (!slot || slot.busy || this.stopped) return;
+    slot.busy = true;
+    this.sent++;
+    const sentAt = this.opts.now();
+    slot.member.ping(this.opts.timeoutMs).then(
+      () => {
+        slot.busy = false;
+        if (this.slots.get(name) !== slot || this.stopped) return;
+        const { next, back } = answered(slot.live, this.opts.now());
+        slot.live = next;
+        slot.member.answered(back);
+      },
+      (err: unknown) => {
+        slot.busy = false;
+        if (this.slots.get(name) !== slot || this.stopped) return;
+        const { next, lost } = missed(slot.live, sentAt, this.opts.now(), this.opts.misses, err instanceof Error ? err.message : String(err));
+        slot.live = next;
+        if (lost !== undefined) slot.member.lost(lost);
+        // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
+        else if (!next.lost) this.send(name);
+      },
+    );
+  }
+}

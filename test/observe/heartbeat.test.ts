@@ -1,0 +1,256 @@
+// The heartbeat: its decisions as plain functions (tables), its schedule with
+// a fake clock and fake pings (spread over the interval, k misses in a row,
+// one answer brings a node back, a ping that never ends holds nothing up),
+// and the whole path through the engine fleet against hollow engines with
+// the black-hole fault: the FleetPort reports the node unreachable within the
+// bound, tells onChange, does not wait for calls the engine holds, and after
+// the fault is lifted reports it reachable only after a full read.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startHollowFleet, type HollowFleet } from '../../hack/hollow/fleet.js';
+import type { FogNode } from '../../src/api/types.js';
+import { createEngineFleet } from '../../src/controller/engine-fleet.js';
+import { Engine } from '../../src/docker/engine.js';
+import { ALIVE, answered, dueSlice, Heartbeat, missed, type HeartbeatMember } from '../../src/observe/heartbeat.js';
+import { rootLogger } from '../../src/runtime/logger.js';
+import { systemClock } from '../../src/runtime/clock.js';
+
+describe('decisions', () => {
+  it.each([
+    { misses: 0, k: 2, lost: false },
+    { misses: 1, k: 2, lost: true },
+    { misses: 0, k: 1, lost: true },
+    { misses: 2, k: 3, lost: true },
+  ])('a miss after $misses in a row with k=$k: lost $lost', ({ misses, k, lost }) => {
+    const got = missed({ misses, lost: false, lastAnswer: 1_000, ...(misses > 0 ? { missingSince: 2_000 } : {}) }, 2_000, 3_500, k, 'no answer to ping within 1000 ms');
+    expect(got.next.misses).toBe(misses + 1);
+    expect(got.lost !== undefined).toBe(lost);
+    if (lost) expect(got.lost).toBe(`no answer to ping for 2.5s (${misses + 1} missed in a row; last: no answer to ping within 1000 ms)`);
+  });
+
+  it('a lost node is not lost twice; an answer brings it back once', () => {
+    const first = missed({ ...ALIVE }, 0, 1_000, 1, 'x');
+    expect(first.lost).toMatch(/^no answer to ping for 1\.0s/);
+    expect(missed(first.next, 1_000, 2_000, 1, 'x').lost).toBeUndefined();
+    const back = answered(first.next, 3_000);
+    expect(back).toEqual({ next: { misses: 0, lost: false, lastAnswer: 3_000 }, back: true });
+    expect(answered(back.next, 4_000).back).toBe(false);
+  });
+
+  it.each([
+    { count: 1000, elapsed: 0, from: 0, to: 1 },
+    { count: 1000, elapsed: 499.9, from: 1, to: 500 },
+    { count: 1000, elapsed: 999, from: 500, to: 1000 },
+    { count: 1000, elapsed: 5_000, from: 0, to: 1000 },
+    { count: 3, elapsed: 400, from: 1, to: 2 },
+    { count: 3, elapsed: 700, from: 2, to: 3 },
+    { count: 3, elapsed: 100, from: 2, to: 2 },
+  ])('$count nodes, $elapsed ms into the round from $from: up to $to', ({ count, elapsed, from, to }) => {
+    expect(dueSlice(count, 1_000, elapsed, from)).toEqual({ from, to });
+  });
+});
+
+describe('schedule (fake clock)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+  const now = () => Date.now();
+
+  /** Members whose pings answer at once, never, or fail; every ping's time is kept. */
+  function members(n: number) {
+    const mode = new Map<string, 'ok' | 'silent' | 'refused'>();
+    const pings: { name: string; at: number }[] = [];
+    const events: string[] = [];
+    const list: HeartbeatMember[] = Array.from({ length: n }, (_, i) => {
+      const name = `n${i}`;
+      mode.set(name, 'ok');
+      return {
+        name,
+        ping: (timeoutMs: number) => {
+          pings.push({ name, at: now() });
+          const m = mode.get(name);
+          if (m === 'ok') return Promise.resolve();
+          if (m === 'refused') return Promise.reject(new Error('connect ECONNREFUSED'));
+          return new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`no answer to ping within ${timeoutMs} ms`)), timeoutMs));
+        },
+        lost: (error: string) => events.push(`${now()} lost ${name}: ${error}`),
+        answered: (back: boolean) => void (back && events.push(`${now()} back ${name}`)),
+      };
+    });
+    return { list, mode, pings, events };
+  }
+
+  it('pings each node once per interval, spread evenly over it', async () => {
+    const m = members(100);
+    const hb = new Heartbeat({ intervalMs: 1_000, timeoutMs: 1_000, misses: 2, now });
+    const t0 = now();
+    hb.set(m.list);
+    await vi.advanceTimersByTimeAsync(3_000 - 1);
+    hb.stop();
+    // Three rounds: every node three times, about 1 s apart.
+    for (const member of m.list) {
+      const at = m.pings.filter((p) => p.name === member.name).map((p) => p.at - t0);
+      expect(at).toHaveLength(3);
+      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(990);
+      expect(at[1]! - at[0]!).toBeLessThanOrEqual(1_010);
+    }
+    // Spread: in every 100 ms of a round, about a tenth of the nodes (ticks of 10 ms).
+    const perTenth = Array.from({ length: 10 }, (_, i) => m.pings.filter((p) => p.at - t0 >= i * 100 && p.at - t0 < (i + 1) * 100).length);
+    for (const n of perTenth) expect(n).toBeGreaterThanOrEqual(9);
+    for (const n of perTenth) expect(n).toBeLessThanOrEqual(11);
+  });
+
+  it('k=2 silent pings in a row lose a node within one turn plus 2 deadlines; one answer brings it back', async () => {
+    const m = members(10);
+    const hb = new Heartbeat({ intervalMs: 1_000, timeoutMs: 1_000, misses: 2, now });
+    hb.set(m.list);
+    await vi.advanceTimersByTimeAsync(1_500);
+    const t0 = now();
+    m.mode.set('n3', 'silent');
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(m.events).toHaveLength(1);
+    const [at, what] = m.events[0]!.split(' lost ');
+    expect(what).toMatch(/^n3: no answer to ping for [23]\.\ds \(2 missed in a row; last: no answer to ping within 1000 ms\)$/);
+    expect(Number(at) - t0).toBeGreaterThanOrEqual(2_000);
+    expect(Number(at) - t0).toBeLessThanOrEqual(3_000);
+    expect(hb.liveness('n3')).toMatchObject({ lost: true, misses: 2 });
+    // Lost: pinged at its turn only, no re-ping loop.
+    const before = m.pings.filter((p) => p.name === 'n3').length;
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(m.pings.filter((p) => p.name === 'n3').length - before).toBeLessThanOrEqual(3);
+    m.mode.set('n3', 'ok');
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(m.events.slice(1).map((e) => e.split(' ').slice(1).join(' '))).toEqual(['back n3']);
+    // The others were never lost.
+    expect(m.events.filter((e) => !e.includes('n3'))).toEqual([]);
+    hb.stop();
+  });
+
+  it('a refusing engine is lost at once (k quick misses), then pinged once per interval', async () => {
+    const m = members(4);
+    const hb = new Heartbeat({ intervalMs: 1_000, timeoutMs: 1_000, misses: 2, now });
+    hb.set(m.list);
+    await vi.advanceTimersByTimeAsync(1_200);
+    const t0 = now();
+    m.mode.set('n0', 'refused');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(m.events).toHaveLength(1);
+    expect(Number(m.events[0]!.split(' ')[0]) - t0).toBeLessThanOrEqual(1_000);
+    const n0 = () => m.pings.filter((p) => p.name === 'n0').length;
+    const before = n0();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(n0() - before).toBe(5);
+    hb.stop();
+  });
+
+  it('one missed ping is not a loss', async () => {
+    const m = members(2);
+    const hb = new Heartbeat({ intervalMs: 1_000, timeoutMs: 1_000, misses: 2, now });
+    hb.set(m.list);
+    await vi.advanceTimersByTimeAsync(1_100);
+    m.mode.set('n1', 'silent');
+    // The turn's ping (at 1.5 s) misses at 2.5 s; the re-ping then answers.
+    await vi.advanceTimersByTimeAsync(500);
+    expect(m.pings.filter((p) => p.name === 'n1')).toHaveLength(2);
+    m.mode.set('n1', 'ok');
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(m.events).toEqual([]);
+    expect(hb.liveness('n1')).toMatchObject({ misses: 0, lost: false });
+    hb.stop();
+  });
+});
+
+describe('through the engine fleet, on hollow engines with the black-hole fault', () => {
+  let dir: string;
+  let fleet: HollowFleet;
+  beforeEach(async () => {
+    dir = mkdtempSync('/tmp/hbt-');
+    fleet = await startHollowFleet({ count: 3, dir: `${dir}/h`, latencyMs: 5 });
+  });
+  afterEach(async () => {
+    await fleet.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function manifests(): FogNode[] {
+    return fleet.nodes.map((n) => ({
+      kind: 'Node',
+      metadata: { name: n.name, labels: n.labels, annotations: {} },
+      spec: { endpoint: n.endpoint, insecure: false, address: '127.0.0.1', devices: [], capacity: {}, unschedulable: false },
+      source: { file: 'test', line: 1, col: 1 },
+    }));
+  }
+
+  it('a black-holed node is unreachable within 3 s without waiting for its calls, and reachable again only after a full read', async () => {
+    const port = createEngineFleet({
+      clock: systemClock,
+      logger: rootLogger({ level: 'silent', pretty: false }),
+      callTimeoutMs: 5_000,
+      cluster: 'hb',
+      watchEvents: true,
+      heartbeat: { intervalMs: 500, timeoutMs: 500, misses: 2 },
+    });
+    const changes: { node: string; at: number }[] = [];
+    port.onChange((node) => changes.push({ node, at: performance.now() }));
+    try {
+      port.sync(manifests());
+      const first = await port.observe();
+      expect(first.nodes.every((n) => n.reachable)).toBe(true);
+      const victim = fleet.nodes[1]!.name;
+      const list0 = fleet.calls().get('GET /containers/json') ?? 0;
+      await fleet.setFault(victim, 'blackhole');
+      const t0 = performance.now();
+      // A read of the victim is now held by the engine (5 s call timeout): the loss must not wait for it.
+      const held = port.observe([victim]);
+      const got = await held;
+      const lostAfter = performance.now() - t0;
+      const v = got.nodes.find((n) => n.name === victim)!;
+      expect(v.reachable).toBe(false);
+      expect(v.error).toMatch(/^no answer to ping for \d+\.\ds \(2 missed in a row/);
+      expect(v.since).toBeGreaterThanOrEqual(t0);
+      // Bound: turn (0.5 s) + 2 deadlines (0.5 s each), with slack for a busy machine.
+      expect(lostAfter).toBeLessThan(3_000);
+      expect(changes.some((c) => c.node === victim && c.at >= t0)).toBe(true);
+      expect(got.nodes.filter((n) => n.name !== victim).every((n) => n.reachable)).toBe(true);
+      // While lost, observe answers at once from the last state.
+      const t1 = performance.now();
+      expect((await port.observe([victim])).nodes.find((n) => n.name === victim)!.reachable).toBe(false);
+      expect(performance.now() - t1).toBeLessThan(50);
+
+      // Lifted: the node comes back through a full read (a list and the facts), not by the ping alone.
+      const infos0 = fleet.calls().get('GET /info') ?? 0;
+      changes.length = 0;
+      await fleet.setFault(victim, 'up');
+      const t2 = performance.now();
+      while (!changes.some((c) => c.node === victim) && performance.now() - t2 < 3_000) await new Promise((r) => setTimeout(r, 20));
+      expect(changes.some((c) => c.node === victim)).toBe(true);
+      const before = port.observe([victim]);
+      const back = (await before).nodes.find((n) => n.name === victim)!;
+      expect(back.reachable).toBe(true);
+      expect(back.error).toBeUndefined();
+      expect(fleet.calls().get('GET /info') ?? 0).toBeGreaterThan(infos0);
+      expect(fleet.calls().get('GET /containers/json') ?? 0).toBeGreaterThan(list0);
+    } finally {
+      await port.close();
+    }
+  });
+
+  it('a ping on its own line is answered while the pooled connections are held', async () => {
+    const node = fleet.nodes[0]!;
+    const engine = Engine.connect(node.name, { socketPath: node.socket }, { callTimeoutMs: 2_000 });
+    try {
+      await engine.heartbeat(500);
+      await fleet.setFault(node.name, 'blackhole');
+      const held = Promise.allSettled([engine.ping(), engine.listContainers(), engine.info(), engine.listImages()]);
+      await expect(engine.heartbeat(300)).rejects.toMatchObject({ kind: 'timeout' });
+      await fleet.setFault(node.name, 'up');
+      // Four pooled calls are still out (their answers were held): the heartbeat does not queue behind them.
+      await engine.heartbeat(300);
+      await held;
+      await fleet.setFault(node.name, 'down');
+      await expect(engine.heartbeat(300)).rejects.toMatchObject({ kind: 'connection' });
+    } finally {
+      engine.close();
+    }
+  });
+});
