@@ -9,7 +9,7 @@
 import type { Action, ActionHistory, DesiredState, ObservedNode, ObservedState, ReconcileSettings, Status, StatusEvent } from '../api/types.js';
 import { NO_HISTORY } from '../api/types.js';
 import { redactActionWith, secretName } from '../api/redact.js';
-import { pruneHistory, recordOutcomes, reconcile } from '../reconcile/index.js';
+import { pruneHistory, recordOutcomes, reconcile, type ReconcileMemo } from '../reconcile/index.js';
 import { noteText } from '../status/text.js';
 import { showAction, showEvent, showStatus } from '../status/doc.js';
 import { unmanagedContainers } from './ownership.js';
@@ -70,6 +70,8 @@ export class Controller {
   private events: CountedEvent[] = [];
   /** What became of each slot's recent actions: the reconcile's input for back-off. */
   private history: ActionHistory = NO_HISTORY;
+  /** Steady services of the last pass, reused while their inputs are the same objects. */
+  private memo?: ReconcileMemo;
   /** Extra fields merged into the status document (e.g. GitOps sync). */
   extraStatus: () => Record<string, unknown> = () => ({});
 
@@ -243,7 +245,8 @@ export class Controller {
       const wanted = new Map(snap.services.map((s) => [s.metadata.name, s.spec.mode === 'global' ? 1 : s.spec.replicas]));
       this.history = pruneHistory(this.history, (service, slot) => slot < (wanted.get(service) ?? 0));
     }
-    const { actions, status, requeueAt } = reconcile(desired, observed, this.history, now);
+    const { actions, status, requeueAt, memo } = reconcile(desired, observed, this.history, now, this.memo);
+    this.memo = memo;
     this.passes++;
     this.lastPassAt = now;
     this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };

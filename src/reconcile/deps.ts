@@ -5,6 +5,7 @@ import type { EnvVar, Service } from '../api/types.js';
 import { isReady } from './context.js';
 import { envPrefix } from './names.js';
 import { compareReplicas, type Replica } from './pair.js';
+import { rankKeepers } from './slots.js';
 
 /**
  * The order services are planned in: what a service depends on or has
@@ -38,11 +39,15 @@ export interface Endpoint {
   port?: number;
 }
 
-/** The port others use: the first port's host port, or its container port (host network, or bridge without a mapping). */
+/**
+ * The port others use: the first port's host port; with host networking its
+ * container port (which is the node's). None when nothing is published at a
+ * known port: network none, or a bridge port Docker would publish at random.
+ */
 export function servicePort(s: Service): number | undefined {
   const p = s.spec.ports[0];
-  if (p === undefined) return undefined;
-  return p.host ?? p.container;
+  if (p === undefined || s.spec.network === 'none') return undefined;
+  return s.spec.network === 'host' ? p.container : p.host;
 }
 
 /** `MQTT_BROKER_HOST` / `MQTT_BROKER_PORT` for each dependency, in dependsOn order. */
@@ -65,9 +70,10 @@ export interface Dependencies {
 
 /**
  * The endpoint of each service this one depends on: its lowest-slot ready
- * replica (then node name, container name). Within the grace period a replica
- * on an unreachable node still counts with its last known state, so a blip
- * does not re-point dependents.
+ * replica; when that slot has two copies (a lost node came back), the one the
+ * slot will keep (onNodeReturn), so dependents are not pointed at a copy about
+ * to be removed. Within the grace period a replica on an unreachable node
+ * still counts with its last known state, so a blip does not re-point dependents.
  */
 export function resolveDependencies(
   svc: Service,
@@ -85,11 +91,15 @@ export function resolveDependencies(
       continue;
     }
     const maxSlot = ds.spec.mode === 'global' ? Number.POSITIVE_INFINITY : ds.spec.replicas;
-    let r: Replica | undefined;
+    let lowest: Replica[] = [];
     for (const x of replicas.get(dep) ?? []) {
       if (x.where === 'lost' || !(x.slot < maxSlot) || !isReady(x.c, ds)) continue;
-      if (r === undefined || compareReplicas(x, r) < 0) r = x;
+      if (lowest.length === 0 || x.slot < lowest[0]!.slot) lowest = [x];
+      else if (x.slot === lowest[0]!.slot) lowest.push(x);
     }
+    // A global service's replicas are all slot 0, one per node: the first node by name, not a keeper among copies.
+    lowest.sort(compareReplicas);
+    const r = lowest.length <= 1 || ds.spec.mode === 'global' ? lowest[0] : rankKeepers(lowest, ds.spec.placement.onNodeReturn, () => true)[0];
     if (r === undefined || r.node === undefined) {
       waiting.push({ service: dep, defined: true });
       continue;

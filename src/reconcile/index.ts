@@ -1,6 +1,6 @@
 // The pure reconcile core: desired + observed + action history + now → actions + status.
 
-export { reconcile } from './reconcile.js';
+export { reconcile, type ReconcileMemo } from './reconcile.js';
 export { isReady, type ServiceCtx } from './context.js';
 export { placementRequest, repelledBy } from './place.js';
 export { specHash, containerShape, canonicalJson, fnv1a64, type ContainerShape } from './hash.js';

@@ -22,10 +22,14 @@ import type {
   ActionHistory,
   Condition,
   DesiredState,
+  FogNode,
   NodeStatus,
+  ObservedContainer,
+  ObservedNode,
   ObservedState,
   ReasonCode,
   ReconcileResult,
+  ReconcileSettings,
   Service,
   ServiceStatus,
   StatusEvent,
@@ -48,9 +52,33 @@ const TYPE_ORDER: Record<Action['type'], number> = { remove: 0, start: 1, create
 const WARNING_ACTIONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['Dead', 'NodeLost', 'Misplaced', 'Rescheduled']);
 const WARNING_NOTES: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['DependencyCycle', 'BackOff', 'ActionBackOff', 'Unschedulable', 'PolicyRefused', 'NodeLost', 'NodeUnreachable']);
 
-export function reconcile(desired: DesiredState, observed: ObservedState, history: ActionHistory, now: number): ReconcileResult {
+/**
+ * What a pass may reuse from the previous one: each steady service's status
+ * (nothing to do, all replicas ready and current) with the inputs it came
+ * from, compared by reference. Handed back by the caller, so the reconcile
+ * stays a function of its arguments.
+ */
+export interface ReconcileMemo {
+  readonly nodes: readonly FogNode[];
+  readonly settings: ReconcileSettings;
+  readonly observed: readonly ObservedNode[];
+  readonly services: ReadonlyMap<string, SteadyService>;
+}
+
+interface SteadyService {
+  readonly svc: Service;
+  readonly hash: string;
+  readonly containers: readonly ObservedContainer[];
+  readonly status: ServiceStatus;
+}
+
+export function reconcile(desired: DesiredState, observed: ObservedState, history: ActionHistory, now: number, previous?: ReconcileMemo): ReconcileResult & { memo: ReconcileMemo } {
   const world = pair(desired, observed, now);
   const pass = new PassOutput(now);
+  const reusable = memoUsable(previous, desired, observed, world) ? previous : undefined;
+  const inHistory = new Set<string>();
+  if (reusable !== undefined) for (const h of history.values()) inHistory.add(h.service);
+  const steady = new Map<string, SteadyService>();
   const nodes = nodeStatuses(world, desired, pass);
   const scheduler = new Scheduler(world.nodes);
   const services = new Map<string, Service>();
@@ -82,15 +110,59 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
       ...(frozen !== undefined ? { frozen } : {}),
     };
     const mine = world.replicas.get(name) ?? [];
+    const kept = reusable?.services.get(name);
+    if (kept !== undefined && frozen === undefined && !inHistory.has(name) && kept.svc === svc && kept.hash === ctx.hash && sameContainers(kept.containers, mine)) {
+      statuses.push(kept.status);
+      steady.set(name, kept);
+      continue;
+    }
+    const before = pass.mark();
     // Only bind mounts can be refused: skip the fleet-wide socket scan for the rest.
     const refused = svc.spec.volumes.some((v) => v.type === 'bind') ? refusal(svc, desired.nodes) : [];
-    statuses.push(refused.length > 0 ? refusedService(ctx, mine, refused, pass) : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass));
+    const planned = refused.length > 0 ? { status: refusedService(ctx, mine, refused, pass), othersMatter: true } : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass);
+    statuses.push(planned.status);
+    if (frozen === undefined && !planned.othersMatter && pass.unchangedSince(before) && isSteady(planned.status)) steady.set(name, { svc, hash: ctx.hash, containers: mine.map((r) => r.c), status: planned.status });
   }
-  return pass.result(statuses, nodes, world);
+  const memo: ReconcileMemo = { nodes: desired.nodes, settings: desired.settings, observed: observed.nodes, services: steady };
+  return { ...pass.result(statuses, nodes, world), memo };
 }
 
-/** One service through slots → place → rollout → heal → report. */
-function planService(ctx: ServiceCtx, mine: readonly Replica[], world: Paired, picker: ServicePicker, scheduler: Scheduler, services: ReadonlyMap<string, Service>, pass: PassOutput): ServiceStatus {
+/** The node-level inputs are the same objects as last time, and every node is reachable (so no time-based decision hangs on one). */
+function memoUsable(m: ReconcileMemo | undefined, desired: DesiredState, observed: ObservedState, world: Paired): m is ReconcileMemo {
+  if (m === undefined || m.nodes !== desired.nodes || m.settings !== desired.settings || m.observed.length !== observed.nodes.length || world.unobserved.length > 0) return false;
+  for (let i = 0; i < observed.nodes.length; i++) {
+    const a = m.observed[i]!;
+    const b = observed.nodes[i]!;
+    if (!b.reachable || a.name !== b.name || a.reachable !== b.reachable || a.since !== b.since || a.facts !== b.facts) return false;
+  }
+  return true;
+}
+
+function sameContainers(a: readonly ObservedContainer[], b: readonly Replica[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]!.c) return false;
+  return true;
+}
+
+/** Every replica ready and current, and nothing else to say: the status cannot change while its inputs do not. */
+function isSteady(s: ServiceStatus): boolean {
+  return s.ready === s.desired && s.upToDate === s.desired && s.available === s.desired && s.unschedulable === undefined && s.backoffs === undefined && s.conditions.length === 2 && s.replicas.every((r) => r.note === undefined);
+}
+
+/**
+ * One service through slots → place → rollout → heal → report. `othersMatter`:
+ * a global service left some node out for a reason that other services or
+ * capacity decide (affinity, resources, ports), so its plan may change when they do.
+ */
+function planService(
+  ctx: ServiceCtx,
+  mine: readonly Replica[],
+  world: Paired,
+  picker: ServicePicker,
+  scheduler: Scheduler,
+  services: ReadonlyMap<string, Service>,
+  pass: PassOutput,
+): { status: ServiceStatus; othersMatter: boolean } {
   const slotted = planSlots(ctx, mine, world.nodes, picker);
   pass.commit(scheduler, services, slotted.removals);
   const { removals: retirements, retired } = retire(ctx, slotted.slots);
@@ -133,8 +205,12 @@ function planService(ctx: ServiceCtx, mine: readonly Replica[], world: Paired, p
   for (const n of healed.events) pass.event(object, n);
   for (const n of backoffs) pass.event(object, n);
   if (status.unschedulable !== undefined) pass.event(object, { code: 'Unschedulable', ...status.unschedulable });
-  return status;
+  const othersMatter = [...slotted.verdicts, ...placed.verdicts].some((v) => !STATIC_FILTERS.has(v.rejection.filter));
+  return { status, othersMatter };
 }
+
+/** Filters whose answer depends only on the node (its manifest and engine facts), never on other services or capacity. */
+const STATIC_FILTERS: ReadonlySet<string> = new Set(['NodeSchedulable', 'NodeConstraint', 'NodeNameConstraint', 'NodeDevices', 'SecurityPolicy']);
 
 function frozenCondition(note: Note): Condition {
   const type = note.code === 'DependencyWait' || note.code === 'DependencyCycle' ? note.code : 'NodeUnreachable';
@@ -204,6 +280,15 @@ class PassOutput {
   private requeueAt: number | undefined;
 
   constructor(private readonly now: number) {}
+
+  /** Where the pass stands, to tell afterwards whether a service added anything. */
+  mark(): { actions: number; events: number; requeueAt: number | undefined } {
+    return { actions: this.actions.length, events: this.events.length, requeueAt: this.requeueAt };
+  }
+
+  unchangedSince(m: { actions: number; events: number; requeueAt: number | undefined }): boolean {
+    return this.actions.length === m.actions && this.events.length === m.events && this.requeueAt === m.requeueAt;
+  }
 
   requeue(t: number | undefined): void {
     if (t !== undefined && t > this.now) this.requeueAt = earliest(this.requeueAt, t);

@@ -220,6 +220,32 @@ describe('dependsOn', () => {
     expect(starting.container.labels[LABEL.hash]).not.toBe(healthy.container.labels[LABEL.hash]);
   });
 
+  it('hands out no port that nobody answers on: a bridge port without a host port, or network none', () => {
+    for (const b of [service('db', { ports: [{ container: 5432, protocol: 'tcp' }] }), service('db', { network: 'none', ports: [{ container: 5432, host: 15432, protocol: 'tcp' }] })]) {
+      const a = service('api', { dependsOn: ['db'] });
+      const out = run([{ name: 'n1', o: { address: '10.1.1.1' }, containers: [managed('db', 0, specHash(b))] }], [b, a]);
+      const c = out.actions.find((x) => x.service === 'api');
+      if (c?.type !== 'create') throw new Error('expected a create');
+      expect(c.container.env.map((e) => e.name)).toEqual(['DB_HOST']);
+    }
+  });
+
+  it('points dependents at the copy a returned node will keep, not the one about to go', () => {
+    // Slot 0 runs twice: the original on n1 (back since 99 s) and its replacement on n2 (reachable all along).
+    const b = service('db', { network: 'host', ports: [{ container: 5432, protocol: 'tcp' }] });
+    const a = service('api', { dependsOn: ['db'] });
+    const h = specHash(b);
+    const world: N[] = [
+      { name: 'n1', o: { address: '10.0.0.1' }, since: 99_000, containers: [managed('db', 0, h, { id: 'orig', hostPorts: ['tcp/5432'] })] },
+      { name: 'n2', o: { address: '10.0.0.2' }, containers: [managed('db', 0, h, { id: 'repl', hostPorts: ['tcp/5432'] })] },
+    ];
+    const out = run(world, [b, a]);
+    expect(out.actions.filter((x) => x.service === 'db').map(brief)).toEqual(['remove n1 db/0 NodeReturned']);
+    const c = out.actions.find((x) => x.service === 'api');
+    if (c?.type !== 'create') throw new Error('expected a create');
+    expect(c.container.env).toContainEqual({ name: 'DB_HOST', value: '10.0.0.2', secret: false });
+  });
+
   it('uses the mapped host port on bridge networks', () => {
     const b = service('db', { ports: [{ container: 5432, host: 15432, protocol: 'tcp' }] });
     const a = service('api', { dependsOn: ['db'] });
