@@ -1,5 +1,7 @@
-// Benchmark of the pure reconcile core: fresh placement on a large fleet, and
-// a reconcile with nothing to do. Medians over several runs.
+// Benchmark of the pure reconcile core: fresh placement on a large fleet, a
+// reconcile with nothing to do, and one with one change (a container died)
+// given the previous pass's memo, as the controller runs it. Medians over
+// several runs.
 
 import { NO_HISTORY, type Action, type ObservedContainer, type ObservedState } from '../../src/api/types.js';
 import { reconcile } from '../../src/reconcile/index.js';
@@ -44,6 +46,16 @@ export function applyAll(observed: ObservedState, actions: readonly Action[]): O
   return { nodes: observed.nodes.map((n) => ({ ...n, containers: byNode.get(n.name)! })) };
 }
 
+/** The first managed running container of the middle node exits; nothing else changes identity. */
+function killOne(observed: ObservedState): ObservedState {
+  const i = observed.nodes.length >> 1;
+  const nodes = [...observed.nodes];
+  const n = nodes[i]!;
+  const j = n.containers.findIndex((c) => c.labels['fog.service'] !== undefined && c.state === 'running');
+  nodes[i] = { ...n, containers: n.containers.map((c, k) => (k === j ? { ...c, state: 'exited' as const, exitCode: 137, finishedAt: 0 } : c)) };
+  return { nodes };
+}
+
 export async function benchReconcile(opts: { quick: boolean }): Promise<Record<string, number>> {
   const runs = opts.quick ? 3 : 7;
   const out: Record<string, number> = {};
@@ -60,6 +72,16 @@ export async function benchReconcile(opts: { quick: boolean }): Promise<Record<s
   // The steady state first: a controller spends most passes finding nothing to do.
   bench(out, 'reconcile.noop_5k_nodes_50k_replicas', runs * 2, () => reconcile(big.desired, converged, NO_HISTORY, NOW));
   bench(out, 'reconcile.fresh_5k_nodes_50k_replicas', runs, () => reconcile(big.desired, big.observed, NO_HISTORY, NOW));
+  // One container died; every other node and container keeps its identity (as the observer keeps it), and the
+  // controller hands in the memo of its previous pass. The same change without the memo, for comparison.
+  const memo = reconcile(big.desired, converged, NO_HISTORY, NOW).memo;
+  const changed = killOne(converged);
+  const onePlan = reconcile(big.desired, changed, NO_HISTORY, NOW + 1, memo);
+  bench(out, 'reconcile.one_change_5k_nodes_50k_replicas', runs * 2, () => reconcile(big.desired, changed, NO_HISTORY, NOW + 1, memo));
+  bench(out, 'reconcile.one_change_no_memo_5k_nodes_50k_replicas', runs, () => reconcile(big.desired, changed, NO_HISTORY, NOW + 1));
+  out['reconcile.one_change_actions'] = onePlan.actions.length;
+  out['reconcile.one_change_reused_services'] = onePlan.memo.services.size;
+  out['reconcile.one_change_pct_of_fresh'] = Math.round((1000 * out['reconcile.one_change_5k_nodes_50k_replicas_ms']!) / out['reconcile.fresh_5k_nodes_50k_replicas_ms']!) / 10;
   out['reconcile.noop_actions'] = noopPlan.actions.length;
   out['reconcile.fresh_5k_creates'] = plan.actions.filter((a) => a.type === 'create').length;
   out['reconcile.peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);

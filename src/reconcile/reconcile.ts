@@ -62,6 +62,8 @@ export interface ReconcileMemo {
   readonly nodes: readonly FogNode[];
   readonly settings: ReconcileSettings;
   readonly observed: readonly ObservedNode[];
+  /** Nodes beyond their grace period then (a node crossing it changes what every service may do). */
+  readonly lost: string;
   readonly services: ReadonlyMap<string, SteadyService>;
 }
 
@@ -123,19 +125,25 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
     statuses.push(planned.status);
     if (frozen === undefined && !planned.othersMatter && pass.unchangedSince(before) && isSteady(planned.status)) steady.set(name, { svc, hash: ctx.hash, containers: mine.map((r) => r.c), status: planned.status });
   }
-  const memo: ReconcileMemo = { nodes: desired.nodes, settings: desired.settings, observed: observed.nodes, services: steady };
+  const memo: ReconcileMemo = { nodes: desired.nodes, settings: desired.settings, observed: observed.nodes, lost: lostKey(world), services: steady };
   return { ...pass.result(statuses, nodes, world), memo };
 }
 
-/** The node-level inputs are the same objects as last time, and every node is reachable (so no time-based decision hangs on one). */
+/** The node-level inputs are the same objects as last time, and no node crossed its grace period since. */
 function memoUsable(m: ReconcileMemo | undefined, desired: DesiredState, observed: ObservedState, world: Paired): m is ReconcileMemo {
   if (m === undefined || m.nodes !== desired.nodes || m.settings !== desired.settings || m.observed.length !== observed.nodes.length || world.unobserved.length > 0) return false;
   for (let i = 0; i < observed.nodes.length; i++) {
     const a = m.observed[i]!;
     const b = observed.nodes[i]!;
-    if (!b.reachable || a.name !== b.name || a.reachable !== b.reachable || a.since !== b.since || a.facts !== b.facts) return false;
+    if (a.name !== b.name || a.reachable !== b.reachable || a.since !== b.since || a.facts !== b.facts) return false;
   }
-  return true;
+  return m.lost === lostKey(world);
+}
+
+function lostKey(world: Paired): string {
+  let key = '';
+  for (const n of world.nodes) if (n.lost) key += `${n.name}\u0000`;
+  return key;
 }
 
 function sameContainers(a: readonly ObservedContainer[], b: readonly Replica[]): boolean {
@@ -210,7 +218,7 @@ function planService(
 }
 
 /** Filters whose answer depends only on the node (its manifest and engine facts), never on other services or capacity. */
-const STATIC_FILTERS: ReadonlySet<string> = new Set(['NodeSchedulable', 'NodeConstraint', 'NodeNameConstraint', 'NodeDevices', 'SecurityPolicy']);
+const STATIC_FILTERS: ReadonlySet<string> = new Set(['NodeReachable', 'NodeSchedulable', 'NodeConstraint', 'NodeNameConstraint', 'NodeDevices', 'SecurityPolicy']);
 
 function frozenCondition(note: Note): Condition {
   const type = note.code === 'DependencyWait' || note.code === 'DependencyCycle' ? note.code : 'NodeUnreachable';

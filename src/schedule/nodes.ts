@@ -1,7 +1,7 @@
 // Build the scheduler's view of each node from its manifest and what its
 // engine reports: facts for constraints, capacity, and what is reserved.
 
-import type { FogNode, ObservedNode, ReconcileSettings } from '../api/types.js';
+import type { FogNode, ObservedContainer, ObservedNode, ReconcileSettings } from '../api/types.js';
 import { isOurs, LABEL } from '../api/types.js';
 import { effectiveAllow } from './security.js';
 import type { NodeInfo } from './types.js';
@@ -36,6 +36,45 @@ function classKey(n: NodeInfo): string {
   key += '\u0002';
   for (const d of n.devices) key += `${d}\u0001`;
   return key;
+}
+
+interface Holdings {
+  readonly cluster: string;
+  readonly cpu: number;
+  readonly memory: number;
+  /** `proto/port` → containers binding it. */
+  readonly hostPorts: ReadonlyMap<string, number>;
+  /** Our service → replicas of it (not counting those being removed). */
+  readonly services: ReadonlyMap<string, number>;
+}
+
+/**
+ * What a node's containers hold, summed once per containers array: observed
+ * values are immutable and the observer keeps a node's array when nothing on
+ * it changed, so a pass after one change sums one node, not the fleet.
+ */
+const HOLDINGS = new WeakMap<readonly ObservedContainer[], Holdings>();
+
+function holdings(containers: readonly ObservedContainer[], cluster: string): Holdings {
+  const known = HOLDINGS.get(containers);
+  if (known !== undefined && known.cluster === cluster) return known;
+  let cpu = 0;
+  let memory = 0;
+  const hostPorts = new Map<string, number>();
+  const services = new Map<string, number>();
+  for (const c of containers) {
+    cpu += c.resources.cpu ?? 0;
+    memory += c.resources.memory ?? 0;
+    for (const p of c.hostPorts) hostPorts.set(p, (hostPorts.get(p) ?? 0) + 1);
+    // Our replicas count for affinity, anti-affinity, spread and maxPerNode.
+    if (c.state !== 'removing' && isOurs(c.labels, cluster)) {
+      const svc = c.labels[LABEL.service]!;
+      services.set(svc, (services.get(svc) ?? 0) + 1);
+    }
+  }
+  const h: Holdings = { cluster, cpu, memory, hostPorts, services };
+  HOLDINGS.set(containers, h);
+  return h;
 }
 
 /**
@@ -99,19 +138,12 @@ export function buildNodeInfos(
   const cluster = settings.cluster;
   for (const o of observed) {
     const info = infos.get(o.name);
-    const counts = info !== undefined && !info.lost;
-    for (const c of o.containers) {
-      if (counts) {
-        info.reserved.cpu += c.resources.cpu ?? 0;
-        info.reserved.memory += c.resources.memory ?? 0;
-        for (const p of c.hostPorts) info.hostPorts.set(p, (info.hostPorts.get(p) ?? 0) + 1);
-      }
-      // Our replicas count for affinity, anti-affinity, spread and maxPerNode.
-      if (counts && c.state !== 'removing' && isOurs(c.labels, cluster)) {
-        const svc = c.labels[LABEL.service]!;
-        info.services.set(svc, (info.services.get(svc) ?? 0) + 1);
-      }
-    }
+    if (info === undefined || info.lost) continue;
+    const held = holdings(o.containers, cluster);
+    info.reserved.cpu = held.cpu;
+    info.reserved.memory = held.memory;
+    info.hostPorts = new Map(held.hostPorts);
+    info.services = new Map(held.services);
   }
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const classes = new Map<string, number>();
