@@ -47,7 +47,7 @@ describe('failures as inputs, on a real engine', () => {
   it('asks a registry that always fails at most 8 times in 60 s, and says when it tries next', async () => {
     const port = (registry.address() as AddressInfo).port;
     const t0 = Date.now();
-    writeManifest(desired, 'services/broken.yaml', serviceManifest('broken', `  image: 127.0.0.1:${port}/fog/missing:1\n`).replace(/  image: fog\/busybox:latest\n/, ''));
+    writeManifest(desired, 'services/broken.yaml', serviceManifest('broken', `  image: 127.0.0.1:${port}/fog/missing:1\n`).replace(/ {2}image: fog\/busybox:latest\n/, ''));
     const doc = await waitFor('the failed pull in the status', async () => {
       const d = await ctl.status();
       const f = d?.failures.find((x) => x.service === 'broken');

@@ -151,7 +151,7 @@ describe('convergence through failures', () => {
           if (i >= crashes.length && calm && last.actions.length === 0 && last.requeueAt === undefined) break;
         }
         expect(i, 'no fixed point within the bound').toBeLessThan(bound);
-        checkFixedPoint(w, last!);
+        checkFixedPoint(w, last);
       }),
       { numRuns },
     );
