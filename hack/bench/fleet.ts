@@ -12,6 +12,9 @@
 //   fleet.kill_to_running_ms_p50     `docker kill` (a manual stop: the engine leaves it) → restarted by the controller
 //   fleet.removed_to_running_ms_p50  a container removed behind the controller's back → replacement running
 //   fleet.node_lost_to_replaced_ms_p50  a node goes down → its replicas running elsewhere, minus --grace (3 s)
+//   fleet.partition_to_notready_ms  a node black-holed (accepts, never answers, open connections go silent) → the
+//                               controller's `node lost` line (heartbeat: 1 s interval, 750 ms deadline, 2 misses), median of 5 (7)
+//   fleet.heartbeat_pings_per_s heartbeat pings the hollow engines answered while idle (not in idle_calls_per_s)
 //
 // Timings of single containers are taken from the hollow engines' own event
 // feed (in this process), not from the controller. FOG_BENCH_NODES and
@@ -22,6 +25,7 @@
 import { join } from 'node:path';
 import { startHollowFleet, type HollowFleet } from '../hollow/fleet.js';
 import { writeNodeManifests } from '../hollow/manifests.js';
+import { untilReachable, watchLost } from './liveness.js';
 import { Cleanup, StartWaiter, idleCpuPct, median, round, sleep, startController, startedOf, tempDir, waitConverged, writeFile, type ControllerProc, type Started } from '../hollow/bench-kit.js';
 
 const GRACE_MS = 3_000;
@@ -171,7 +175,9 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     out['fleet.idle_cpu_pct_max'] = round(Math.max(...cpu), 2);
     out['fleet.idle_window_s'] = (windows * RESYNC_MS) / 1000;
     const calls = [...fleet.calls()].map(([route, n]) => [route, n - (calls0.get(route) ?? 0)] as const).filter(([, n]) => n > 0);
-    out['fleet.idle_calls_per_s'] = round(calls.reduce((a, [, n]) => a + n, 0) / ((windows * RESYNC_MS) / 1000));
+    const isPing = (route: string) => route === 'GET /_ping';
+    out['fleet.idle_calls_per_s'] = round(calls.filter(([r]) => !isPing(r)).reduce((a, [, n]) => a + n, 0) / ((windows * RESYNC_MS) / 1000));
+    out['fleet.heartbeat_pings_per_s'] = round(calls.filter(([r]) => isPing(r)).reduce((a, [, n]) => a + n, 0) / ((windows * RESYNC_MS) / 1000));
     log(`idle engine calls: ${calls.map(([route, n]) => `${route} ${n}`).join(', ')}`);
     if (before && after) out['fleet.idle_reconciles'] = after.passes - (after.unchangedPasses ?? 0) - (before.passes - (before.unchangedPasses ?? 0));
     log(`converged in ${converge.map((c) => round(c)).join(', ')} s; rss ${out['fleet.rss_mb']} MB (max ${out['fleet.rss_mb_max']}), idle cpu ${cpu.map((c) => round(c, 2)).join(', ')} % per ${RESYNC_MS / 1000} s`);
@@ -205,6 +211,26 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     // docker kill is a manual stop for dockerd: the controller restarts it (after its 1 s back-off).
     out['fleet.kill_to_running_ms_p50'] = await measure('kill → running', quick ? 3 : 5, (c) => fleet.engine(c.node).kill(c.id), sameSlot, 100);
     out['fleet.removed_to_running_ms_p50'] = await measure('removed → replacement running', quick ? 3 : 5, (c) => fleet.engine(c.node).remove(c.id, true), sameSlot, 200);
+
+    // A silent node: black-holed, noticed by the heartbeat; lifted at once, so it is back well within the grace period.
+    const lostLines = watchLost(live);
+    cleanup.add(() => lostLines.close());
+    const silent: number[] = [];
+    for (let k = 0; k < (quick ? 5 : 7); k++) {
+      const node = fleet.nodes[(k * 211 + 5) % fleet.nodes.length]!.name;
+      await sleep(1_000 + Math.random() * 1_000);
+      const seen = lostLines.next(node, 30_000);
+      const t0 = performance.now();
+      await fleet.setFault(node, 'blackhole');
+      try {
+        silent.push((await seen) - t0);
+      } finally {
+        await fleet.setFault(node, 'up');
+      }
+      await untilReachable(live, node, true, 30_000);
+    }
+    log(`black hole → NotReady: ${silent.map(Math.round).join(', ')} ms`);
+    out['fleet.partition_to_notready_ms'] = round(median(silent));
 
     // Node loss: every replicated replica of the node must start elsewhere.
     const lost: number[] = [];

@@ -15,10 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { benchReconcile } from './reconcile.js';
 import { benchFleet } from './fleet.js';
 import { benchReal } from './real.js';
+import { benchLiveness } from './liveness.js';
 
 export type Bench = (opts: { quick: boolean }) => Promise<Record<string, number>>;
 
-export const BENCHES: readonly { name: string; run: Bench }[] = [{ name: 'reconcile', run: benchReconcile }, { name: 'fleet', run: benchFleet }, { name: 'real', run: benchReal }];
+export const BENCHES: readonly { name: string; run: Bench }[] = [{ name: 'reconcile', run: benchReconcile }, { name: 'fleet', run: benchFleet }, { name: 'real', run: benchReal }, { name: 'liveness', run: benchLiveness }];
 
 /** Open files the hollow fleet and its connections need. */
 const WANT_FILES = 20_000;

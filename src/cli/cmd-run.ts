@@ -42,7 +42,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option('--heartbeat <duration>', 'each node\'s engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat', '1s')
-    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '1s')
+    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .addHelpText('after', '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n');
   addPolicyOptions(addRunSyncFlags(run)).action(async (flags: RunFlags & PolicyFlags) => {

@@ -14,7 +14,7 @@ import { systemClock } from '../../src/runtime/clock.js';
 import { rootLogger } from '../../src/runtime/logger.js';
 import { startLan, type Lan } from '../support/lan.js';
 
-/** Partition or hang → NotReady: default heartbeat is ≤ 3 s; the resync (10 s) plus the call timeout (20 s here) would be 30 s. */
+/** Partition or hang → NotReady: with the default heartbeat (1 s turn + 2 × 750 ms) ≤ 2.6 s; the resync (10 s) plus the call timeout (20 s here) would be 30 s. */
 const LOST_WITHIN_MS = 8_000;
 const BACK_WITHIN_MS = 10_000;
 /** Long on purpose: only the heartbeat can make the bound. */
