@@ -140,7 +140,7 @@ describe('convergence through failures', () => {
         };
         // Every failure, crash and flap can cost a pass or two more than the failure-free bound.
         const bound = (convergenceBound(w.desired.services, gn.length) + crashes.length + 2) * (failFirst + 1) * (flaky ? 2 : 1);
-        let last;
+        let last = step(w);
         let i = 0;
         for (; i < bound; i++) {
           if (i < crashes.length) w.crash(crashes[i]!);
