@@ -106,10 +106,12 @@ describe('engine faults', () => {
     const want: Record<string, string> = { nopull: 'image-pull-failed', conflict: 'name-conflict', 'gone-dev': 'device-not-found', tiny: 'bad-parameter' };
     const doc = await waitFor('a failure for each broken service', async () => {
       const d = await w.ctl.status();
-      return d && Object.entries(want).every(([s, code]) => d.failures.some((f) => f.service === s && f.code === code)) ? d : undefined;
+      // The failure is recorded by the pass that acted; the next pass backs off and says so (a Warning event).
+      const seen = (s: string, code: string) => d!.failures.some((f) => f.service === s && f.code === code) && d!.events.some((e) => e.type === 'Warning' && e.reason === 'ActionBackOff' && e.object === `service/${s}`);
+      return d && Object.entries(want).every(([s, code]) => seen(s, code)) ? d : undefined;
     }, CONVERGE_MS);
     for (const [s, code] of Object.entries(want)) {
-      expect(doc.events.some((e) => e.type === 'Warning' && e.reason.startsWith('Failed') && e.object === `service/${s}`), `event for ${s}`).toBe(true);
+      expect(doc.events.some((e) => e.type === 'Warning' && e.reason === 'ActionBackOff' && e.object === `service/${s}`), `event for ${s}`).toBe(true);
       const d = await runFogctl(['describe', 'service', s, '--server', w.ctl.socket]);
       expect(d.stdout, `describe ${s}`).toMatch(new RegExp(`Failed actions:[\\s\\S]*${code}`));
     }
