@@ -17,14 +17,14 @@ const HOUR = 3_600_000;
 const WALL = Date.UTC(2026, 0, 1, 10, 0, 0);
 const NOW = 5_000_000; // the controller's monotonic clock at the observation
 
-/** A container that started 40 s and exited 2 s before the observation, as an engine with clock offset `skew` reports it. */
+/** A container that started 5 s and exited 2 s before the observation (a short run: its restarts count), as an engine with clock offset `skew` reports it. */
 function inspected(skew: number): EngineContainer {
   const iso = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
   return {
     Id: 'c1',
     Name: '/c1',
-    State: { Status: 'exited', Running: false, ExitCode: 1, StartedAt: iso(WALL + skew - 40_000), FinishedAt: iso(WALL + skew - 2_000) },
-    RestartCount: 2,
+    State: { Status: 'exited', Running: false, ExitCode: 1, StartedAt: iso(WALL + skew - 5_000), FinishedAt: iso(WALL + skew - 2_000) },
+    RestartCount: 3,
     Config: { Image: 'fog/busybox:latest', Labels: { 'fog.service': 's', 'fog.slot': '0' } },
     HostConfig: { NetworkMode: 'none' },
   };
@@ -39,10 +39,10 @@ describe('engines whose clocks are off', () => {
   ])('an engine %s gives the same controller times and the same restart decision', (_, skew) => {
     const right = toManagedContainer(inspected(0), { engineNow: WALL, now: NOW });
     const off = toManagedContainer(inspected(skew), { engineNow: WALL + skew, now: NOW });
-    expect(off.startedAt).toBe(NOW - 40_000);
+    expect(off.startedAt).toBe(NOW - 5_000);
     expect(off.finishedAt).toBe(NOW - 2_000);
     expect(off).toEqual(right);
-    // Restart count 2 → back-off 4 s from the finish: not yet at NOW, due at NOW + 2 s, either way.
+    // A streak of 3 → back-off 4 s from the finish: not yet at NOW, due at NOW + 2 s, either way.
     for (const t of [NOW, NOW + 2_000]) expect(restartDecision(off, always, DEFAULT_SETTINGS, t)).toEqual(restartDecision(right, always, DEFAULT_SETTINGS, t));
     expect(restartDecision(off, always, DEFAULT_SETTINGS, NOW).kind).toBe('backoff');
     expect(restartDecision(off, always, DEFAULT_SETTINGS, NOW + 2_000).kind).toBe('start');
