@@ -62,18 +62,34 @@ const DEADLINE_TICK_MS = 50;
 const waiting = new Set<PingLine>();
 let deadlineTimer: NodeJS.Timeout | undefined;
 
+let lastCheck = 0;
+
 function watchDeadline(line: PingLine): void {
   waiting.add(line);
   if (deadlineTimer) return;
-  deadlineTimer = setInterval(() => {
-    const now = performance.now();
-    for (const l of waiting) l.expire(now);
-    if (waiting.size === 0) {
-      clearInterval(deadlineTimer);
-      deadlineTimer = undefined;
-    }
-  }, DEADLINE_TICK_MS);
+  lastCheck = performance.now();
+  deadlineTimer = setInterval(checkDeadlines, DEADLINE_TICK_MS);
   deadlineTimer.unref();
+}
+
+/**
+ * A ping is missed only when the engine was late, not this process: after an
+ * event-loop stall (a big reconcile, a GC) the lost time is added to every
+ * deadline, and an expiry is confirmed after the loop has read the sockets
+ * once more (setImmediate runs after the poll phase; timers run before it,
+ * so an answer that arrived during the stall is still unread here).
+ */
+function checkDeadlines(): void {
+  const now = performance.now();
+  const stall = now - lastCheck - DEADLINE_TICK_MS;
+  lastCheck = now;
+  const expired: PingLine[] = [];
+  for (const l of waiting) if (l.due(now, stall > 50 ? stall : 0)) expired.push(l);
+  if (expired.length > 0) setImmediate(() => expired.forEach((l) => l.expire()));
+  if (waiting.size === 0) {
+    clearInterval(deadlineTimer);
+    deadlineTimer = undefined;
+  }
 }
 
 export class PingLine {
@@ -101,11 +117,21 @@ export class PingLine {
     });
   }
 
-  /** Called by the shared deadline timer. */
-  expire(now: number): void {
+  /** Shared deadline timer: moves the deadline by `stall` ms of this process's own delay; whether it has passed. */
+  due(now: number, stall: number): boolean {
     const p = this.pending;
-    if (!p) waiting.delete(this);
-    else if (now >= p.deadline) this.fail(new PingError('timeout', `no answer to ping within ${p.timeoutMs} ms`));
+    if (!p) {
+      waiting.delete(this);
+      return false;
+    }
+    p.deadline += stall;
+    return now >= p.deadline;
+  }
+
+  /** The deadline passed and the sockets were read since: a miss, unless the answer came meanwhile. */
+  expire(): void {
+    const p = this.pending;
+    if (p && performance.now() >= p.deadline) this.fail(new PingError('timeout', `no answer to ping within ${p.timeoutMs} ms`));
   }
 
   close(): void {
