@@ -23,6 +23,12 @@ hack/fleet.sh up \
 
 echo
 echo "Fleet is up. Starting the controller (Ctrl-C stops it; containers keep running)."
+# The dashboard on loopback, passing the page's requests to the controller's socket.
+port="${FOG_DASHBOARD_PORT:-7420}"
+node src/cli/fogctl.mjs dashboard --port "$port" >/dev/null &
+dashboard=$!
+trap 'kill "$dashboard" 2>/dev/null || true' EXIT
+echo "Dashboard:            http://127.0.0.1:$port/  (read-only, loopback only; from another machine: ssh -L $port:127.0.0.1:$port GATEWAY)"
 echo "In another terminal:  npx fogctl get services"
 echo
-exec node src/cli/fogctl.mjs run --desired desired/ "$@"
+node src/cli/fogctl.mjs run --desired desired/ "$@"

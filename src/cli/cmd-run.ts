@@ -61,8 +61,9 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       // GitOps: --desired is then the symlink that the sync swaps atomically.
       const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
       if (sync) controller.extraStatus = () => ({ sync: sync.status() });
-      const server = await serveStatus(listen, () => controller.statusDoc());
-      logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}` }, 'controller started');
+      const server = await serveStatus(listen, () => controller.statusDoc(), (cb) => controller.onStatus(cb));
+      const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
+      logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`, dashboard }, 'controller started');
       controller.start();
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

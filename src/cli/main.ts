@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { ExitError } from './errors.js';
+import { registerDashboard } from './cmd-dashboard.js';
 import { registerGet } from './cmd-get.js';
 import { registerPlan } from './cmd-plan.js';
 import { registerRun } from './cmd-run.js';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   registerGet(program, setCode);
   registerPlan(program, setCode);
   registerSync(program, setCode);
+  registerDashboard(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;

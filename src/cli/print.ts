@@ -2,8 +2,12 @@
 
 import { stringify } from 'yaml';
 import { formatCpu, formatMemory } from '../api/quantity.js';
-import type { NodeView, ReplicaView, ServiceView } from '../status/doc.js';
+import type { ReplicaView, ServiceView } from '../status/doc.js';
 import type { StatusDoc } from '../status/doc.js';
+import { nodeState, serviceState } from '../status/state.js';
+
+// Shared with the dashboard (status/dashboard), which cannot import from cli/.
+export { nodeState, serviceState };
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -43,25 +47,19 @@ export function serialize(value: unknown, out: 'json' | 'yaml'): string {
   return out === 'json' ? JSON.stringify(value, null, 2) + '\n' : stringify(value);
 }
 
-export function serviceState(s: ServiceView): string {
-  const on = (type: string) => s.conditions.find((c) => c.type === type && c.status);
-  const bad = on('CrashLoop') ?? on('Unschedulable') ?? on('DependencyCycle') ?? on('DependencyWait') ?? on('Refused') ?? on('ActionBackOff');
-  if (bad) return bad.reason;
-  if (s.desired === 0) return 'ScaledToZero';
-  if (s.ready >= s.desired && s.upToDate >= s.desired) return 'Running';
-  // What is in motion, as the Progressing condition says: a rollout, a re-placement after node loss, or placement.
-  const p = on('Progressing')?.reason;
-  if (p === 'RollingUpdate' || p === 'RolloutWaiting' || p === 'RolloutDelay') return 'RollingOut';
-  if (p === 'NodeLost') return 'NodeLost';
-  return 'Progressing';
-}
-
 export function servicesTable(doc: StatusDoc, wide: boolean): string {
   const rows = doc.status.services.map((s) => {
     const row = [s.name, s.mode, `${s.ready}/${s.desired}`, String(s.upToDate), String(s.available), serviceState(s)];
     if (wide) {
       const spec = doc.specs?.[s.name];
-      row.push(spec?.image ?? '', s.replicas.map((r) => r.node).filter((n, i, a) => n && a.indexOf(n) === i).join(','), s.unschedulable?.message ?? firstFalse(s) ?? '');
+      row.push(
+        spec?.image ?? '',
+        s.replicas
+          .map((r) => r.node)
+          .filter((n, i, a) => n && a.indexOf(n) === i)
+          .join(','),
+        s.unschedulable?.message ?? firstFalse(s) ?? '',
+      );
     }
     return row;
   });
@@ -74,12 +72,6 @@ function firstFalse(s: ServiceView): string | undefined {
   return s.conditions.find((c) => c.status && c.type !== 'Available' && c.type !== 'Progressing')?.message;
 }
 
-export function nodeState(n: NodeView): string {
-  const parts = [n.reachable ? 'Ready' : 'NotReady'];
-  if (n.unschedulable) parts.push('SchedulingDisabled');
-  return parts.join(',');
-}
-
 export function nodesTable(doc: StatusDoc, wide: boolean): string {
   const rows = doc.status.nodes.map((n) => {
     const row = [
@@ -90,7 +82,15 @@ export function nodesTable(doc: StatusDoc, wide: boolean): string {
       `${formatMemory(n.reserved.memory)}/${formatMemory(n.capacity.memory)}`,
       n.lastSeen === undefined ? 'never' : `${ageOf(doc, n.lastSeen)} ago`,
     ];
-    if (wide) row.push(Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).sort().join(','), n.devices.join(','), n.message ?? '');
+    if (wide)
+      row.push(
+        Object.entries(n.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .sort()
+          .join(','),
+        n.devices.join(','),
+        n.message ?? '',
+      );
     return row;
   });
   const header = ['NAME', 'STATUS', 'REPLICAS', 'CPU', 'MEMORY', 'LAST-SEEN'];

@@ -74,6 +74,7 @@ export class Controller {
   private memo?: ReconcileMemo;
   /** Extra fields merged into the status document (e.g. GitOps sync). */
   extraStatus: () => Record<string, unknown> = () => ({});
+  private readonly statusListeners = new Set<() => void>();
 
   constructor(private readonly opts: ControllerOptions) {
     this.store = new DesiredStore(opts.desiredDir, () => opts.clock.now(), opts.removalConfirmMs ?? 500);
@@ -117,6 +118,12 @@ export class Controller {
     return this.statusDoc();
   }
 
+  /** Called after every pass (the status may have changed); returns the unsubscribe. */
+  onStatus(cb: () => void): () => void {
+    this.statusListeners.add(cb);
+    return () => this.statusListeners.delete(cb);
+  }
+
   markDesired(why: string): void {
     this.log.debug({ why }, 'desired state may have changed');
     this.desiredDue = true;
@@ -139,6 +146,7 @@ export class Controller {
         this.log.error({ err }, 'reconcile pass failed; retrying on the next trigger');
         this.requeue(this.opts.requeueMs ?? 1_000);
       }
+      for (const cb of this.statusListeners) cb();
     }
   }
 

@@ -1,10 +1,13 @@
 // The status API: read-only JSON over a unix socket (0600) in the state
-// directory, or over loopback. GET /v1/status is the whole document.
+// directory, or over loopback. GET /v1/status is the whole document;
+// ?watch=1 streams it (server-sent events). A browser asking for / gets the
+// dashboard (status/dashboard/).
 
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { StatusDoc } from '../status/doc.js';
+import { loopbackHost, serveAsset, StatusStreams } from '../status/dashboard/serve.js';
 
 export type Listen = { socket: string } | { host: string; port: number };
 
@@ -17,7 +20,9 @@ export function parseListen(value: string): Listen {
   return { socket: value };
 }
 
-export async function serveStatus(listen: Listen, doc: () => StatusDoc): Promise<Server> {
+/** `onStatus`: told after each controller pass, so that streams push at once (without it they look every second). */
+export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void): Promise<Server> {
+  const streams = new StatusStreams(onStatus ? { doc, onStatus } : { doc });
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
@@ -25,6 +30,12 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc): Promise
       return;
     }
     const url = new URL(req.url ?? '/', 'http://local');
+    if (!('socket' in listen) && !loopbackHost(req)) {
+      res.writeHead(421, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'the status API answers only to loopback host names (localhost, 127.0.0.1)' }));
+      return;
+    }
+    if (serveAsset(req, res, url.pathname) || streams.handle(req, res, url)) return;
     if (url.pathname === '/v1/status' || url.pathname === '/') {
       const body = JSON.stringify(doc());
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -55,5 +66,11 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc): Promise
       server.listen(listen.port, listen.host, () => resolveListen());
     }
   });
+  // close() waits for every open connection, and a stream never ends by itself: end them first.
+  const close = server.close.bind(server);
+  server.close = (cb) => {
+    streams.close();
+    return close(cb);
+  };
   return server;
 }
