@@ -412,6 +412,8 @@ export interface FailureRecord {
   type: Action['type'];
   node: string;
   specHash?: string;
+  /** A start or remove: the container it was for. */
+  containerId?: string;
   attempts: number;
   time: number;
   code: ActionFailureCode;

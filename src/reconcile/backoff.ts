@@ -4,6 +4,7 @@
 //
 //   retryable failure   → again after base · 2^(attempts-1), capped (1 s, 2 s, 4 s … 5 min)
 //   terminal failure    → not again until the spec (its hash) changes
+//   (a start or remove is also tried anew once its node went away and came back)
 //   success             → that action's failure is forgotten
 //
 // recordOutcomes is the one place the history changes; it is pure too, so the
@@ -29,19 +30,20 @@ const OPEN: Gate = Object.freeze({ open: true });
  * fail could trade nodes on every pass and never back off (the property tests
  * found exactly that). A start or remove is held for its own container's node.
  */
-export function actionGate(
-  history: ActionHistory,
-  service: string,
-  slot: number,
-  type: Action['type'],
-  node: string,
-  specHash: string | undefined,
-  now: number,
-  settings: ReconcileSettings,
-  pinned = false,
-): Gate {
-  const f = history.get(historyKey(service, slot, pinned ? node : undefined))?.failures?.find((x) => sameAttempt(x, type, node, specHash));
-  if (f === undefined) return OPEN;
+/** What an action is for: its node and spec hash, and for a start or remove the container. */
+export interface ActionTarget {
+  node: string;
+  specHash: string | undefined;
+  containerId?: string;
+  /** When the node last became reachable: a start or remove that failed before is tried anew. */
+  nodeSince?: number;
+}
+
+export function actionGate(history: ActionHistory, service: string, slot: number, type: Action['type'], target: ActionTarget, now: number, settings: ReconcileSettings, pinned = false): Gate {
+  const { node, nodeSince } = target;
+  const f = history.get(historyKey(service, slot, pinned ? node : undefined))?.failures?.find((x) => sameAttempt(x, type, target));
+  // A start or remove that failed before its node last went away and came back is a new attempt now.
+  if (f === undefined || (nodeSince !== undefined && type !== 'create' && f.time < nodeSince)) return OPEN;
   const base = { code: 'ActionBackOff', slot, node, action: type, attempts: f.attempts, failure: f.code, message: f.message } as const;
   if (!f.retryable) return { open: false, note: base };
   const until = f.time + actionBackoff(f.attempts, settings);
@@ -58,7 +60,8 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
     const key = actionKey(a);
     const prev = next.get(key);
     const specHash = actionHash(a);
-    const others = (prev?.failures ?? []).filter((f) => !sameAttempt(f, a.type, a.node, specHash));
+    const target: ActionTarget = { node: a.node, specHash, ...(a.type !== 'create' ? { containerId: a.containerId } : {}) };
+    const others = (prev?.failures ?? []).filter((f) => !sameAttempt(f, a.type, target));
     const h: SlotHistory = { service: a.service, slot: a.slot };
     let failures: FailureRecord[] = others;
     let restarts = prev?.restarts;
@@ -69,7 +72,7 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
         restarts = { containerId: a.containerId, count: same ? restarts!.count + 1 : 1, time: now };
       } else if (a.type === 'create') restarts = undefined;
     } else {
-      const f = prev?.failures?.find((x) => sameAttempt(x, a.type, a.node, specHash));
+      const f = prev?.failures?.find((x) => sameAttempt(x, a.type, target));
       failures = [
         ...others,
         {
@@ -81,6 +84,7 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
           message: o.message,
           retryable: o.retryable,
           ...(specHash !== undefined ? { specHash } : {}),
+          ...(target.containerId !== undefined ? { containerId: target.containerId } : {}),
         },
       ];
     }
@@ -103,9 +107,9 @@ export function pruneHistory(history: ActionHistory, keep: (service: string, slo
   return next ?? history;
 }
 
-/** Another try of the same action: same type and spec; for a start or remove, also the same node. */
-function sameAttempt(f: FailureRecord, type: Action['type'], node: string, specHash: string | undefined): boolean {
-  return f.type === type && f.specHash === specHash && (type === 'create' || f.node === node);
+/** Another try of the same action: same type and spec; for a start or remove, also the same container on the same node. */
+function sameAttempt(f: FailureRecord, type: Action['type'], t: ActionTarget): boolean {
+  return f.type === type && f.specHash === t.specHash && (type === 'create' || (f.node === t.node && f.containerId === t.containerId));
 }
 
 /** The spec hash an action is for: a create's new container, or the container acted on (its label). */

@@ -2,6 +2,7 @@
 // the small value types the stages hand each other.
 
 import type { ActionHistory, Note, ObservedContainer, ReasonCode, ReconcileSettings, Service } from '../api/types.js';
+import type { ActionTarget } from './backoff.js';
 import type { ContainerShape } from './hash.js';
 import type { Replica } from './pair.js';
 
@@ -28,6 +29,13 @@ export function isReady(c: ObservedContainer, s: Service): boolean {
 /** Ready where it can be acted on or counted: on a reachable node, or within the grace period. */
 export function replicaReady(ctx: ServiceCtx, r: Replica | undefined): boolean {
   return r !== undefined && r.where === 'live' && isReady(r.c, ctx.svc);
+}
+
+/** What a start or remove of this replica is for (the action history's identity of it). */
+export function target(r: Replica): ActionTarget {
+  const t: ActionTarget = { node: r.nodeName, specHash: r.hash, containerId: r.c.id };
+  if (r.node !== undefined) t.nodeSince = r.node.since;
+  return t;
 }
 
 /** A container to remove, and why. */

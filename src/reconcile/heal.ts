@@ -6,7 +6,7 @@
 import type { Note } from '../api/notes.js';
 import { historyKey, type Action } from '../api/types.js';
 import { actionGate } from './backoff.js';
-import { earliest, type ServiceCtx } from './context.js';
+import { earliest, target, type ServiceCtx } from './context.js';
 import type { Replica } from './pair.js';
 import { inCrashLoop, restartDecision } from './restart.js';
 import { unreachableNote } from './slots.js';
@@ -41,12 +41,14 @@ export function heal(ctx: ServiceCtx, kept: readonly { slot: number; replica: Re
     }
     const global = ctx.svc.spec.mode === 'global';
     const h = ctx.history.get(historyKey(ctx.name, slot, global ? r.nodeName : undefined));
-    const mine = h?.restarts !== undefined && h.restarts.containerId === r.c.id ? h.restarts.count : 0;
+    // The controller's restarts of this container count, unless its node went away and came back since:
+    // a node that flaps kills its containers, which is the node's streak, not theirs.
+    const mine = h?.restarts !== undefined && h.restarts.containerId === r.c.id && h.restarts.time >= (r.node?.since ?? Number.NEGATIVE_INFINITY) ? h.restarts.count : 0;
     const d = restartDecision(r.c, ctx.svc.spec.restart, ctx.settings, ctx.now, mine);
     let note: Note | undefined;
     let terminal: Healed['terminal'];
     if (d.kind === 'start') {
-      const gate = actionGate(ctx.history, ctx.name, slot, 'start', r.nodeName, r.hash, ctx.now, ctx.settings, global);
+      const gate = actionGate(ctx.history, ctx.name, slot, 'start', target(r), ctx.now, ctx.settings, global);
       if (gate.open) {
         const reason = d.note.code === 'Restart' ? 'Restart' : 'Start';
         const a: Action = { type: 'start', node: r.nodeName, service: ctx.name, slot, reason, note: d.note, containerId: r.c.id, containerName: r.c.name };

@@ -95,7 +95,7 @@ export type Created = { ok: true; action: Action } | { ok: false; note: Note; un
 /** A create of the slot on `node`, unless the slot's last create there (same spec) failed and is backing off. */
 export function tryCreate(ctx: ServiceCtx, picker: ServicePicker, s: Slot, node: NodeInfo, note: Note): Created {
   const global = ctx.svc.spec.mode === 'global';
-  const gate = actionGate(ctx.history, ctx.name, s.slot, 'create', node.name, ctx.hash, ctx.now, ctx.settings, global);
+  const gate = actionGate(ctx.history, ctx.name, s.slot, 'create', { node: node.name, specHash: ctx.hash }, ctx.now, ctx.settings, global);
   if (!gate.open) return gate.until !== undefined ? { ok: false, note: gate.note, until: gate.until } : { ok: false, note: gate.note };
   picker.assign(node);
   const container = containerSpec(ctx.cluster, ctx.svc, s.slot, ctx.hash, node.name, ctx.shape);

@@ -37,7 +37,8 @@ import type {
 import { dependencyCycles } from '../manifest/cross.js';
 import { Scheduler, type ServicePicker } from '../schedule/scheduler.js';
 import { refusal } from '../schedule/security.js';
-import { earliest, removable, type Removal, type ServiceCtx } from './context.js';
+import { actionGate } from './backoff.js';
+import { earliest, removable, target, type Removal, type ServiceCtx } from './context.js';
 import { planningOrder, resolveDependencies } from './deps.js';
 import { canonicalJson, containerShape, fnv1a64 } from './hash.js';
 import { heal } from './heal.js';
@@ -89,7 +90,8 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
   // Services no longer desired: remove what we own of them.
   for (const [service, list] of world.replicas) {
     if (services.has(service)) continue;
-    pass.commit(scheduler, services, list.map((r) => ({ replica: r, reason: 'Orphaned', note: { code: 'Orphaned', service, container: r.c.name, node: r.nodeName } })));
+    const orphans = list.map((r): Removal => ({ replica: r, reason: 'Orphaned', note: { code: 'Orphaned', service, container: r.c.name, node: r.nodeName } }));
+    pass.commit(scheduler, services, heldRemovals(orphans, history, desired.settings, now, false, pass).go);
   }
   const cycles = dependencyCycles(desired.services);
   const repels = repelledBy(desired.services);
@@ -172,9 +174,12 @@ function planService(
   pass: PassOutput,
 ): { status: ServiceStatus; othersMatter: boolean } {
   const slotted = planSlots(ctx, mine, world.nodes, picker);
-  pass.commit(scheduler, services, slotted.removals);
+  const global = ctx.svc.spec.mode === 'global';
+  const pruned = heldRemovals(slotted.removals, ctx.history, ctx.settings, ctx.now, global, pass);
+  pass.commit(scheduler, services, pruned.go);
   const { removals: retirements, retired } = retire(ctx, slotted.slots);
-  pass.commit(scheduler, services, retirements);
+  const retiring = heldRemovals(retirements, ctx.history, ctx.settings, ctx.now, global, pass);
+  pass.commit(scheduler, services, retiring.go);
   const placed = placeVacant(ctx, slotted.slots, picker);
   pass.actions.push(...placed.actions);
   const rolled = rollout(ctx, { slots: slotted.slots, retired, placed: placed.planned }, picker, scheduler);
@@ -194,7 +199,7 @@ function planService(
   pass.actions.push(...healed.actions);
   pass.requeue(earliest(earliest(placed.requeueAt, rolled.requeueAt), healed.requeueAt));
 
-  const backoffs = [...placed.backoffs, ...rolled.backoffs, ...healed.backoffs];
+  const backoffs = [...pruned.held, ...retiring.held, ...placed.backoffs, ...rolled.backoffs, ...healed.backoffs];
   const extra: Condition[] = [];
   if (ctx.frozen !== undefined) extra.push(frozenCondition(ctx.frozen));
   const unschedulable = placed.unschedulable ?? rolled.unschedulable;
@@ -219,6 +224,23 @@ function planService(
 
 /** Filters whose answer depends only on the node (its manifest and engine facts), never on other services or capacity. */
 const STATIC_FILTERS: ReadonlySet<string> = new Set(['NodeReachable', 'NodeSchedulable', 'NodeConstraint', 'NodeNameConstraint', 'NodeDevices', 'SecurityPolicy']);
+
+/** Removals whose last attempt on this container failed and is backing off wait (the container stays, and so does what it holds). */
+function heldRemovals(removals: readonly Removal[], history: ActionHistory, settings: ReconcileSettings, now: number, global: boolean, pass: PassOutput): { go: Removal[]; held: Note[] } {
+  const go: Removal[] = [];
+  const held: Note[] = [];
+  for (const m of removals) {
+    const r = m.replica;
+    const slot = Number.isNaN(r.slot) ? -1 : r.slot;
+    const gate = actionGate(history, r.service, slot, 'remove', target(r), now, settings, global);
+    if (gate.open) go.push(m);
+    else {
+      held.push(gate.note);
+      pass.requeue(gate.until);
+    }
+  }
+  return { go, held };
+}
 
 function frozenCondition(note: Note): Condition {
   const type = note.code === 'DependencyWait' || note.code === 'DependencyCycle' ? note.code : 'NodeUnreachable';

@@ -17,7 +17,8 @@
 import type { Note } from '../api/notes.js';
 import type { Action } from '../api/types.js';
 import type { Scheduler, ServicePicker } from '../schedule/scheduler.js';
-import { earliest, replicaReady, type Removal, type ServiceCtx } from './context.js';
+import { actionGate } from './backoff.js';
+import { earliest, replicaReady, target, type Removal, type ServiceCtx } from './context.js';
 import { cmp } from './pair.js';
 import { pickFor, tryCreate } from './place.js';
 import type { Slot } from './slots.js';
@@ -116,6 +117,13 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     }
     if (cost === 1 && available - 1 < minAvailable) {
       waiting++;
+      continue;
+    }
+    // The old replica's last removal failed and is backing off: nothing is replaced until it can go.
+    const removal = actionGate(ctx.history, ctx.name, s.slot, 'remove', target(o), ctx.now, ctx.settings, ctx.svc.spec.mode === 'global');
+    if (!removal.open) {
+      backoffs.push(removal.note);
+      requeueAt = earliest(requeueAt, removal.until);
       continue;
     }
     scheduler.release(o.node!, ctx.name, o.c.resources, o.c.hostPorts);

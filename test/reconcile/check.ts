@@ -101,7 +101,7 @@ export function checkAfter(w: World, before: ObservedState, actions: readonly Ac
   const removalFailed = new Set(results.flatMap((r) => (!r.ok && r.action.type === 'remove' ? [r.action.node] : [])));
   const removed = new Set(actions.flatMap((a) => (a.type === 'remove' ? [a.containerId] : [])));
   for (const n of w.nodes.values()) {
-    if (!n.reachable || removalFailed.size > 0) continue;
+    if (!n.reachable || removalFailed.size > 0 || w.removalFailed) continue;
     const cpu = n.containers.reduce((s, c) => s + (c.resources.cpu ?? 0), 0);
     const mem = n.containers.reduce((s, c) => s + (c.resources.memory ?? 0), 0);
     if (cpu > (n.capacity?.cpu ?? n.facts.cpu) || mem > (n.capacity?.memory ?? n.facts.memory)) throw new Error(`node ${n.name} over capacity: ${cpu}m ${mem}B`);
@@ -118,7 +118,7 @@ export function checkAfter(w: World, before: ObservedState, actions: readonly Ac
         .find((x) => x.name === a.node)!
         .containers.filter((c) => !removed.has(c.id) && c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
     const p = svc.spec.placement;
-    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated' && !removalFailed.has(a.node)) expect(count(a.service), `maxPerNode on ${a.node}`).toBeLessThanOrEqual(p.maxPerNode);
+    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated' && !removalFailed.has(a.node) && !w.removalFailed) expect(count(a.service), `maxPerNode on ${a.node}`).toBeLessThanOrEqual(p.maxPerNode);
     if (svc.spec.mode === 'global' && (a.reason === 'RollingUpdate' || a.reason === 'Recreate')) continue;
     for (const t of p.antiAffinity) expect(kept(t)).toBe(0);
     for (const t of p.affinity) if (!failedOn.has(`${t}@${a.node}`)) expect(count(t)).toBeGreaterThan(0);

@@ -15,7 +15,7 @@ const TERMINAL: ActionFailureCode[] = ['bad-parameter', 'name-conflict', 'device
 
 /** Which attempts are "the same": one action of one slot, on one node, for one spec. */
 const identity = (a: Action) =>
-  a.type === 'create' ? `${actionKey(a)}/create/${a.container.name}` : `${actionKey(a)}/${a.type}/${a.node}/${a.specHash ?? ''}`;
+  a.type === 'create' ? `${actionKey(a)}/create/${a.container.name}` : `${actionKey(a)}/${a.type}/${a.node}/${a.specHash ?? ''}/${a.containerId}`;
 
 /** Most attempts that back-off allows in `span` ms: the first at once, then waits of base·2^(k-1), capped. */
 function attemptBound(span: number, settings = DEFAULT_SETTINGS): number {
@@ -39,8 +39,8 @@ describe('failed actions back off in the reconcile', () => {
     fc.assert(
       fc.property(genFleet({ max: 4, allReachable: true }), genServices(3), fc.nat(), fc.constantFrom(...RETRYABLE), (gn, gs, seed, code) => {
         const w = buildWorld(gn, gs, hashNoDeps, settings);
-        // Every create and start fails, for the whole hour.
-        w.failWith = (a) => (a.type === 'remove' ? undefined : { action: a, ok: false, code, message: 'injected', retryable: true });
+        // Every create, start and remove fails, for the whole hour.
+        w.failWith = (a) => ({ action: a, ok: false, code, message: 'injected', retryable: true });
         const rnd = lcg(seed);
         const attempts = new Map<string, number[]>();
         const end = w.now + HOUR;
@@ -58,7 +58,6 @@ describe('failed actions back off in the reconcile', () => {
         }
         const bound = attemptBound(HOUR, settings);
         for (const [id, times] of attempts) {
-          if (id.includes('/remove/')) continue;
           expect(times.length, `${id}: ${times.length} attempts in an hour`).toBeLessThanOrEqual(bound);
           for (let k = 1; k < times.length; k++) expect(times[k]! - times[k - 1]!, `${id}: wait after failure ${k}`).toBeGreaterThanOrEqual(actionBackoff(k, settings));
         }

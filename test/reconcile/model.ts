@@ -150,6 +150,8 @@ export class World {
   failWith?: (a: Action) => Extract<ActionResult, { ok: false }> | undefined;
   /** Healthchecks that report unhealthy once before they pass (a flapping probe). */
   flakyHealth = false;
+  /** A removal failed at some point: what it was to free may still be taken (the plan counted on it). */
+  removalFailed = false;
   constructor(
     public desired: DesiredState,
     readonly nodes: Map<string, ModelNode>,
@@ -178,6 +180,7 @@ export class World {
     for (const a of actions) {
       const failed = this.failWith?.(a);
       if (failed !== undefined) {
+        if (a.type === 'remove') this.removalFailed = true;
         results.push(failed);
         continue;
       }
