@@ -68,10 +68,22 @@ function mix(scale: number): ServiceMix[] {
   return [
     { name: 'metrics-agent', global: () => true, yaml: service('metrics-agent', '  mode: global\n  resources: {cpu: 20m, memory: 16Mi}\n') },
     { name: 'serial-reader', global: hasDevice, yaml: service('serial-reader', `  mode: global\n  devices: [${DEVICE}]\n  resources: {cpu: 50m, memory: 16Mi}\n`) },
-    { name: 'gateway-bridge', global: (i) => nodeLabels(i).role === 'gateway', yaml: service('gateway-bridge', '  mode: global\n  placement:\n    constraints: ["node.labels.role == gateway"]\n  resources: {cpu: 100m, memory: 32Mi}\n') },
-    { name: 'opcua-collector', replicas: r(2000), yaml: service('opcua-collector', `  replicas: ${r(2000)}\n  resources: {cpu: 100m, memory: 64Mi}\n  placement:\n    constraints: ["node.labels.opcua >= 1.4"]\n    spread: zone\n`) },
+    {
+      name: 'gateway-bridge',
+      global: (i) => nodeLabels(i).role === 'gateway',
+      yaml: service('gateway-bridge', '  mode: global\n  placement:\n    constraints: ["node.labels.role == gateway"]\n  resources: {cpu: 100m, memory: 32Mi}\n'),
+    },
+    {
+      name: 'opcua-collector',
+      replicas: r(2000),
+      yaml: service('opcua-collector', `  replicas: ${r(2000)}\n  resources: {cpu: 100m, memory: 64Mi}\n  placement:\n    constraints: ["node.labels.opcua >= 1.4"]\n    spread: zone\n`),
+    },
     { name: 'mqtt-broker', replicas: r(500), yaml: service('mqtt-broker', `  replicas: ${r(500)}\n  resources: {cpu: 200m, memory: 128Mi}\n  placement:\n    spread: zone\n    maxPerNode: 1\n`) },
-    { name: 'line-dashboard', replicas: r(1000), yaml: service('line-dashboard', `  replicas: ${r(1000)}\n  resources: {cpu: 50m, memory: 32Mi}\n  placement:\n    constraints: ["node.labels.role != gateway"]\n    spread: line\n`) },
+    {
+      name: 'line-dashboard',
+      replicas: r(1000),
+      yaml: service('line-dashboard', `  replicas: ${r(1000)}\n  resources: {cpu: 50m, memory: 32Mi}\n  placement:\n    constraints: ["node.labels.role != gateway"]\n    spread: line\n`),
+    },
     { name: 'scrap-counter', replicas: r(2200), yaml: service('scrap-counter', `  replicas: ${r(2200)}\n  resources: {cpu: 50m, memory: 32Mi}\n`) },
     { name: 'vision', replicas: r(1000), yaml: service('vision', `  replicas: ${r(1000)}\n  resources: {cpu: 500m, memory: 256Mi}\n  placement:\n    constraints: ["node.cpu >= 4"]\n`) },
     { name: 'historian', replicas: r(2000), yaml: service('historian', `  replicas: ${r(2000)}\n  resources: {memory: 64Mi}\n  placement:\n    spread: zone\n`) },
@@ -121,7 +133,11 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
 
     const prof = process.env.FOG_BENCH_CPU_PROF;
     const heap = process.env.FOG_BENCH_HEAP_SNAPSHOT;
-    const nodeFlags = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), ...(heap ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heap] : []), ...(process.env.FOG_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+    const nodeFlags = [
+      ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []),
+      ...(heap ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heap] : []),
+      ...(process.env.FOG_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ];
     // Convergence from nothing, several times: between runs the controller
     // stops and every container goes; the last run stays for the rest.
     const runs = Number(process.env.FOG_BENCH_RUNS ?? (quick ? 3 : 5));
@@ -180,7 +196,9 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     out['fleet.heartbeat_pings_per_s'] = round(calls.filter(([r]) => isPing(r)).reduce((a, [, n]) => a + n, 0) / ((windows * RESYNC_MS) / 1000));
     log(`idle engine calls: ${calls.map(([route, n]) => `${route} ${n}`).join(', ')}`);
     if (before && after) out['fleet.idle_reconciles'] = after.passes - (after.unchangedPasses ?? 0) - (before.passes - (before.unchangedPasses ?? 0));
-    log(`converged in ${converge.map((c) => round(c)).join(', ')} s; rss ${out['fleet.rss_mb']} MB (max ${out['fleet.rss_mb_max']}), idle cpu ${cpu.map((c) => round(c, 2)).join(', ')} % per ${RESYNC_MS / 1000} s`);
+    log(
+      `converged in ${converge.map((c) => round(c)).join(', ')} s; rss ${out['fleet.rss_mb']} MB (max ${out['fleet.rss_mb_max']}), idle cpu ${cpu.map((c) => round(c, 2)).join(', ')} % per ${RESYNC_MS / 1000} s`,
+    );
     if (heap) {
       process.kill(live.pid, 'SIGUSR2');
       await sleep(15_000);
@@ -207,7 +225,12 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
       return round(median(ms));
     };
     // The process dies (exit 137): dockerd's restart policy brings it back; the controller has nothing to do.
-    out['fleet.die_to_running_ms_p50'] = await measure('die → running', samples, (c) => fleet.killContainer(c.node, c.id, 137), (c) => (s) => s.id === c.id);
+    out['fleet.die_to_running_ms_p50'] = await measure(
+      'die → running',
+      samples,
+      (c) => fleet.killContainer(c.node, c.id, 137),
+      (c) => (s) => s.id === c.id,
+    );
     // docker kill is a manual stop for dockerd: the controller restarts it (after its 1 s back-off).
     out['fleet.kill_to_running_ms_p50'] = await measure('kill → running', quick ? 3 : 5, (c) => fleet.engine(c.node).kill(c.id), sameSlot, 100);
     out['fleet.removed_to_running_ms_p50'] = await measure('removed → replacement running', quick ? 3 : 5, (c) => fleet.engine(c.node).remove(c.id, true), sameSlot, 200);

@@ -19,7 +19,12 @@ import { benchLiveness } from './liveness.js';
 
 export type Bench = (opts: { quick: boolean }) => Promise<Record<string, number>>;
 
-export const BENCHES: readonly { name: string; run: Bench }[] = [{ name: 'reconcile', run: benchReconcile }, { name: 'fleet', run: benchFleet }, { name: 'real', run: benchReal }, { name: 'liveness', run: benchLiveness }];
+export const BENCHES: readonly { name: string; run: Bench }[] = [
+  { name: 'reconcile', run: benchReconcile },
+  { name: 'fleet', run: benchFleet },
+  { name: 'real', run: benchReal },
+  { name: 'liveness', run: benchLiveness },
+];
 
 /** Open files the hollow fleet and its connections need. */
 const WANT_FILES = 20_000;
@@ -53,7 +58,11 @@ async function main(argv: string[]): Promise<void> {
     Object.assign(results, await b.run({ quick }));
   }
   const machine = { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown' };
-  const rows: [string, string][] = [['machine.cpus', String(machine.cpus)], ['machine.node', machine.node], ...Object.entries(results).map(([k, v]): [string, string] => [k, String(Number.isInteger(v) ? v : Math.round(v * 100) / 100)])];
+  const rows: [string, string][] = [
+    ['machine.cpus', String(machine.cpus)],
+    ['machine.node', machine.node],
+    ...Object.entries(results).map(([k, v]): [string, string] => [k, String(Number.isInteger(v) ? v : Math.round(v * 100) / 100)]),
+  ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
   const report = { date: new Date().toISOString(), ...machine, quick, results };

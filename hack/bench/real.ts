@@ -114,7 +114,20 @@ export async function benchReal({ quick }: { quick: boolean }): Promise<Record<s
       await sleep(500);
 
       const bareName = `bare-${k}`;
-      const body = createBody({ name: bareName, image: TEST_IMAGE, command: SERVE, env: [], labels: { bench: 'bare' }, ports: [], network: 'none', volumes: [], devices: [], resources: {}, restart: { policy: 'always', maxRetries: 0 }, stopGracePeriod: 2 });
+      const body = createBody({
+        name: bareName,
+        image: TEST_IMAGE,
+        command: SERVE,
+        env: [],
+        labels: { bench: 'bare' },
+        ports: [],
+        network: 'none',
+        volumes: [],
+        devices: [],
+        resources: {},
+        restart: { policy: 'always', maxRetries: 0 },
+        stopGracePeriod: 2,
+      });
       started = starts.next((s) => s.name === bareName, 60_000);
       t0 = performance.now();
       const c = await r1.createContainer({ name: bareName, ...body });

@@ -40,8 +40,23 @@ export function applyAll(observed: ObservedState, actions: readonly Action[]): O
     const list = byNode.get(a.node)!;
     if (a.type === 'create') {
       const s = a.container;
-      list.push({ id: `c${++seq}`, name: s.name, labels: s.labels, image: s.image, state: 'running', health: 'none', restartCount: 0, startedAt: 0, resources: s.resources, hostPorts: containerPortKeys(s.network, s.ports) });
-    } else if (a.type === 'remove') list.splice(list.findIndex((c) => c.id === a.containerId), 1);
+      list.push({
+        id: `c${++seq}`,
+        name: s.name,
+        labels: s.labels,
+        image: s.image,
+        state: 'running',
+        health: 'none',
+        restartCount: 0,
+        startedAt: 0,
+        resources: s.resources,
+        hostPorts: containerPortKeys(s.network, s.ports),
+      });
+    } else if (a.type === 'remove')
+      list.splice(
+        list.findIndex((c) => c.id === a.containerId),
+        1,
+      );
   }
   return { nodes: observed.nodes.map((n) => ({ ...n, containers: byNode.get(n.name)! })) };
 }

@@ -90,7 +90,13 @@ export function generateWorld(nodeCount: number, seed = 1): BenchWorld {
     const name = `svc-${String(k).padStart(4, '0')}`;
     const resources = { cpu: pick([100, 200, 250, 500]), memory: pick([64, 128, 256, 512]) * Mi };
     if (kind === 0) svc(name, { replicas: n, resources, placement: { spread: 'zone' } });
-    else if (kind === 1) svc(name, { replicas: n, resources, devices: ['/dev/ttyUSB0'], placement: { constraints: [c(`node.labels.zone in [${pick(zones)}, ${pick(zones)}, ${pick(zones)}, ${pick(zones)}]`)], maxPerNode: 2 } });
+    else if (kind === 1)
+      svc(name, {
+        replicas: n,
+        resources,
+        devices: ['/dev/ttyUSB0'],
+        placement: { constraints: [c(`node.labels.zone in [${pick(zones)}, ${pick(zones)}, ${pick(zones)}, ${pick(zones)}]`)], maxPerNode: 2 },
+      });
     else if (kind === 2) svc(name, { replicas: n, resources, placement: { constraints: [c('node.labels.tier == fog'), c('node.memory >= 8Gi')], spread: 'zone' } });
     else if (kind === 3) svc(name, { replicas: n, resources, placement: { constraints: [c(`node.arch == ${pick(['amd64', 'amd64', 'arm64'])}`)] } });
     else if (kind === 4) svc(name, { replicas: Math.min(n, 100), resources, ports: [{ container: 8080, host: 20000 + k, protocol: 'tcp' }], placement: { maxPerNode: 1 } });

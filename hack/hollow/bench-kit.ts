@@ -150,7 +150,13 @@ export function startController(a: ControllerArgs, cleanup: Cleanup): Controller
 }
 
 /** Polls the status API until every service has all its replicas ready; undefined on timeout. */
-export async function waitConverged(c: ControllerProc, want: { services: number; replicas: number }, timeoutMs: number, everyMs = 1_000, onTick?: (ready: number) => void): Promise<number | undefined> {
+export async function waitConverged(
+  c: ControllerProc,
+  want: { services: number; replicas: number },
+  timeoutMs: number,
+  everyMs = 1_000,
+  onTick?: (ready: number) => void,
+): Promise<number | undefined> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (c.proc.exitCode !== null) throw new Error(`the controller exited with ${c.proc.exitCode}:\n${c.logs().slice(-3000)}`);

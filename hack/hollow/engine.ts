@@ -154,7 +154,8 @@ export class HollowEngine {
     const id = hex(32);
     const cname = name ? name.replace(/^\//, '') : `hollow_${id.slice(0, 8)}`;
     const taken = this.byName.get(cname);
-    if (taken) throw new ApiError(409, `Conflict. The container name "/${cname}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (taken)
+      throw new ApiError(409, `Conflict. The container name "/${cname}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
     const { HostConfig: _h, ...config } = body;
     // Go's omitempty: zero durations and counts of a healthcheck are not echoed back.
     if (config.Healthcheck && typeof config.Healthcheck === 'object') config.Healthcheck = Object.fromEntries(Object.entries(config.Healthcheck).filter(([, v]) => v !== 0));
@@ -165,7 +166,17 @@ export class HollowEngine {
       image,
       imageId: imageId(ref),
       config: { Hostname: id.slice(0, 12), Env: [], Cmd: null, ...config, Image: image, Labels: { ...((body.Labels as Record<string, string> | null) ?? {}) } },
-      hostConfig: { NetworkMode: 'default', Memory: 0, NanoCpus: 0, CpuShares: 0, Devices: [], Binds: null, PortBindings: {}, ...hostConfig, RestartPolicy: { Name: '', MaximumRetryCount: 0, ...(hostConfig.RestartPolicy as object | undefined) } },
+      hostConfig: {
+        NetworkMode: 'default',
+        Memory: 0,
+        NanoCpus: 0,
+        CpuShares: 0,
+        Devices: [],
+        Binds: null,
+        PortBindings: {},
+        ...hostConfig,
+        RestartPolicy: { Name: '', MaximumRetryCount: 0, ...(hostConfig.RestartPolicy as object | undefined) },
+      },
       status: 'created',
       exitCode: 0,
       error: '',
@@ -316,8 +327,7 @@ export class HollowEngine {
     const policy = c.hostConfig.RestartPolicy as { Name?: string; MaximumRetryCount?: number } | undefined;
     const name = policy?.Name ?? '';
     const wants =
-      !c.manuallyStopped &&
-      (name === 'always' || name === 'unless-stopped' || (name === 'on-failure' && exitCode !== 0 && (!policy?.MaximumRetryCount || c.restartCount < policy.MaximumRetryCount)));
+      !c.manuallyStopped && (name === 'always' || name === 'unless-stopped' || (name === 'on-failure' && exitCode !== 0 && (!policy?.MaximumRetryCount || c.restartCount < policy.MaximumRetryCount)));
     if (!wants) {
       c.status = 'exited';
       return;

@@ -45,17 +45,7 @@ function isSpace(c: number): boolean {
 
 /** Characters that end a bare token (besides whitespace). */
 function isSpecial(c: number): boolean {
-  return (
-    c === 61 /* = */ ||
-    c === 33 /* ! */ ||
-    c === 60 /* < */ ||
-    c === 62 /* > */ ||
-    c === 91 /* [ */ ||
-    c === 93 /* ] */ ||
-    c === 44 /* , */ ||
-    c === 34 /* " */ ||
-    c === 39 /* ' */
-  );
+  return c === 61 /* = */ || c === 33 /* ! */ || c === 60 /* < */ || c === 62 /* > */ || c === 91 /* [ */ || c === 93 /* ] */ || c === 44 /* , */ || c === 34 /* " */ || c === 39; /* ' */
 }
 
 function isKeyChar(c: number): boolean {
@@ -120,7 +110,7 @@ class Scanner {
   nextToken(): string {
     const save = this.pos;
     const c = this.peek();
-    const w = c >= 0 && isSpecial(c) ? this.text[this.pos] ?? '' : this.word();
+    const w = c >= 0 && isSpecial(c) ? (this.text[this.pos] ?? '') : this.word();
     this.pos = save;
     return w;
   }
@@ -183,10 +173,7 @@ function parseSubject(sc: Scanner): ConstraintSubject {
   const hint = Object.hasOwn(SUBJECT_HINTS, name) ? SUBJECT_HINTS[name] : undefined;
   const engine = name.startsWith('engine.labels.') ? `node.labels.${name.slice('engine.labels.'.length)}` : undefined;
   const didYouMean = hint ?? engine;
-  throw new ParseError(
-    `unknown subject ${show(name)}${didYouMean ? ` (did you mean ${didYouMean}?)` : ''}: allowed are ${ALLOWED_SUBJECTS}`,
-    start,
-  );
+  throw new ParseError(`unknown subject ${show(name)}${didYouMean ? ` (did you mean ${didYouMean}?)` : ''}: allowed are ${ALLOWED_SUBJECTS}`, start);
 }
 
 function parseOp(sc: Scanner, subjectText: string): ConstraintOp {

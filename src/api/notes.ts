@@ -116,7 +116,8 @@ export interface NoteDetail {
   DependencyCycle: { cycle: readonly string[] };
   RolloutWaiting: { waiting: number; update: UpdatePolicy } | { blockedBy: Note };
   RolloutDelay: { until: number };
-  NodeUnreachable: (Unreach & { until: number }) | { nodes: readonly string[]; until: number; unobserved: true } | { replicas: readonly { slot: number; node: string; since: number; until: number }[] };
+  NodeUnreachable:
+    (Unreach & { until: number }) | { nodes: readonly string[]; until: number; unobserved: true } | { replicas: readonly { slot: number; node: string; since: number; until: number }[] };
   ReplicasReady: { ready: number; desired: number };
   ReplicasNotReady: { ready: number; desired: number };
   RolloutComplete: { upToDate: number; desired: number };

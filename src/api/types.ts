@@ -25,13 +25,7 @@ export interface ObjectMeta {
 // ---------------------------------------------------------------------------
 // Constraints: Swarm-style expressions, parsed once at load time.
 
-export type ConstraintSubject =
-  | { kind: 'name' }
-  | { kind: 'arch' }
-  | { kind: 'os' }
-  | { kind: 'cpu' }
-  | { kind: 'memory' }
-  | { kind: 'label'; key: string };
+export type ConstraintSubject = { kind: 'name' } | { kind: 'arch' } | { kind: 'os' } | { kind: 'cpu' } | { kind: 'memory' } | { kind: 'label'; key: string };
 
 export type ConstraintOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not in' | 'exists' | 'not exists';
 

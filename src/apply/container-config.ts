@@ -52,12 +52,7 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
   if (spec.network === 'bridge') {
     for (const p of spec.ports) (bindings[portKey(p)] ??= []).push({ HostPort: p.host === undefined ? '' : String(p.host) });
   }
-  const restart =
-    spec.restart.policy === 'always'
-      ? { Name: 'always' }
-      : spec.restart.policy === 'on-failure'
-        ? { Name: 'on-failure', MaximumRetryCount: spec.restart.maxRetries }
-        : { Name: 'no' };
+  const restart = spec.restart.policy === 'always' ? { Name: 'always' } : spec.restart.policy === 'on-failure' ? { Name: 'on-failure', MaximumRetryCount: spec.restart.maxRetries } : { Name: 'no' };
   const hc = spec.healthcheck;
   return {
     Image: spec.image,

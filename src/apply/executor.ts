@@ -12,7 +12,6 @@ import { EngineError, type Engine } from '../docker/engine.js';
 import { eachLimited } from '../docker/limit.js';
 import { createBody } from './container-config.js';
 
-
 export type { ActionResult } from '../api/types.js';
 
 export interface ExecutorOptions {
@@ -130,9 +129,14 @@ export class Executor {
       case 'create':
         return this.create(engine, action);
       case 'start':
-        return this.owned(engine, action.containerId, async (id) => {
-          await this.retry(() => engine.startContainer(id));
-        }, false);
+        return this.owned(
+          engine,
+          action.containerId,
+          async (id) => {
+            await this.retry(() => engine.startContainer(id));
+          },
+          false,
+        );
       case 'remove':
         return this.owned(engine, action.containerId, async (id, running) => {
           if (running) await this.gone(() => this.retry(() => engine.stopContainer(id, action.stopTimeout)));
@@ -145,7 +149,7 @@ export class Executor {
     const spec = action.container;
     const body = createBody(spec);
     let id: string | undefined;
-    for (let pulled = false; id === undefined; ) {
+    for (let pulled = false; id === undefined;) {
       try {
         id = await this.retry(() => engine.createContainer(spec.name, body));
       } catch (err) {
@@ -177,7 +181,13 @@ export class Executor {
     // A person's container, or another controller's, is never adopted, even under a name that looks like ours.
     if (!isOurs(labels, cluster ?? this.opts.cluster)) {
       const owner = labels[LABEL.cluster];
-      throw new ActionError('name-conflict', owner === undefined ? `container name ${name} is taken by a container that is not managed by fog` : `container name ${name} is taken by a container of cluster ${owner}, not ${cluster ?? this.opts.cluster}`, false);
+      throw new ActionError(
+        'name-conflict',
+        owner === undefined
+          ? `container name ${name} is taken by a container that is not managed by fog`
+          : `container name ${name} is taken by a container of cluster ${owner}, not ${cluster ?? this.opts.cluster}`,
+        false,
+      );
     }
     if (hash !== undefined && labels[LABEL.hash] !== hash) {
       throw new ActionError('name-conflict', `container ${name} exists with another spec (hash ${labels[LABEL.hash] ?? 'none'}, want ${hash})`, false);
@@ -193,7 +203,11 @@ export class Executor {
       throw new ActionError('not-found', `no container ${id} on node ${engine.node}`, false);
     }
     if (!isOurs(c.Config.Labels, this.opts.cluster)) {
-      throw new ActionError('not-managed', `container ${c.Name.replace(/^\//, '')} does not carry cluster ${this.opts.cluster}'s ${LABEL.cluster} and ${LABEL.service} labels: not ours to touch`, false);
+      throw new ActionError(
+        'not-managed',
+        `container ${c.Name.replace(/^\//, '')} does not carry cluster ${this.opts.cluster}'s ${LABEL.cluster} and ${LABEL.service} labels: not ours to touch`,
+        false,
+      );
     }
     await fn(c.Id, c.State.Running || c.State.Status === 'restarting');
     return c.Id;

@@ -45,8 +45,7 @@ function render(doc: StatusDoc, what: Resource, name: string | undefined, output
     return out === 'json' || out === 'yaml' ? serialize(s, out) : formatSyncStatus(s);
   }
   if (out === 'json' || out === 'yaml') {
-    const items =
-      what === 'nodes' ? doc.status.nodes : what === 'services' ? doc.status.services : replicaRows(doc).map(({ service, r }) => ({ service, ...r }));
+    const items = what === 'nodes' ? doc.status.nodes : what === 'services' ? doc.status.services : replicaRows(doc).map(({ service, r }) => ({ service, ...r }));
     const picked = name === undefined ? items : items.filter((i) => ('name' in i ? i.name === name : `${(i as { service: string }).service}-${(i as { slot: number }).slot}` === name));
     return serialize(name === undefined ? { kind: 'List', items: picked } : picked[0], out);
   }
@@ -58,7 +57,8 @@ function render(doc: StatusDoc, what: Resource, name: string | undefined, output
           status: {
             ...doc.status,
             nodes: doc.status.nodes.filter((n) => n.name === name),
-            services: what === 'replicas' ? doc.status.services.map((s) => ({ ...s, replicas: s.replicas.filter((r) => `${s.name}-${r.slot}` === name) })) : doc.status.services.filter((s) => s.name === name),
+            services:
+              what === 'replicas' ? doc.status.services.map((s) => ({ ...s, replicas: s.replicas.filter((r) => `${s.name}-${r.slot}` === name) })) : doc.status.services.filter((s) => s.name === name),
           },
         };
   const wide = out === 'wide';
@@ -71,7 +71,13 @@ function unmanagedTable(doc: StatusDoc, output: string | undefined): string {
   const out = parseOutput(output);
   if (out === 'json' || out === 'yaml') return serialize({ kind: 'UnmanagedList', items: list }, out);
   if (list.length === 0) return '\nNo unmanaged containers on reachable nodes.\n';
-  return '\nNot managed by this controller (never touched):\n' + table(['NODE', 'NAME', 'IMAGE', 'STATE', 'OWNER'], list.map((u) => [u.node, u.name, u.image, u.state, u.owner ? `cluster ${u.owner}` : '<none>']));
+  return (
+    '\nNot managed by this controller (never touched):\n' +
+    table(
+      ['NODE', 'NAME', 'IMAGE', 'STATE', 'OWNER'],
+      list.map((u) => [u.node, u.name, u.image, u.state, u.owner ? `cluster ${u.owner}` : '<none>']),
+    )
+  );
 }
 
 function warnings(doc: StatusDoc): string {

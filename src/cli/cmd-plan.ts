@@ -20,29 +20,37 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
     .option('--server <socket|127.0.0.1:port>', 'a running controller to take the cluster name from')
     .option('--grace <duration>', 'node grace period', '10s')
     .option('-o, --output <format>', 'json | yaml')
-    .addHelpText('after', '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\nGive the same --allow-* flags as the controller, so that the plan places what it would place.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n');
+    .addHelpText(
+      'after',
+      '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\nGive the same --allow-* flags as the controller, so that the plan places what it would place.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n',
+    );
   addPolicyOptions(plan).action(async (flags: PolicyFlags & { desired: string; cluster?: string; server?: string; grace: string; output?: string }) => {
-      const out = parseOutput(flags.output);
-      let cluster = flags.cluster;
-      if (cluster === undefined) {
-        const got = await fetchStatus(resolveServer(flags.server), 1_500);
-        cluster = got.ok ? got.doc.cluster : DEFAULT_SETTINGS.cluster;
-      }
-      const policy = parsePolicyFlags(flags);
-      if (!policy.ok) throw new ExitError(policy.error, 1);
-      const doc = await observeOnce({ desiredDir: flags.desired, settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy } });
-      if (doc.desired.folderError) throw new ExitError(doc.desired.folderError, 1);
-      // Already redacted by the controller with the policy's secret pattern.
-      const actions = doc.lastActions;
-      if (out === 'json' || out === 'yaml') {
-        process.stdout.write(serialize({ cluster, actions, errors: doc.desired.errors }, out));
-      } else if (actions.length === 0) {
-        process.stdout.write('No changes. The fleet matches the desired state.\n');
-      } else {
-        process.stdout.write(table(['ACTION', 'SERVICE', 'SLOT', 'NODE', 'REASON', 'MESSAGE'], actions.map((a) => [a.type, a.service, String(a.slot), a.node, a.reason, a.message])));
-        process.stdout.write(`\nPlan: ${actions.length} action(s).\n`);
-      }
-      for (const e of doc.desired.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
-      setCode(actions.length > 0 ? 2 : 0);
-    });
+    const out = parseOutput(flags.output);
+    let cluster = flags.cluster;
+    if (cluster === undefined) {
+      const got = await fetchStatus(resolveServer(flags.server), 1_500);
+      cluster = got.ok ? got.doc.cluster : DEFAULT_SETTINGS.cluster;
+    }
+    const policy = parsePolicyFlags(flags);
+    if (!policy.ok) throw new ExitError(policy.error, 1);
+    const doc = await observeOnce({ desiredDir: flags.desired, settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy } });
+    if (doc.desired.folderError) throw new ExitError(doc.desired.folderError, 1);
+    // Already redacted by the controller with the policy's secret pattern.
+    const actions = doc.lastActions;
+    if (out === 'json' || out === 'yaml') {
+      process.stdout.write(serialize({ cluster, actions, errors: doc.desired.errors }, out));
+    } else if (actions.length === 0) {
+      process.stdout.write('No changes. The fleet matches the desired state.\n');
+    } else {
+      process.stdout.write(
+        table(
+          ['ACTION', 'SERVICE', 'SLOT', 'NODE', 'REASON', 'MESSAGE'],
+          actions.map((a) => [a.type, a.service, String(a.slot), a.node, a.reason, a.message]),
+        ),
+      );
+      process.stdout.write(`\nPlan: ${actions.length} action(s).\n`);
+    }
+    for (const e of doc.desired.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
+    setCode(actions.length > 0 ? 2 : 0);
+  });
 }

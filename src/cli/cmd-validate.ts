@@ -1,7 +1,7 @@
 // fogctl validate: load the manifests exactly as the controller would and
 // report every problem as file:line:col: message, so editors and CI can jump to it.
 
-import type { Command} from 'commander';
+import type { Command } from 'commander';
 import { Option } from 'commander';
 import { DEFAULT_PATH, formatError, loadDesired } from '../manifest/index.js';
 

@@ -22,7 +22,13 @@ function kv(pairs: [string, string | undefined][]): string {
 function eventsFor(doc: StatusDoc, object: string): string {
   const evs = doc.events.filter((e) => e.object === object).slice(-15);
   if (evs.length === 0) return 'Events: <none>\n';
-  return section('Events', table(['TYPE', 'REASON', 'AGE', 'COUNT', 'MESSAGE'], evs.map((e) => [e.type, e.reason, ageOf(doc, e.time), String(e.count ?? 1), e.message])));
+  return section(
+    'Events',
+    table(
+      ['TYPE', 'REASON', 'AGE', 'COUNT', 'MESSAGE'],
+      evs.map((e) => [e.type, e.reason, ageOf(doc, e.time), String(e.count ?? 1), e.message]),
+    ),
+  );
 }
 
 export function describeService(doc: StatusDoc, name: string): string | undefined {
@@ -53,7 +59,13 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
   if (errs.length > 0) out += section('Manifest errors', errs.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
   if (spec && spec.env.length > 0) out += section('Environment', spec.env.join('\n'));
   if (s) {
-    out += section('Conditions', table(['TYPE', 'STATUS', 'REASON', 'MESSAGE'], s.conditions.map((c) => [c.type, String(c.status), c.reason, c.message])));
+    out += section(
+      'Conditions',
+      table(
+        ['TYPE', 'STATUS', 'REASON', 'MESSAGE'],
+        s.conditions.map((c) => [c.type, String(c.status), c.reason, c.message]),
+      ),
+    );
     out += section(
       'Replicas',
       s.replicas.length === 0
@@ -76,7 +88,10 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
     };
     out += section(
       'Failed actions',
-      table(['ACTION', 'SLOT', 'NODE', 'CODE', 'ATTEMPTS', 'LAST', 'NEXT TRY', 'MESSAGE'], fails.map((f) => [f.type, String(f.slot), f.node, f.code, String(f.attempts), `${ageOf(doc, f.time)} ago`, next(f), f.message])),
+      table(
+        ['ACTION', 'SLOT', 'NODE', 'CODE', 'ATTEMPTS', 'LAST', 'NEXT TRY', 'MESSAGE'],
+        fails.map((f) => [f.type, String(f.slot), f.node, f.code, String(f.attempts), `${ageOf(doc, f.time)} ago`, next(f), f.message]),
+      ),
     );
   }
   return out + eventsFor(doc, `service/${name}`);
@@ -98,13 +113,22 @@ export function describeNode(doc: StatusDoc, name: string): string | undefined {
     ['Devices', n?.devices.join(', ') ?? spec?.devices.join(', ')],
   ]);
   if (n) {
-    out += section('Labels', Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).sort().join('\n') || '<none>');
+    out += section(
+      'Labels',
+      Object.entries(n.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort()
+        .join('\n') || '<none>',
+    );
     out += section(
       'Capacity',
-      table(['RESOURCE', 'RESERVED', 'CAPACITY'], [
-        ['cpu', formatCpu(n.reserved.cpu), formatCpu(n.capacity.cpu)],
-        ['memory', formatMemory(n.reserved.memory), formatMemory(n.capacity.memory)],
-      ]),
+      table(
+        ['RESOURCE', 'RESERVED', 'CAPACITY'],
+        [
+          ['cpu', formatCpu(n.reserved.cpu), formatCpu(n.capacity.cpu)],
+          ['memory', formatMemory(n.reserved.memory), formatMemory(n.capacity.memory)],
+        ],
+      ),
     );
     const here = doc.status.services.flatMap((s) => s.replicas.filter((r) => r.node === name).map((r) => [`${s.name}-${r.slot}`, r.state, String(r.ready), String(r.restarts)]));
     out += section('Replicas', here.length ? table(['NAME', 'STATE', 'READY', 'RESTARTS'], here) : '<none>');

@@ -11,10 +11,7 @@ import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('fogctl')
-    .description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.')
-    .exitOverride()
-    .showHelpAfterError();
+  const program = new Command('fogctl').description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.').exitOverride().showHelpAfterError();
   let code = 0;
   const setCode = (c: number) => {
     code = c;

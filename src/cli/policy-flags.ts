@@ -25,7 +25,11 @@ export interface PolicyFlags {
 
 export type PolicyParse = { ok: true; policy: Policy } | { ok: false; error: string };
 
-const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 const UNNORMALISED = /(^|\/)\.\.?(\/|$)|\/\//;
 
 export function parsePolicyFlags(f: PolicyFlags): PolicyParse {
@@ -37,7 +41,8 @@ export function parsePolicyFlags(f: PolicyFlags): PolicyParse {
   }
   const paths: string[] = [];
   for (const p of list(f.allowHostPaths)) {
-    if (!p.startsWith('/') || UNNORMALISED.test(p)) return { ok: false, error: `--allow-host-paths: ${JSON.stringify(p)} must be an absolute path without . or .. segments and //, e.g. /data,/var/log` };
+    if (!p.startsWith('/') || UNNORMALISED.test(p))
+      return { ok: false, error: `--allow-host-paths: ${JSON.stringify(p)} must be an absolute path without . or .. segments and //, e.g. /data,/var/log` };
     paths.push(p.length > 1 ? p.replace(/\/+$/, '') : p);
   }
   const secretPattern = f.secretPattern ?? '';

@@ -289,7 +289,8 @@ export class Controller {
   private failures(): ActionFailure[] {
     const out: ActionFailure[] = [];
     for (const h of this.history.values()) {
-      for (const f of h.failures ?? []) out.push({ time: f.time, type: f.type, node: f.node, service: h.service, slot: h.slot, code: f.code, message: f.message, retryable: f.retryable, attempts: f.attempts });
+      for (const f of h.failures ?? [])
+        out.push({ time: f.time, type: f.type, node: f.node, service: h.service, slot: h.slot, code: f.code, message: f.message, retryable: f.retryable, attempts: f.attempts });
     }
     return out;
   }
@@ -348,7 +349,9 @@ export class Controller {
       lastActions: this.lastActions.actions.map((a) => showAction(a, now)),
       failures: this.failures(),
       events: this.events.map((e) => showEvent(e, now)),
-      specs: Object.fromEntries(snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`), secretName(this.opts.settings.policy?.secretPattern))])),
+      specs: Object.fromEntries(
+        snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`), secretName(this.opts.settings.policy?.secretPattern))]),
+      ),
       nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
       ...this.extraStatus(),
     };

@@ -469,7 +469,12 @@ function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   const e = err as Error & { code?: string; name?: string };
   if (e.code !== undefined && TLS_ERROR.test(e.code)) {
-    return new EngineError('connection', `TLS handshake failed (${e.code}): ${e.message}. Check the Node's spec.tls: ca must be the CA that signed the engine's certificate, that certificate must name the endpoint's host, and cert/key must be signed by a CA the engine trusts`, undefined, e.code);
+    return new EngineError(
+      'connection',
+      `TLS handshake failed (${e.code}): ${e.message}. Check the Node's spec.tls: ca must be the CA that signed the engine's certificate, that certificate must name the endpoint's host, and cert/key must be signed by a CA the engine trusts`,
+      undefined,
+      e.code,
+    );
   }
   return new EngineError('connection', e.message || String(err), undefined, e.code);
 }

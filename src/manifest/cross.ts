@@ -22,8 +22,7 @@ const REFERENCES = [
 /** `invalid`: names of services that were written but dropped for their own errors. */
 export function crossCheck(items: Located[], invalid: ReadonlySet<string>): { kept: Located[]; errors: LoadError[] } {
   const errors: LoadError[] = [];
-  const fail = (item: Located, path: readonly (string | number)[], code: ErrorCode, message: string) =>
-    errors.push(loadError(item.doc.pos(path), code, message, id(item.object)));
+  const fail = (item: Located, path: readonly (string | number)[], code: ErrorCode, message: string) => errors.push(loadError(item.doc.pos(path), code, message, id(item.object)));
 
   const byId = new Map<string, Located[]>();
   for (const item of items) byId.set(id(item.object), [...(byId.get(id(item.object)) ?? []), item]);
@@ -41,7 +40,7 @@ export function crossCheck(items: Located[], invalid: ReadonlySet<string>): { ke
   // Dropping a service can break a reference elsewhere: repeat until nothing changes.
   const dropped = new Set(invalid);
   for (const [name, group] of byId) if (group.length > 1 && name.startsWith('Service/')) dropped.add(name.slice('Service/'.length));
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     const before = kept.length;
     const names = new Set(kept.filter((k) => k.object.kind === 'Service').map((k) => k.object.metadata.name));
     kept = kept.filter((item) => {

@@ -183,7 +183,13 @@ async function entryKind(path: string, name: string, errors: LoadError[]): Promi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') errors.push(fsError(path, 'symlink-loop', `symbolic link loop: ${path} points to itself`));
-    else if (MANIFEST_FILE.test(name) || (await lstat(path).then((l) => !l.isSymbolicLink(), () => true))) {
+    else if (
+      MANIFEST_FILE.test(name) ||
+      (await lstat(path).then(
+        (l) => !l.isSymbolicLink(),
+        () => true,
+      ))
+    ) {
       errors.push(fsError(path, 'unreadable', `cannot read ${path}: ${describe(err)}`));
     }
     return 'other';

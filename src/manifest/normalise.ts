@@ -87,10 +87,7 @@ export function normaliseDocument(doc: SourceDoc): Normalised {
   const kind = raw.kind;
   const ctx = new Ctx(doc, typeof kind === 'string' && typeof name === 'string' ? `${kind}/${name}` : undefined);
   if (!KINDS.includes(kind as Kind)) {
-    const message =
-      kind === undefined
-        ? `missing required field "kind" in the manifest: must be one of ${KINDS.join(', ')}`
-        : `kind must be one of ${KINDS.join(', ')}, got ${show(kind)}`;
+    const message = kind === undefined ? `missing required field "kind" in the manifest: must be one of ${KINDS.join(', ')}` : `kind must be one of ${KINDS.join(', ')}, got ${show(kind)}`;
     ctx.fail(['kind'], message, 'schema');
     return { errors: ctx.errors };
   }
@@ -135,10 +132,7 @@ function nodeSpec(ctx: Ctx, s: Raw): NodeSpec {
       tls = { ca: given.ca!, cert: given.cert!, key: given.key! };
     }
   } else if (tcp && !insecure) {
-    ctx.fail(
-      ['spec', 'endpoint'],
-      'spec.endpoint is tcp:// without spec.tls: give tls {ca, cert, key}, or write insecure: true to allow an unencrypted, unauthenticated engine',
-    );
+    ctx.fail(['spec', 'endpoint'], 'spec.endpoint is tcp:// without spec.tls: give tls {ca, cert, key}, or write insecure: true to allow an unencrypted, unauthenticated engine');
   }
   const capacity = (s.capacity as Raw | undefined) ?? {};
   const spec: NodeSpec = {
@@ -223,10 +217,7 @@ function serviceSpec(ctx: Ctx, s: Raw): ServiceSpec {
       order: (update.order as ServiceSpec['update']['order'] | undefined) ?? DEFAULTS.updateOrder,
       delay: ctx.parsed(['spec', 'update', 'delay'], update.delay, parseDuration) ?? DEFAULTS.updateDelayMs,
     },
-    stopGracePeriod:
-      ctx.parsed(['spec', 'stopGracePeriod'], s.stopGracePeriod, parseDuration) !== undefined
-        ? parseSeconds(s.stopGracePeriod)
-        : DEFAULTS.stopGracePeriodSeconds,
+    stopGracePeriod: ctx.parsed(['spec', 'stopGracePeriod'], s.stopGracePeriod, parseDuration) !== undefined ? parseSeconds(s.stopGracePeriod) : DEFAULTS.stopGracePeriodSeconds,
   };
   if (placement.spread !== undefined) spec.placement = { ...spec.placement, spread: placement.spread as string };
   if (placement.maxPerNode !== undefined) spec.placement = { ...spec.placement, maxPerNode: placement.maxPerNode as number };
@@ -307,10 +298,7 @@ function volumes(ctx: Ctx, items: unknown[]): VolumeMount[] {
       return ctx.fail(path, `${showPath(path)} has source ${show(source)}: write the host path without . or .. segments and // (it is checked against the node's allowed host paths)`);
     }
     if (!bind && !VOLUME_NAME.test(source)) {
-      return ctx.fail(
-        path,
-        `${showPath(path)} has source ${show(source)}: must be an absolute host path (/data) or a volume name (letters, digits, _ . -)`,
-      );
+      return ctx.fail(path, `${showPath(path)} has source ${show(source)}: must be an absolute host path (/data) or a volume name (letters, digits, _ . -)`);
     }
     out.push({ source, target, readOnly, type: bind ? 'bind' : 'volume' });
   });
@@ -324,9 +312,7 @@ function constraints(ctx: Ctx, texts: string[]): Constraint[] {
     const r = parseConstraint(text);
     if (r.ok) out.push(r.constraint);
     else {
-      ctx.errors.push(
-        loadError(ctx.doc.posIn(path, r.offset), 'invalid-value', `${showPath(path)} is not a valid constraint: ${r.error}`, ctx.object),
-      );
+      ctx.errors.push(loadError(ctx.doc.posIn(path, r.offset), 'invalid-value', `${showPath(path)} is not a valid constraint: ${r.error}`, ctx.object));
     }
   });
   return out;

@@ -2,18 +2,7 @@
 // document kept with a way back from a path (spec.ports[0]) to line:col.
 // Hostile input is refused here, each refusal by a limit in LIMITS.
 
-import {
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseAllDocuments,
-  type Document,
-  type Node as YamlNode,
-  type YAMLError,
-} from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import type { LoadError, SourcePos } from '../api/types.js';
 import { loadError } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -70,13 +59,7 @@ export function parseText(file: string, text: string): ParsedText {
     const extra = parsed[LIMITS.maxDocumentsPerFile]!;
     return {
       docs: [],
-      errors: [
-        loadError(
-          lc(extra.range[0]),
-          'too-many-documents',
-          `more than ${LIMITS.maxDocumentsPerFile} documents in one file (LIMITS.maxDocumentsPerFile); split it into several files`,
-        ),
-      ],
+      errors: [loadError(lc(extra.range[0]), 'too-many-documents', `more than ${LIMITS.maxDocumentsPerFile} documents in one file (LIMITS.maxDocumentsPerFile); split it into several files`)],
     };
   }
   // A syntax error anywhere makes the whole file suspect: none of its objects is used.
@@ -136,13 +119,7 @@ function yamlError(lc: (offset: number) => SourcePos, e: YAMLError): LoadError {
 function checkDocument(doc: Document.Parsed, text: string, from: number, lc: (offset: number) => SourcePos): LoadError[] {
   if (doc.directives.yaml.explicit && doc.directives.yaml.version !== '1.2') {
     const at = text.slice(from, doc.range[0]).search(/^%YAML/m);
-    return [
-      loadError(
-        lc(at >= 0 ? from + at : doc.range[0]),
-        'yaml-version',
-        `%YAML ${doc.directives.yaml.version} is not supported: manifests are YAML 1.2 (core schema); remove the directive`,
-      ),
-    ];
+    return [loadError(lc(at >= 0 ? from + at : doc.range[0]), 'yaml-version', `%YAML ${doc.directives.yaml.version} is not supported: manifests are YAML 1.2 (core schema); remove the directive`)];
   }
   const errors = [...doc.errors, ...doc.warnings].map((e) => yamlError(lc, e));
   if (errors.length > 0) return errors;
@@ -150,13 +127,7 @@ function checkDocument(doc: Document.Parsed, text: string, from: number, lc: (of
   if (deep) return [loadError(lc(deep.range?.[0] ?? doc.range[0]), 'too-deep', tooDeep())];
   const c = doc.contents;
   if (c !== null && !isMap(c) && !isEmpty(doc)) {
-    return [
-      loadError(
-        lc(c.range?.[0] ?? doc.range[0]),
-        'not-a-mapping',
-        `a manifest must be a mapping with apiVersion, kind, metadata and spec, got ${isSeq(c) ? 'a list' : 'a scalar'}`,
-      ),
-    ];
+    return [loadError(lc(c.range?.[0] ?? doc.range[0]), 'not-a-mapping', `a manifest must be a mapping with apiVersion, kind, metadata and spec, got ${isSeq(c) ? 'a list' : 'a scalar'}`)];
   }
   return [];
 }

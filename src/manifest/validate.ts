@@ -16,9 +16,7 @@ export interface Issue {
 // Compiled once, at module load: validation is then a plain function call.
 const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTuples: false, allowUnionTypes: true });
 ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
-const validators = Object.fromEntries(
-  Object.entries(KIND_SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)]),
-) as Record<Kind, ValidateFunction>;
+const validators = Object.fromEntries(Object.entries(KIND_SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)])) as Record<Kind, ValidateFunction>;
 
 export function validateStructure(kind: Kind, value: unknown): Issue[] {
   const validate = validators[kind];
@@ -36,7 +34,12 @@ export function validateStructure(kind: Kind, value: unknown): Issue[] {
 }
 
 function pointerPath(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** Array indices as numbers, so paths read spec.ports[0]. */
@@ -77,7 +80,10 @@ function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
   for (const e of errors) {
     if (e.keyword !== 'anyOf') continue;
     const branches = e.schema as { type?: string | string[] }[];
-    chosen.set(e.schemaPath, branches.findIndex((b) => branchAccepts(b, jsonType(e.data))));
+    chosen.set(
+      e.schemaPath,
+      branches.findIndex((b) => branchAccepts(b, jsonType(e.data))),
+    );
   }
   return errors.filter((e) => {
     if (e.keyword === 'anyOf' && chosen.get(e.schemaPath)! >= 0) return false;
@@ -91,7 +97,7 @@ function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
 
 function toIssue(e: ErrorObject, root: unknown): Issue {
   const at = typedPath(pointerPath(e.instancePath), root);
-  const expected = (e.parentSchema)?.['x-expected'];
+  const expected = e.parentSchema?.['x-expected'];
   if (e.keyword === 'additionalProperties') {
     const field = String(e.params.additionalProperty);
     const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});

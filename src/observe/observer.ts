@@ -235,7 +235,10 @@ export class NodeObserver {
       const base: TimeBase = { now, engineNow: now + this.clockOffset };
       const print = listPrint(list);
       if (epoch !== this.epoch) return overtaken();
-      const containers = !fresh && print === this.listPrint ? await this.recheck(engine, base, named) : await this.containers(engine, JSON.parse(list) as EngineContainerSummary[], base, (id) => fresh || named.has(id));
+      const containers =
+        !fresh && print === this.listPrint
+          ? await this.recheck(engine, base, named)
+          : await this.containers(engine, JSON.parse(list) as EngineContainerSummary[], base, (id) => fresh || named.has(id));
       if (epoch !== this.epoch) return overtaken();
       this.listPrint = print;
       this.setReachable(now);
@@ -274,7 +277,10 @@ export class NodeObserver {
       const k = this.known.get(c.Id);
       return k === undefined || k.key !== listKey(c) || k.staleAt <= base.now || mustInspect(c.Id);
     });
-    const inspected = await this.inspect(engine, todo.map((c) => c.Id));
+    const inspected = await this.inspect(
+      engine,
+      todo.map((c) => c.Id),
+    );
     for (const c of todo) if (isManaged(c.Labels)) this.remember(c.Id, listKey(c), inspected.get(c.Id), base);
     const out: ObservedContainer[] = [];
     for (const c of list) {

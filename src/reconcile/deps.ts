@@ -14,9 +14,7 @@ import { rankKeepers } from './slots.js';
  */
 export function planningOrder(services: ReadonlyMap<string, Service>): Service[] {
   const roots = [...services.values()].sort(
-    (a, b) =>
-      (a.spec.mode === 'global' ? 0 : 1) - (b.spec.mode === 'global' ? 0 : 1) ||
-      (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
+    (a, b) => (a.spec.mode === 'global' ? 0 : 1) - (b.spec.mode === 'global' ? 0 : 1) || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
   );
   const seen = new Set<string>();
   const out: Service[] = [];
@@ -75,12 +73,7 @@ export interface Dependencies {
  * to be removed. Within the grace period a replica on an unreachable node
  * still counts with its last known state, so a blip does not re-point dependents.
  */
-export function resolveDependencies(
-  svc: Service,
-  services: ReadonlyMap<string, Service>,
-  replicas: ReadonlyMap<string, readonly Replica[]>,
-  cycle: readonly string[] | undefined,
-): Dependencies {
+export function resolveDependencies(svc: Service, services: ReadonlyMap<string, Service>, replicas: ReadonlyMap<string, readonly Replica[]>, cycle: readonly string[] | undefined): Dependencies {
   if (cycle !== undefined) return { env: [], blocked: { code: 'DependencyCycle', cycle } };
   const waiting: { service: string; defined: boolean }[] = [];
   const resolved: { service: string; endpoint: Endpoint }[] = [];

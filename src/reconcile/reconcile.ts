@@ -123,9 +123,13 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
     const before = pass.mark();
     // Only bind mounts can be refused: skip the fleet-wide socket scan for the rest.
     const refused = svc.spec.volumes.some((v) => v.type === 'bind') ? refusal(svc, desired.nodes) : [];
-    const planned = refused.length > 0 ? { status: refusedService(ctx, mine, refused, pass), othersMatter: true } : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass);
+    const planned =
+      refused.length > 0
+        ? { status: refusedService(ctx, mine, refused, pass), othersMatter: true }
+        : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass);
     statuses.push(planned.status);
-    if (frozen === undefined && !planned.othersMatter && pass.unchangedSince(before) && isSteady(planned.status)) steady.set(name, { svc, hash: ctx.hash, containers: mine.map((r) => r.c), status: planned.status });
+    if (frozen === undefined && !planned.othersMatter && pass.unchangedSince(before) && isSteady(planned.status))
+      steady.set(name, { svc, hash: ctx.hash, containers: mine.map((r) => r.c), status: planned.status });
   }
   const memo: ReconcileMemo = { nodes: desired.nodes, settings: desired.settings, observed: observed.nodes, lost: lostKey(world), services: steady };
   return { ...pass.result(statuses, nodes, world), memo };
@@ -156,7 +160,15 @@ function sameContainers(a: readonly ObservedContainer[], b: readonly Replica[]):
 
 /** Every replica ready and current, and nothing else to say: the status cannot change while its inputs do not. */
 function isSteady(s: ServiceStatus): boolean {
-  return s.ready === s.desired && s.upToDate === s.desired && s.available === s.desired && s.unschedulable === undefined && s.backoffs === undefined && s.conditions.length === 2 && s.replicas.every((r) => r.note === undefined);
+  return (
+    s.ready === s.desired &&
+    s.upToDate === s.desired &&
+    s.available === s.desired &&
+    s.unschedulable === undefined &&
+    s.backoffs === undefined &&
+    s.conditions.length === 2 &&
+    s.replicas.every((r) => r.note === undefined)
+  );
 }
 
 /**

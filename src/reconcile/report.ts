@@ -49,8 +49,7 @@ export function report(ctx: ServiceCtx, input: ReportInput): ServiceStatus {
     if (s.slot.lost !== undefined && !replicaReady(ctx, cur)) lostSlot ??= s.slot.lost;
   }
   let unschedulable = input.unschedulable;
-  if (ctx.svc.spec.mode === 'global' && input.verdicts.some((v) => capacityLike(v.rejection)))
-    unschedulable = { code: 'Unschedulable', totalNodes: ctx.totalNodes, verdicts: input.verdicts };
+  if (ctx.svc.spec.mode === 'global' && input.verdicts.some((v) => capacityLike(v.rejection))) unschedulable = { code: 'Unschedulable', totalNodes: ctx.totalNodes, verdicts: input.verdicts };
 
   const conds: Condition[] = [
     ready >= desired

@@ -29,7 +29,11 @@ export function retire(ctx: ServiceCtx, slots: readonly Slot[]): { removals: rea
   const retired = new Set<Slot>();
   for (const s of slots) {
     if (s.old === undefined || s.cur === undefined || s.old.where !== 'live' || !replicaReady(ctx, s.cur)) continue;
-    removals.push({ replica: s.old, reason: 'RollingUpdate', note: { code: 'RollingUpdate', step: 'retire', slot: s.slot, container: s.cur.c.name, node: s.cur.nodeName, old: s.old.c.name, oldNode: s.old.nodeName } });
+    removals.push({
+      replica: s.old,
+      reason: 'RollingUpdate',
+      note: { code: 'RollingUpdate', step: 'retire', slot: s.slot, container: s.cur.c.name, node: s.cur.nodeName, old: s.old.c.name, oldNode: s.old.nodeName },
+    });
     retired.add(s);
   }
   return { removals, retired };
@@ -141,7 +145,12 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
       requeueAt = earliest(requeueAt, made.until);
       continue;
     }
-    removals.push({ replica: o, reason: 'RollingUpdate', note: { code: 'RollingUpdate', step: 'stop-first', slot: s.slot, container: o.c.name, node: o.nodeName, old: o.c.name, oldNode: o.nodeName }, released: true });
+    removals.push({
+      replica: o,
+      reason: 'RollingUpdate',
+      note: { code: 'RollingUpdate', step: 'stop-first', slot: s.slot, container: o.c.name, node: o.nodeName, old: o.c.name, oldNode: o.nodeName },
+      released: true,
+    });
     actions.push(withContainer(made.action));
     replaced.add(s);
     planned.add(s);

@@ -74,7 +74,13 @@ function replicatedGroups(ctx: ServiceCtx, replicas: readonly Replica[], out: { 
  * failing the service's enforced filters loses its replica; a cordoned one
  * keeps it but gets no new one; unreachable nodes are left as they are.
  */
-function globalGroups(ctx: ServiceCtx, replicas: readonly Replica[], nodes: readonly NodeInfo[], picker: ServicePicker, out: { removals: Removal[]; unslotted: Unslotted[]; verdicts: NodeVerdict[] }): Group[] {
+function globalGroups(
+  ctx: ServiceCtx,
+  replicas: readonly Replica[],
+  nodes: readonly NodeInfo[],
+  picker: ServicePicker,
+  out: { removals: Removal[]; unslotted: Unslotted[]; verdicts: NodeVerdict[] },
+): Group[] {
   const byNode = new Map<string, Replica[]>();
   for (const r of replicas) {
     if (r.node === undefined) {
@@ -157,8 +163,18 @@ function pruneSlot(ctx: ServiceCtx, g: Group, picker: ServicePicker, out: { remo
     }
     keep.push(r);
   }
-  const cur = keepOne(ctx, g.slot, keep.filter((r) => r.hash === ctx.hash), out.removals);
-  const old = keepOne(ctx, g.slot, keep.filter((r) => r.hash !== ctx.hash), out.removals);
+  const cur = keepOne(
+    ctx,
+    g.slot,
+    keep.filter((r) => r.hash === ctx.hash),
+    out.removals,
+  );
+  const old = keepOne(
+    ctx,
+    g.slot,
+    keep.filter((r) => r.hash !== ctx.hash),
+    out.removals,
+  );
   return {
     ...base,
     ...(cur !== undefined ? { cur } : {}),

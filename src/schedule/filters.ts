@@ -13,8 +13,7 @@ export const nodeReachable: Filter = {
   scope: 'class',
   static: true,
   enforcedOnRunning: false,
-  check: (_req, node) =>
-    node.reachable ? undefined : { filter: 'NodeReachable', since: node.since, lastSeen: node.lastSeen, error: node.error },
+  check: (_req, node) => (node.reachable ? undefined : { filter: 'NodeReachable', since: node.since, lastSeen: node.lastSeen, error: node.error }),
 };
 
 /** A cordoned node keeps what runs there; it only takes nothing new. */
@@ -70,8 +69,7 @@ export const nodeResources: Filter = {
   enforcedOnRunning: false,
   check(req, node) {
     const { cpu, memory } = req.resources;
-    if (cpu > 0 && node.reserved.cpu + cpu > node.capacity.cpu)
-      return { filter: 'NodeResources', resource: 'cpu', requested: cpu, free: Math.max(0, node.capacity.cpu - node.reserved.cpu) };
+    if (cpu > 0 && node.reserved.cpu + cpu > node.capacity.cpu) return { filter: 'NodeResources', resource: 'cpu', requested: cpu, free: Math.max(0, node.capacity.cpu - node.reserved.cpu) };
     if (memory > 0 && node.reserved.memory + memory > node.capacity.memory)
       return { filter: 'NodeResources', resource: 'memory', requested: memory, free: Math.max(0, node.capacity.memory - node.reserved.memory) };
     return undefined;

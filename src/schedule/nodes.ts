@@ -84,12 +84,7 @@ function holdings(containers: readonly ObservedContainer[], cluster: string): Ho
  * Which container belongs to which replica is src/reconcile/pair.ts's job;
  * here every container only reserves what it holds.
  */
-export function buildNodeInfos(
-  manifests: readonly FogNode[],
-  observed: readonly ObservedNode[],
-  settings: ReconcileSettings,
-  now: number,
-): NodeInfo[] {
+export function buildNodeInfos(manifests: readonly FogNode[], observed: readonly ObservedNode[], settings: ReconcileSettings, now: number): NodeInfo[] {
   const byName = new Map<string, ObservedNode>();
   for (const o of observed) byName.set(o.name, o);
   const out: NodeInfo[] = [];

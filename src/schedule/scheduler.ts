@@ -37,8 +37,7 @@ interface ValueEntry {
 }
 
 const valueLess = (a: ValueEntry, b: ValueEntry): boolean =>
-  a.count < b.count ||
-  (a.count === b.count && (a.own < b.own || (a.own === b.own && (a.score < b.score || (a.score === b.score && a.index < b.index)))));
+  a.count < b.count || (a.count === b.count && (a.own < b.own || (a.own === b.own && (a.score < b.score || (a.score === b.score && a.index < b.index)))));
 
 export class Scheduler {
   readonly byName: ReadonlyMap<string, NodeInfo>;

@@ -21,11 +21,7 @@ function fraction(used: number, capacity: number): number {
 
 /** Least reserved: the mean of cpu and memory fractions after placing one replica (kube's LeastAllocated). */
 export function reservedScore(req: PlacementRequest, node: NodeInfo): number {
-  return (
-    (fraction(node.reserved.cpu + req.resources.cpu, node.capacity.cpu) +
-      fraction(node.reserved.memory + req.resources.memory, node.capacity.memory)) /
-    2
-  );
+  return (fraction(node.reserved.cpu + req.resources.cpu, node.capacity.cpu) + fraction(node.reserved.memory + req.resources.memory, node.capacity.memory)) / 2;
 }
 
 /** Replicas of the service already on the node (planned ones included). */

@@ -78,19 +78,11 @@ export const securityPolicy: Filter = {
   },
 };
 
-
 // ---------------------------------------------------------------------------
 // Never allowed, whatever a node or the controller allows.
 
 /** Engine sockets and state: a container holding one is root on the node. */
-const ENGINE_PATHS = [
-  '/var/run/docker.sock',
-  '/run/docker.sock',
-  '/var/run/containerd',
-  '/run/containerd',
-  '/var/lib/docker',
-  '/var/lib/containerd',
-];
+const ENGINE_PATHS = ['/var/run/docker.sock', '/run/docker.sock', '/var/run/containerd', '/run/containerd', '/var/lib/docker', '/var/lib/containerd'];
 /** Host kernel, process and device trees: the ways out are hostPID, devices and privileged. */
 const HOST_TREES = ['/proc', '/sys', '/dev'];
 const SOCKET_NAME = /(docker|containerd)\.sock$/;

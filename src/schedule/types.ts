@@ -78,4 +78,3 @@ export interface Filter {
   /** False when the filter cannot reject anything for this request (lets per-class memos and fast paths apply). Default: true. */
   relevant?(req: PlacementRequest): boolean;
 }
-

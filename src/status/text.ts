@@ -151,9 +151,7 @@ export function explainUnschedulable(u: Unschedulable, now: number): Unschedulab
   });
   const counts: Record<string, number> = {};
   for (const [key, g] of sorted) counts[key] = g.n;
-  const perNode = verdicts
-    .map((v) => ({ node: v.node, filter: v.rejection.filter, message: formatRejection(v.rejection, now) }))
-    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  const perNode = verdicts.map((v) => ({ node: v.node, filter: v.rejection.filter, message: formatRejection(v.rejection, now) })).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   const eligible = Math.max(0, u.totalNodes - verdicts.length);
   const message = `${eligible}/${u.totalNodes} nodes eligible${parts.length ? `: ${parts.join(', ')}` : ''}`;
   return u.slot === undefined ? { message, counts, perNode } : { slot: u.slot, message, counts, perNode };
@@ -238,7 +236,8 @@ export function noteText(n: Note, now: number): string {
     case 'PolicyRefused':
       return `refused by the security policy: ${n.reasons.join('; ')}`;
     case 'ReplicaUnreachable':
-      if (n.lost) return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}), beyond the grace period: ${n.global ? 'global replica left in place' : 'slot re-placed'}`;
+      if (n.lost)
+        return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}), beyond the grace period: ${n.global ? 'global replica left in place' : 'slot re-placed'}`;
       return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}): counted, not ready; re-placed ${within(n.until, now)}`;
     case 'UnknownNode':
       return `node ${n.node} is not in the desired state: replica ignored`;

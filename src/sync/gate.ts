@@ -24,9 +24,7 @@ export interface Candidate {
   errors: readonly LoadError[];
 }
 
-export type Verdict =
-  | { ok: true; removed: string[] }
-  | { ok: false; reason: HoldReason; message: string; errors: LoadError[]; removed: string[] };
+export type Verdict = { ok: true; removed: string[] } | { ok: false; reason: HoldReason; message: string; errors: LoadError[]; removed: string[] };
 
 /**
  * `current` is undefined before the first revision was made current (nothing

@@ -75,7 +75,17 @@ export class GitSync {
     this.path = path.value;
     this.policy = { ...DEFAULT_POLICY, ...opts.policy };
     this.log = opts.logger.child({ component: 'sync' });
-    this.state = { apiVersion: 'fog/v1', kind: 'SyncStatus', repo: redactUrl(this.repo), ref: opts.ref, path: this.path, into: this.layout.target, state: 'Pending', consecutiveFailures: 0, updatedAt: this.now() };
+    this.state = {
+      apiVersion: 'fog/v1',
+      kind: 'SyncStatus',
+      repo: redactUrl(this.repo),
+      ref: opts.ref,
+      path: this.path,
+      into: this.layout.target,
+      state: 'Pending',
+      consecutiveFailures: 0,
+      updatedAt: this.now(),
+    };
   }
 
   status(): SyncStatus {
@@ -203,11 +213,17 @@ export class GitSync {
 
   /** Fetch the ref into the bare cache; returns the commit it names. */
   private async fetch(): Promise<string> {
-    const exists = await access(join(this.layout.cache, 'HEAD')).then(() => true, () => false);
+    const exists = await access(join(this.layout.cache, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
     if (!exists) await git(['init', '--bare', '--quiet', this.layout.cache], this.timeout);
     const ref = this.opts.ref;
     if (FULL_SHA.test(ref)) {
-      const have = await this.g('rev-parse', '--verify', '--quiet', `${ref}^{commit}`).then((s) => s.trim(), () => '');
+      const have = await this.g('rev-parse', '--verify', '--quiet', `${ref}^{commit}`).then(
+        (s) => s.trim(),
+        () => '',
+      );
       if (have) return have;
     }
     await this.g('fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', this.repo, `+${ref}:${TRACKING_REF}`);
@@ -227,7 +243,12 @@ export class GitSync {
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
-    const kind = this.path ? await this.g('cat-file', '-t', `${sha}:${this.path}`).then((s) => s.trim(), () => 'missing') : 'tree';
+    const kind = this.path
+      ? await this.g('cat-file', '-t', `${sha}:${this.path}`).then(
+          (s) => s.trim(),
+          () => 'missing',
+        )
+      : 'tree';
     if (kind === 'tree') await extractRevision(this.layout.cache, sha, this.path, tmp, this.timeout);
     await rename(tmp, dir);
   }
@@ -261,7 +282,10 @@ export class GitSync {
   }
 
   private async confirmed(sha: string): Promise<boolean> {
-    const text = await readFile(this.layout.confirm, 'utf8').then((t) => t.trim().toLowerCase(), () => '');
+    const text = await readFile(this.layout.confirm, 'utf8').then(
+      (t) => t.trim().toLowerCase(),
+      () => '',
+    );
     return text.length >= 7 && sha.startsWith(text);
   }
 
@@ -309,7 +333,10 @@ function stateOf(s: SyncStatus, outcome: SyncOutcome): SyncStatus['state'] {
 }
 
 async function isDir(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false);
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 /** A plain path (not `scheme://…` and not scp-like `host:path`). */

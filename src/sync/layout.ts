@@ -55,7 +55,10 @@ export async function inspectTarget(l: SyncLayout): Promise<TargetState> {
   }
   if (!st.isSymbolicLink()) {
     const what = st.isDirectory() ? 'a real folder' : 'a file';
-    return { kind: 'foreign', message: `${l.target} is ${what}, not a sync symlink: it is left untouched (move it aside, e.g. mv ${l.target} ${l.target}.orig, and sync creates ${l.name} as a symlink)` };
+    return {
+      kind: 'foreign',
+      message: `${l.target} is ${what}, not a sync symlink: it is left untouched (move it aside, e.g. mv ${l.target} ${l.target}.orig, and sync creates ${l.name} as a symlink)`,
+    };
   }
   const text = await readlink(l.target);
   const m = new RegExp(`^\\.${escape(l.name)}\\.rev/([0-9a-f]{40})(/|$)`).exec(text);

@@ -225,8 +225,7 @@ const ws1 = fc.constantFrom(' ', '  ', '\t', ' \n ');
 
 /** A valid constraint as an AST plus one way of writing it. */
 const validConstraint = subjectArb.chain((subject) => {
-  const values =
-    subject.kind === 'cpu' ? cpuValue : subject.kind === 'memory' ? memoryValue : fc.oneof(bareValue, anyValue);
+  const values = subject.kind === 'cpu' ? cpuValue : subject.kind === 'memory' ? memoryValue : fc.oneof(bareValue, anyValue);
   const ops: ConstraintOp[] = ['==', '!=', '<', '<=', '>', '>=', 'in', 'not in'];
   if (subject.kind === 'label') ops.push('exists', 'not exists');
   const written = (v: string) =>
@@ -236,32 +235,37 @@ const validConstraint = subjectArb.chain((subject) => {
       if (how !== 'single' && !v.includes('"')) return `"${v}"`;
       return v.includes("'") ? `"${v}"` : `'${v}'`;
     });
-  return fc.record({
-    subject: fc.constant(subject),
-    op: fc.constantFrom(...ops),
-    list: fc.array(values.chain((v) => written(v).map((w) => ({ v, w }))), { minLength: 1, maxLength: 4 }),
-    pad: fc.array(ws, { minLength: 8, maxLength: 8 }),
-    pad1: fc.array(ws1, { minLength: 3, maxLength: 3 }),
-  }).map(({ subject, op, list, pad, pad1 }) => {
-    const p = (i: number) => pad[i] ?? '';
-    const q = (i: number) => pad1[i] ?? ' ';
-    const subj = subjectText(subject);
-    let body: string;
-    let values: string[];
-    if (op === 'exists' || op === 'not exists') {
-      body = `${subj}${q(0)}${op === 'exists' ? 'exists' : `not${q(1)}exists`}`;
-      values = [];
-    } else if (op === 'in' || op === 'not in') {
-      body = `${subj}${q(0)}${op === 'in' ? 'in' : `not${q(1)}in`}${p(1)}[${p(2)}${list.map((x) => x.w).join(`${p(3)},${p(4)}`)}${p(5)}]`;
-      values = list.map((x) => x.v);
-    } else {
-      const first = list[0]!;
-      // A bare value after an op needs no space; a symbol op after the subject neither.
-      body = `${subj}${p(1)}${op}${p(2)}${first.w}`;
-      values = [first.v];
-    }
-    return { text: `${p(6)}${body}${p(7)}`, trimmed: body, constraint: { subject, op, values } };
-  });
+  return fc
+    .record({
+      subject: fc.constant(subject),
+      op: fc.constantFrom(...ops),
+      list: fc.array(
+        values.chain((v) => written(v).map((w) => ({ v, w }))),
+        { minLength: 1, maxLength: 4 },
+      ),
+      pad: fc.array(ws, { minLength: 8, maxLength: 8 }),
+      pad1: fc.array(ws1, { minLength: 3, maxLength: 3 }),
+    })
+    .map(({ subject, op, list, pad, pad1 }) => {
+      const p = (i: number) => pad[i] ?? '';
+      const q = (i: number) => pad1[i] ?? ' ';
+      const subj = subjectText(subject);
+      let body: string;
+      let values: string[];
+      if (op === 'exists' || op === 'not exists') {
+        body = `${subj}${q(0)}${op === 'exists' ? 'exists' : `not${q(1)}exists`}`;
+        values = [];
+      } else if (op === 'in' || op === 'not in') {
+        body = `${subj}${q(0)}${op === 'in' ? 'in' : `not${q(1)}in`}${p(1)}[${p(2)}${list.map((x) => x.w).join(`${p(3)},${p(4)}`)}${p(5)}]`;
+        values = list.map((x) => x.v);
+      } else {
+        const first = list[0]!;
+        // A bare value after an op needs no space; a symbol op after the subject neither.
+        body = `${subj}${p(1)}${op}${p(2)}${first.w}`;
+        values = [first.v];
+      }
+      return { text: `${p(6)}${body}${p(7)}`, trimmed: body, constraint: { subject, op, values } };
+    });
 });
 
 describe('parseConstraint properties', { timeout: 120_000 }, () => {

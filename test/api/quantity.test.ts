@@ -319,16 +319,7 @@ describe('properties', { timeout: 120_000 }, () => {
       const ms = performance.now() - t;
       if (ms > slowest.ms) slowest = { ms, input: s };
     };
-    const inputs = [
-      '1'.repeat(1024),
-      '1'.repeat(1023) + 'x',
-      '1.' + '1'.repeat(1020) + 'Gi',
-      '1m'.repeat(512),
-      '1m'.repeat(511) + '1',
-      '.'.repeat(1024),
-      '1'.repeat(100_000),
-      '1s'.repeat(100_000),
-    ];
+    const inputs = ['1'.repeat(1024), '1'.repeat(1023) + 'x', '1.' + '1'.repeat(1020) + 'Gi', '1m'.repeat(512), '1m'.repeat(511) + '1', '.'.repeat(1024), '1'.repeat(100_000), '1s'.repeat(100_000)];
     for (let i = 0; i < 20; i++) for (const s of inputs) for (const p of parsers) call(p, s);
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom('1', '.', 'm', 's', 'h', 'i', 'G'), minLength: 500, maxLength: 3000 }), (s) => {
@@ -477,11 +468,7 @@ describe('properties', { timeout: 120_000 }, () => {
   });
 
   it('compareValues is transitive among numbers, among versions and among words', () => {
-    const classes = [
-      memoryQuantity.map((q) => q.text),
-      version.map((p) => `${p.join('.')}.0`),
-      fc.string({ unit: fc.constantFrom('a', 'b', 'z', 'A', '_'), maxLength: 6 }),
-    ];
+    const classes = [memoryQuantity.map((q) => q.text), version.map((p) => `${p.join('.')}.0`), fc.string({ unit: fc.constantFrom('a', 'b', 'z', 'A', '_'), maxLength: 6 })];
     for (const cls of classes) {
       fc.assert(
         fc.property(cls, cls, cls, (a, b, c) => {

@@ -81,7 +81,13 @@ describe('Executor', () => {
   });
 
   it('runs with network host and records the ports it binds', async () => {
-    const spec = containerSpec('broker', 0, { network: 'host', ports: [{ container: 18830, protocol: 'tcp' }, { container: 15683, protocol: 'udp' }] });
+    const spec = containerSpec('broker', 0, {
+      network: 'host',
+      ports: [
+        { container: 18830, protocol: 'tcp' },
+        { container: 15683, protocol: 'udp' },
+      ],
+    });
     const [res] = await executor.execute([createAction('b', spec)]);
     expect(res).toMatchObject({ ok: true });
     const c = await inspect('b', res?.containerId ?? '');

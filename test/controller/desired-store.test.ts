@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:
 import { join } from 'node:path';
 import { DesiredStore } from '../../src/controller/desired-store.js';
 
-const svc = (name: string, replicas: number | string = 1) =>
-  `apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  image: fog/busybox:latest\n  replicas: ${replicas}\n`;
+const svc = (name: string, replicas: number | string = 1) => `apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  image: fog/busybox:latest\n  replicas: ${replicas}\n`;
 
 let dir: string;
 let t: number;
@@ -19,7 +18,11 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const names = (s: DesiredStore) => s.current().services.map((x) => `${x.metadata.name}:${x.spec.replicas}`).sort();
+const names = (s: DesiredStore) =>
+  s
+    .current()
+    .services.map((x) => `${x.metadata.name}:${x.spec.replicas}`)
+    .sort();
 
 describe('DesiredStore', () => {
   it('keeps the last good version of an object whose file turned bad, and reports the error', async () => {

@@ -35,11 +35,15 @@ function service(name: string, spec: string): string {
 const LOOP = `  command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]\n`;
 
 async function serviceReady(name: string, ready: number) {
-  return waitFor(`${name} to have ${ready} ready replicas`, async () => {
-    const doc = await ctl.status();
-    const s = doc?.status.services.find((x) => x.name === name);
-    return s && s.ready === ready && s.upToDate === ready && s.desired === ready ? s : undefined;
-  }, 40_000);
+  return waitFor(
+    `${name} to have ${ready} ready replicas`,
+    async () => {
+      const doc = await ctl.status();
+      const s = doc?.status.services.find((x) => x.name === name);
+      return s && s.ready === ready && s.upToDate === ready && s.desired === ready ? s : undefined;
+    },
+    40_000,
+  );
 }
 
 beforeAll(async () => {
@@ -79,7 +83,12 @@ describe('controller on real engines', () => {
     const c = await running();
     expect(c.filter((x) => x.service === 'line1-collector').every((x) => x.node === 'gw-1' || x.node === 'press-1')).toBe(true);
     expect(c.filter((x) => x.service === 'serial-reader').map((x) => x.node)).toEqual(['gw-1']);
-    expect(c.filter((x) => x.service === 'metrics-agent').map((x) => x.node).sort()).toEqual(['press-1', 'press-2']);
+    expect(
+      c
+        .filter((x) => x.service === 'metrics-agent')
+        .map((x) => x.node)
+        .sort(),
+    ).toEqual(['press-1', 'press-2']);
     // The operator's own container is there, untouched, and is not ours.
     const info = await foreign.getContainer(mine.id).inspect();
     expect(info.State.Running).toBe(true);
@@ -109,10 +118,14 @@ describe('controller on real engines', () => {
     const [victim] = await running('line1-collector');
     const d = new Docker({ socketPath: fleet.nodes.find((n) => n.name === victim!.node)!.socket });
     await d.getContainer(victim!.id).kill();
-    await waitFor('the killed replica to run again', async () => {
-      const again = await running('line1-collector');
-      return again.length === 2 && again.some((x) => x.slot === victim!.slot);
-    }, 30_000);
+    await waitFor(
+      'the killed replica to run again',
+      async () => {
+        const again = await running('line1-collector');
+        return again.length === 2 && again.some((x) => x.slot === victim!.slot);
+      },
+      30_000,
+    );
     await serviceReady('line1-collector', 2);
   });
 
@@ -122,13 +135,18 @@ describe('controller on real engines', () => {
     writeManifest(desired, 'services/line1.yaml', service('line1-collector', `  replicas: 2\n${LOOP}  env:\n    LINE: "1"\n  placement:\n    constraints: ["node.labels.zone == line1"]\n`));
     let minRunning = Infinity;
     let maxTotal = 0;
-    await waitFor('the rollout to finish', async () => {
-      const all = (await containersOn(nodes())).filter((x) => x.service === 'line1-collector');
-      const run = all.filter((x) => x.state === 'running');
-      minRunning = Math.min(minRunning, run.length);
-      maxTotal = Math.max(maxTotal, all.length);
-      return run.length === 2 && run.every((x) => x.hash !== oldHash) && all.length === 2;
-    }, 60_000, 100);
+    await waitFor(
+      'the rollout to finish',
+      async () => {
+        const all = (await containersOn(nodes())).filter((x) => x.service === 'line1-collector');
+        const run = all.filter((x) => x.state === 'running');
+        minRunning = Math.min(minRunning, run.length);
+        maxTotal = Math.max(maxTotal, all.length);
+        return run.length === 2 && run.every((x) => x.hash !== oldHash) && all.length === 2;
+      },
+      60_000,
+      100,
+    );
     expect(minRunning).toBeGreaterThanOrEqual(1); // replicas - parallelism
     expect(maxTotal).toBeLessThanOrEqual(3);
   });
@@ -175,10 +193,14 @@ describe('controller on real engines', () => {
     const outage = await stopAndWatch(fleet.node(orig!.node).socket, () => fleet.stopNode(orig!.node));
     try {
       // Liveness: re-placed in the end (40 s: grace, resync and a container start, many times over).
-      const moved = await waitFor('the replica to run on another node', async () => {
-        const c = (await containersOn(others)).filter((x) => x.service === 'line1-collector' && x.state === 'running');
-        return c.length === 1 ? c[0] : undefined;
-      }, 40_000);
+      const moved = await waitFor(
+        'the replica to run on another node',
+        async () => {
+          const c = (await containersOn(others)).filter((x) => x.service === 'line1-collector' && x.state === 'running');
+          return c.length === 1 ? c[0] : undefined;
+        },
+        40_000,
+      );
       expect(moved.node).not.toBe(orig!.node);
       // Safety: nothing of the service touched on another node within the grace
       // period. It counts from the last ping the engine answered, which is the
@@ -187,7 +209,10 @@ describe('controller on real engines', () => {
       const graceEnds = outage.lastAnsweredAt + GRACE_MS;
       const early = rec.events().filter((e) => e.service === 'line1-collector' && e.at < graceEnds);
       const first = rec.events().find((e) => e.service === 'line1-collector' && e.action === 'create');
-      expect(early.map((e) => `${e.action} ${e.name}@${e.node} +${e.at - outage.stoppedAnsweringAt}ms`), 'touched within the grace period').toEqual([]);
+      expect(
+        early.map((e) => `${e.action} ${e.name}@${e.node} +${e.at - outage.stoppedAnsweringAt}ms`),
+        'touched within the grace period',
+      ).toEqual([]);
       expect(first, 'the re-placement was heard on the event stream').toBeDefined();
       expect(first!.at).toBeGreaterThanOrEqual(graceEnds);
       const doc = await ctl.status();
@@ -196,21 +221,30 @@ describe('controller on real engines', () => {
       rec.close();
       await fleet.startNode(orig!.node);
     }
-    await waitFor('exactly one replica again', async () => {
-      const all = (await containersOn(nodes())).filter((x) => x.service === 'line1-collector');
-      return all.length === 1 && all[0]!.state === 'running';
-    }, 40_000);
+    await waitFor(
+      'exactly one replica again',
+      async () => {
+        const all = (await containersOn(nodes())).filter((x) => x.service === 'line1-collector');
+        return all.length === 1 && all[0]!.state === 'running';
+      },
+      40_000,
+    );
   });
 
   it('converges without duplicates after a SIGKILL in the middle of a rollout', async () => {
     writeManifest(desired, 'services/line1.yaml', service('line1-collector', `  replicas: 3\n${LOOP}  env:\n    LINE: "1"\n`));
     await serviceReady('line1-collector', 3);
     writeManifest(desired, 'services/line1.yaml', service('line1-collector', `  replicas: 3\n${LOOP}  env:\n    LINE: "2"\n`));
-    await waitFor('the rollout to start', async () => {
-      const d = await ctl.status();
-      const s = d?.status.services.find((x) => x.name === 'line1-collector');
-      return s && s.upToDate >= 1 && s.upToDate < 3;
-    }, 30_000, 50);
+    await waitFor(
+      'the rollout to start',
+      async () => {
+        const d = await ctl.status();
+        const s = d?.status.services.find((x) => x.name === 'line1-collector');
+        return s && s.upToDate >= 1 && s.upToDate < 3;
+      },
+      30_000,
+      50,
+    );
     await ctl.kill();
     ctl = startController({ desired, stateDir: state, grace: GRACE, resync: '2s' });
     await serviceReady('line1-collector', 3);
@@ -220,7 +254,7 @@ describe('controller on real engines', () => {
     expect(new Set(all.map((x) => x.hash)).size).toBe(1);
   });
 
-  it('never touched the operator\'s own container', async () => {
+  it("never touched the operator's own container", async () => {
     const all = await containersOn(nodes(), true);
     const own = all.find((c) => c.name === 'operators-own');
     expect(own?.state).toBe('running');

@@ -48,11 +48,15 @@ describe('failures as inputs, on a real engine', () => {
     const port = (registry.address() as AddressInfo).port;
     const t0 = Date.now();
     writeManifest(desired, 'services/broken.yaml', serviceManifest('broken', `  image: 127.0.0.1:${port}/fog/missing:1\n`).replace(/ {2}image: fog\/busybox:latest\n/, ''));
-    const doc = await waitFor('the failed pull in the status', async () => {
-      const d = await ctl.status();
-      const f = d?.failures.find((x) => x.service === 'broken');
-      return f && f.attempts >= 2 ? d : undefined;
-    }, 30_000);
+    const doc = await waitFor(
+      'the failed pull in the status',
+      async () => {
+        const d = await ctl.status();
+        const f = d?.failures.find((x) => x.service === 'broken');
+        return f && f.attempts >= 2 ? d : undefined;
+      },
+      30_000,
+    );
     const failure = doc.failures.find((x) => x.service === 'broken')!;
     expect(failure).toMatchObject({ type: 'create', code: 'image-pull-failed', retryable: true });
     expect(failure.message).toContain(`127.0.0.1:${port}/fog/missing:1`);
@@ -60,7 +64,9 @@ describe('failures as inputs, on a real engine', () => {
     expect(svc.conditions).toContainEqual(expect.objectContaining({ type: 'ActionBackOff', status: true, reason: 'ActionBackOff' }));
     expect(svc.backoffs?.[0]?.message).toMatch(/^slot 0: create on cell-1 failed \d+ time\(s\) \(image-pull-failed: .*\); next try (now|in [\d.]+s)$/);
     const described = await runFogctl(['describe', 'service', 'broken', '--server', ctl.socket]);
-    expect(described.stdout).toMatch(/Failed actions:\n\s+ACTION\s+SLOT\s+NODE\s+CODE\s+ATTEMPTS\s+LAST\s+NEXT TRY\s+MESSAGE\n\s+create\s+0\s+cell-1\s+image-pull-failed\s+\d+\s+\S+ ago\s+(due|now|in \S+)\s+image/);
+    expect(described.stdout).toMatch(
+      /Failed actions:\n\s+ACTION\s+SLOT\s+NODE\s+CODE\s+ATTEMPTS\s+LAST\s+NEXT TRY\s+MESSAGE\n\s+create\s+0\s+cell-1\s+image-pull-failed\s+\d+\s+\S+ ago\s+(due|now|in \S+)\s+image/,
+    );
     const status = await runFogctl(['get', 'services', '--server', ctl.socket]);
     expect(status.stdout).toMatch(/broken\s+replicated\s+0\/1\s+0\s+0\s+ActionBackOff/);
     await sleep(Math.max(0, t0 + 60_000 - Date.now()));
@@ -82,20 +88,30 @@ describe('failures as inputs, on a real engine', () => {
     const before = await started();
     await docker.getContainer(first.id).kill();
     const killedAt = Date.now();
-    const again = await waitFor('ticker started again after the kill', async () => {
-      const t = await started();
-      return t > before ? t : undefined;
-    }, 15_000, 50);
+    const again = await waitFor(
+      'ticker started again after the kill',
+      async () => {
+        const t = await started();
+        return t > before ? t : undefined;
+      },
+      15_000,
+      50,
+    );
     console.log(`[failures] docker kill → running again: ${again - killedAt} ms (first kill, no back-off)`);
     // Killed again at once: now a streak, so the controller waits its back-off (1 s) before starting it.
     await docker.getContainer(first.id).kill();
     const killed2 = Date.now();
     const dead = await docker.getContainer(first.id).inspect();
     const finished = new Date(dead.State.FinishedAt).getTime();
-    const third = await waitFor('ticker started after the back-off', async () => {
-      const t = await started();
-      return t > again ? t : undefined;
-    }, 15_000, 50);
+    const third = await waitFor(
+      'ticker started after the back-off',
+      async () => {
+        const t = await started();
+        return t > again ? t : undefined;
+      },
+      15_000,
+      50,
+    );
     console.log(`[failures] second kill → running again: ${third - killed2} ms (back-off 1 s)`);
     expect(third - finished).toBeGreaterThanOrEqual(900);
     const doc = await ctl.status();

@@ -14,8 +14,7 @@ let remote: Remote;
 let state: string;
 let ctl: RunningController;
 
-const svc = (name: string, extra = '') =>
-  `apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  image: fog/busybox:latest\n  network: none\n  command: ["sleep", "3600"]\n${extra}`;
+const svc = (name: string, extra = '') => `apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  image: fog/busybox:latest\n  network: none\n  command: ["sleep", "3600"]\n${extra}`;
 
 beforeAll(async () => {
   fleet = await startFleet([{ name: 'cell-1', labels: { zone: 'line1' } }]);
@@ -37,22 +36,35 @@ describe('fogctl run --sync-repo', () => {
     const desired = join(remote.root, 'desired');
     ctl = startController({ desired, stateDir: state, extra: ['--sync-repo', remote.url, '--sync-ref', 'main', '--sync-path', 'fleet', '--sync-interval', '300ms'] });
     const nodes = [{ name: 'cell-1', socket: fleet.nodes[0]!.socket }];
-    await waitFor('alpha and beta running', async () => {
-      const c = (await containersOn(nodes)).filter((x) => x.state === 'running');
-      return c.some((x) => x.service === 'alpha') && c.some((x) => x.service === 'beta');
-    }, 40_000);
+    await waitFor(
+      'alpha and beta running',
+      async () => {
+        const c = (await containersOn(nodes)).filter((x) => x.state === 'running');
+        return c.some((x) => x.service === 'alpha') && c.some((x) => x.service === 'beta');
+      },
+      40_000,
+    );
     const get = await runFogctl(['get', 'sync', '--server', ctl.socket]);
     expect(get.code).toBe(0);
     expect(get.stdout).toContain(first.slice(0, 7));
 
     // A bad commit: held back, the last good revision stays, the error is located.
     const bad = await remote.commit({ 'fleet/nodes/cell-1.yaml': node, 'fleet/svc/a.yaml': svc('alpha', '  replicas: lots\n'), 'fleet/svc/b.yaml': svc('beta') });
-    const doc = await waitFor('the bad commit to be reported', async () => {
-      const d = await ctl.status();
-      return d && JSON.stringify(d.sync ?? {}).includes(bad.slice(0, 7)) ? d : undefined;
-    }, 20_000);
+    const doc = await waitFor(
+      'the bad commit to be reported',
+      async () => {
+        const d = await ctl.status();
+        return d && JSON.stringify(d.sync ?? {}).includes(bad.slice(0, 7)) ? d : undefined;
+      },
+      20_000,
+    );
     expect(JSON.stringify(doc.sync)).toMatch(/a\.yaml:\d+:\d+/);
-    expect((await containersOn(nodes)).filter((x) => x.state === 'running').map((x) => x.service).sort()).toEqual(['alpha', 'beta']);
+    expect(
+      (await containersOn(nodes))
+        .filter((x) => x.state === 'running')
+        .map((x) => x.service)
+        .sort(),
+    ).toEqual(['alpha', 'beta']);
 
     // The fix deletes beta's manifest: beta's container goes, alpha stays.
     const alphaId = (await containersOn(nodes)).find((x) => x.service === 'alpha')!.id;

@@ -53,7 +53,23 @@ export interface RunningController {
 
 export function startController(opts: { desired: string; stateDir: string; cluster?: string; grace?: string; resync?: string; extra?: string[] }): RunningController {
   const socket = join(opts.stateDir, 'fogctl.sock');
-  const args = [FOGCTL, 'run', '--desired', opts.desired, '--state-dir', opts.stateDir, '--cluster', opts.cluster ?? 'e2e', '--grace', opts.grace ?? '4s', '--resync', opts.resync ?? '2s', '--call-timeout', '2s', ...(opts.extra ?? [])];
+  const args = [
+    FOGCTL,
+    'run',
+    '--desired',
+    opts.desired,
+    '--state-dir',
+    opts.stateDir,
+    '--cluster',
+    opts.cluster ?? 'e2e',
+    '--grace',
+    opts.grace ?? '4s',
+    '--resync',
+    opts.resync ?? '2s',
+    '--call-timeout',
+    '2s',
+    ...(opts.extra ?? []),
+  ];
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, FOG_LOG_FORMAT: 'json', FOG_LOG_LEVEL: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -114,7 +130,16 @@ export async function containersOn(nodes: { name: string; socket: string }[], al
     for (const c of list) {
       const labels = c.Labels ?? {};
       if (!all && !labels['fog.service']) continue;
-      out.push({ node: n.name, id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), service: labels['fog.service'] ?? '', slot: Number(labels['fog.slot'] ?? -1), hash: labels['fog.spec-hash'] ?? '', state: c.State, labels });
+      out.push({
+        node: n.name,
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        service: labels['fog.service'] ?? '',
+        slot: Number(labels['fog.slot'] ?? -1),
+        hash: labels['fog.spec-hash'] ?? '',
+        state: c.State,
+        labels,
+      });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -172,11 +197,16 @@ export async function convergedOn(ctl: Pick<RunningController, 'status'>, nodes:
 export async function waitConverged(ctl: Pick<RunningController, 'status'>, nodes: { name: string; socket: string }[], want: Readonly<Record<string, number>>, timeoutMs = 20_000): Promise<void> {
   let last = '';
   try {
-    await waitFor('convergence', async () => {
-      const r = await convergedOn(ctl, nodes, want);
-      if (r !== true) last = r;
-      return r === true;
-    }, timeoutMs, 200);
+    await waitFor(
+      'convergence',
+      async () => {
+        const r = await convergedOn(ctl, nodes, want);
+        if (r !== true) last = r;
+        return r === true;
+      },
+      timeoutMs,
+      200,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen: ${last}`);
   }
@@ -215,7 +245,14 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
         if (!line) continue;
         const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
         const attrs = e.Actor?.Attributes ?? {};
-        got.push({ node: n.name, action: (e.Action ?? '').split(':')[0]!, id: e.Actor?.ID ?? '', name: attrs.name ?? '', ...(attrs['fog.service'] ? { service: attrs['fog.service'] } : {}), at: Date.now() });
+        got.push({
+          node: n.name,
+          action: (e.Action ?? '').split(':')[0]!,
+          id: e.Actor?.ID ?? '',
+          name: attrs.name ?? '',
+          ...(attrs['fog.service'] ? { service: attrs['fog.service'] } : {}),
+          at: Date.now(),
+        });
       }
     });
     stream.on('error', () => undefined);
@@ -230,7 +267,11 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
 }
 
 /** Node manifests for every engine of a fleet, into the desired folder. */
-export function writeNodeManifests(desired: string, nodes: readonly { name: string; socket: string }[], extra: (name: string) => { labels?: Record<string, string>; devices?: string[] } = () => ({})): void {
+export function writeNodeManifests(
+  desired: string,
+  nodes: readonly { name: string; socket: string }[],
+  extra: (name: string) => { labels?: Record<string, string>; devices?: string[] } = () => ({}),
+): void {
   for (const n of nodes) {
     const x = extra(n.name);
     writeManifest(desired, `nodes/${n.name}.yaml`, nodeManifest(n.name, n.socket, x.labels ?? {}, x.devices ?? []));

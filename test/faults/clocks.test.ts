@@ -55,7 +55,11 @@ describe('the controller decides on its monotonic clock', () => {
   it.each(['controller', 'apply', 'reconcile', 'schedule', 'status'])('src/%s reads no clock of its own (time comes from the injected Clock)', (dir) => {
     const offenders = readdirSync(join(SRC, dir))
       .filter((f) => f.endsWith('.ts'))
-      .filter((f) => readFileSync(join(SRC, dir, f), 'utf8').split('\n').some((l) => !l.trim().startsWith('//') && WALL_READS.test(l)));
+      .filter((f) =>
+        readFileSync(join(SRC, dir, f), 'utf8')
+          .split('\n')
+          .some((l) => !l.trim().startsWith('//') && WALL_READS.test(l)),
+      );
     expect(offenders).toEqual([]);
   });
 

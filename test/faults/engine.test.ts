@@ -12,7 +12,20 @@ import Docker from 'dockerode';
 import { DEFAULT_SETTINGS, type Action } from '../../src/api/types.js';
 import { createBody } from '../../src/apply/container-config.js';
 import { observeOnce } from '../../src/controller/once.js';
-import { containersOn, loopService, recordEngineEvents, runFogctl, serviceManifest, sleep, tempDir, waitConverged, waitFor, writeManifest, writeNodeManifests, type ManagedContainer } from '../e2e/harness.js';
+import {
+  containersOn,
+  loopService,
+  recordEngineEvents,
+  runFogctl,
+  serviceManifest,
+  sleep,
+  tempDir,
+  waitConverged,
+  waitFor,
+  writeManifest,
+  writeNodeManifests,
+  type ManagedContainer,
+} from '../e2e/harness.js';
 import { faultWorld, tally, type FaultWorld } from './support.js';
 
 const CONVERGE_MS = 20_000;
@@ -26,7 +39,11 @@ const docker = (node: string) => new Docker({ socketPath: w.fleet.node(node).soc
 beforeAll(async () => {
   w = await faultWorld([{ name: 'e1' }, { name: 'e2' }], CLUSTER);
   // e1 claims a device that is not on the host.
-  writeNodeManifests(w.desired, w.nodes().filter((n) => n.name === 'e1'), () => ({ devices: [GONE] }));
+  writeNodeManifests(
+    w.desired,
+    w.nodes().filter((n) => n.name === 'e1'),
+    () => ({ devices: [GONE] }),
+  );
   writeManifest(w.desired, 'services/steady.yaml', loopService('steady', 2));
   w.start();
 });
@@ -60,10 +77,14 @@ describe('engine faults', () => {
     w.start();
     injected.add('controller restart over a converged fleet');
     // Two full resyncs of the new controller (resync 2 s).
-    const doc = await waitFor('the new controller to make several passes', async () => {
-      const d = await w.ctl.status();
-      return d && d.passes >= 3 && d.clock.now - d.startedAt > 4_500 ? d : undefined;
-    }, 15_000);
+    const doc = await waitFor(
+      'the new controller to make several passes',
+      async () => {
+        const d = await w.ctl.status();
+        return d && d.passes >= 3 && d.clock.now - d.startedAt > 4_500 ? d : undefined;
+      },
+      15_000,
+    );
     rec.close();
     expect(doc.lastActions).toEqual([]);
     const calls = rec.events().filter((e) => e.service);
@@ -104,23 +125,35 @@ describe('engine faults', () => {
     writeManifest(w.desired, 'services/tiny.yaml', loopService('tiny', 1, `  resources:\n    memory: 4Mi\n`));
     injected.add('Docker API error (image pull, name conflict, device gone, memory limit refused)', 4);
     const want: Record<string, string> = { nopull: 'image-pull-failed', conflict: 'name-conflict', 'gone-dev': 'device-not-found', tiny: 'bad-parameter' };
-    const doc = await waitFor('a failure for each broken service', async () => {
-      const d = await w.ctl.status();
-      // The failure is recorded by the pass that acted; the next pass backs off and says so (a Warning event).
-      const seen = (s: string, code: string) => d!.failures.some((f) => f.service === s && f.code === code) && d!.events.some((e) => e.type === 'Warning' && e.reason === 'ActionBackOff' && e.object === `service/${s}`);
-      return d && Object.entries(want).every(([s, code]) => seen(s, code)) ? d : undefined;
-    }, CONVERGE_MS);
+    const doc = await waitFor(
+      'a failure for each broken service',
+      async () => {
+        const d = await w.ctl.status();
+        // The failure is recorded by the pass that acted; the next pass backs off and says so (a Warning event).
+        const seen = (s: string, code: string) =>
+          d!.failures.some((f) => f.service === s && f.code === code) && d!.events.some((e) => e.type === 'Warning' && e.reason === 'ActionBackOff' && e.object === `service/${s}`);
+        return d && Object.entries(want).every(([s, code]) => seen(s, code)) ? d : undefined;
+      },
+      CONVERGE_MS,
+    );
     for (const [s, code] of Object.entries(want)) {
-      expect(doc.events.some((e) => e.type === 'Warning' && e.reason === 'ActionBackOff' && e.object === `service/${s}`), `event for ${s}`).toBe(true);
+      expect(
+        doc.events.some((e) => e.type === 'Warning' && e.reason === 'ActionBackOff' && e.object === `service/${s}`),
+        `event for ${s}`,
+      ).toBe(true);
       const d = await runFogctl(['describe', 'service', s, '--server', w.ctl.socket]);
       expect(d.stdout, `describe ${s}`).toMatch(new RegExp(`Failed actions:[\\s\\S]*${code}`));
     }
     // The loop goes on: a good service still converges next to the broken ones.
     writeManifest(w.desired, 'services/fine.yaml', loopService('fine', 2));
-    await waitFor('fine to converge next to the failures', async () => {
-      const s = (await w.ctl.status())?.status.services.find((x) => x.name === 'fine');
-      return s && s.ready === 2 && s.upToDate === 2;
-    }, CONVERGE_MS);
+    await waitFor(
+      'fine to converge next to the failures',
+      async () => {
+        const s = (await w.ctl.status())?.status.services.find((x) => x.name === 'fine');
+        return s && s.ready === 2 && s.upToDate === 2;
+      },
+      CONVERGE_MS,
+    );
     // The squatter is not ours: untouched, still running, never adopted.
     const info = await docker(planned.node).getContainer(squatter.id).inspect();
     expect(info.State.Running).toBe(true);
@@ -154,7 +187,10 @@ describe('engine faults', () => {
     console.log(`[faults] engine: controller CPU during the crash loop ${(cpu * 100).toFixed(1)}% of one core`);
     expect(cpu).toBeLessThan(0.2);
 
-    const starts = rec.events().filter((e) => e.service === 'crash' && e.action === 'start').map((e) => e.at);
+    const starts = rec
+      .events()
+      .filter((e) => e.service === 'crash' && e.action === 'start')
+      .map((e) => e.at);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
     console.log(`[faults] engine: crash loop start gaps (ms): ${gaps.join(', ')}`);
     expect(starts.length).toBeGreaterThanOrEqual(5);
@@ -168,6 +204,13 @@ describe('engine faults', () => {
     const d = await runFogctl(['describe', 'service', 'crash', '--server', w.ctl.socket]);
     expect(d.stdout).toMatch(/CrashLoop/);
     // Exactly one container for the slot throughout.
-    expect(new Set(rec.events().filter((e) => e.service === 'crash' && e.action === 'create').map((e) => e.id)).size).toBe(1);
+    expect(
+      new Set(
+        rec
+          .events()
+          .filter((e) => e.service === 'crash' && e.action === 'create')
+          .map((e) => e.id),
+      ).size,
+    ).toBe(1);
   });
 });

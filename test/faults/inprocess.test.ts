@@ -130,7 +130,12 @@ describe('controller in process, real engine', () => {
       }
       await sleep(1_500);
       rec.close();
-      expect(rec.events().filter((e) => e.service).map((e) => `${e.action} ${e.name}`)).toEqual([]);
+      expect(
+        rec
+          .events()
+          .filter((e) => e.service)
+          .map((e) => `${e.action} ${e.name}`),
+      ).toEqual([]);
       expect((await mine('trunc')).map((x) => x.id)).toEqual(before);
       // The same truncation left in place is a deletion, once confirmed.
       writeFileSync(file, docs[0]!);
@@ -155,4 +160,3 @@ describe('controller in process, dry-run fleet', () => {
     expect(doc.status.services.map((s) => s.name)).toHaveLength(99);
   });
 });
-

@@ -58,7 +58,10 @@ describe('node faults', () => {
       const graceEnds = outage.lastAnsweredAt + GRACE_MS;
       const early = touched(rec.events()).filter((e) => e.at < graceEnds);
       expect(early, `touched within the grace period: ${describeEvents(early, outage.stoppedAnsweringAt)}`).toEqual([]);
-      expect(touched(rec.events(), ['create']).some((e) => e.service === 'move'), 'the re-placement was heard on the event stream').toBe(true);
+      expect(
+        touched(rec.events(), ['create']).some((e) => e.service === 'move'),
+        'the re-placement was heard on the event stream',
+      ).toBe(true);
       const doc = await w.ctl.status();
       expect(doc!.status.nodes.find((n) => n.name === victim)!.reachable).toBe(false);
     } finally {
@@ -76,21 +79,31 @@ describe('node faults', () => {
     await w.fleet.freezeNode('n3');
     injected.add('daemon frozen (SIGSTOP) and thawed');
     try {
-      const unreachable = await waitFor('n3 to be unreachable', async () => {
-        const n = (await w.ctl.status())?.status.nodes.find((x) => x.name === 'n3');
-        return n && !n.reachable ? n : undefined;
-      }, 15_000, 100);
+      const unreachable = await waitFor(
+        'n3 to be unreachable',
+        async () => {
+          const n = (await w.ctl.status())?.status.nodes.find((x) => x.name === 'n3');
+          return n && !n.reachable ? n : undefined;
+        },
+        15_000,
+        100,
+      );
       expect(unreachable.message).toMatch(/unreachable/);
       // A change on a healthy node converges while n3 hangs: passes are not held up beyond one call timeout.
       const changedAt = Date.now();
       writeManifest(w.desired, 'services/free.yaml', loopService('free', 2, `  env:\n    V: "2"\n  placement:\n    constraints: ["node.name == n1"]\n`));
       const healthy = w.others('n3');
-      await waitFor('free to roll out and scale on n1 while n3 hangs', async () => {
-        const doc = await w.ctl.status();
-        const s = doc?.status.services.find((x) => x.name === 'free');
-        const cs = (await containersOn(healthy)).filter((c) => c.service === 'free');
-        return s !== undefined && s.ready === 2 && s.upToDate === 2 && cs.length === 2 && cs.every((c) => c.state === 'running' && c.hash === s.specHash);
-      }, 10_000, 100);
+      await waitFor(
+        'free to roll out and scale on n1 while n3 hangs',
+        async () => {
+          const doc = await w.ctl.status();
+          const s = doc?.status.services.find((x) => x.name === 'free');
+          const cs = (await containersOn(healthy)).filter((c) => c.service === 'free');
+          return s !== undefined && s.ready === 2 && s.upToDate === 2 && cs.length === 2 && cs.every((c) => c.state === 'running' && c.hash === s.specHash);
+        },
+        10_000,
+        100,
+      );
       console.log(`[faults] nodes: free converged ${Date.now() - changedAt} ms after its change while n3 was frozen`);
     } finally {
       await w.fleet.thawNode('n3');

@@ -31,7 +31,14 @@ beforeAll(async () => {
   // Both in parallel; either failing fails the file.
   [real, hollow] = await Promise.all([
     startFleet([{ name: NODE, labels: LABELS, devices: [DEVICE] }]),
-    startHollowFleet({ count: 1, dir: mkdtempSync('/tmp/hc-'), name: () => NODE, labels: () => LABELS, devices: () => [DEVICE], dies: [{ afterMs: 1_000, exitCode: 3, labels: { [LABEL.service]: 'crash' } }] }),
+    startHollowFleet({
+      count: 1,
+      dir: mkdtempSync('/tmp/hc-'),
+      name: () => NODE,
+      labels: () => LABELS,
+      devices: () => [DEVICE],
+      dies: [{ afterMs: 1_000, exitCode: 3, labels: { [LABEL.service]: 'crash' } }],
+    }),
   ]);
 });
 
@@ -80,7 +87,15 @@ function normalInspect(c: Docker.ContainerInspectInfo) {
   const time = (t: string) => (t === ZERO ? 'zero' : TIME.test(t) ? 'time' : `bad:${t}`);
   return {
     Name: c.Name,
-    State: { Status: c.State.Status, Running: c.State.Running, Restarting: c.State.Restarting, ExitCode: c.State.ExitCode, StartedAt: time(c.State.StartedAt), FinishedAt: time(c.State.FinishedAt), Health: c.State.Health?.Status },
+    State: {
+      Status: c.State.Status,
+      Running: c.State.Running,
+      Restarting: c.State.Restarting,
+      ExitCode: c.State.ExitCode,
+      StartedAt: time(c.State.StartedAt),
+      FinishedAt: time(c.State.FinishedAt),
+      Health: c.State.Health?.Status,
+    },
     RestartCount: c.RestartCount,
     Config: { Image: c.Config.Image, Labels: c.Config.Labels, Healthcheck: c.Config.Healthcheck },
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode, NanoCpus: c.HostConfig.NanoCpus, Memory: c.HostConfig.Memory, RestartPolicy: c.HostConfig.RestartPolicy, Devices: c.HostConfig.Devices },
@@ -120,7 +135,14 @@ async function scenario(t: Target) {
     const run = async (step: string, actions: Action[]) => {
       const results = await executor.execute(actions);
       for (const r of results) if (r.containerId && r.action.type === 'create') ids.set(r.containerId, r.action.container.name);
-      transcript[`${step}.results`] = results.map((r) => ({ type: r.action.type, ok: r.ok, code: r.code, retryable: r.retryable, message: r.message?.replaceAll(MISSING, '<dev>'), id: r.containerId ? (ids.get(r.containerId) ?? 'unknown') : undefined }));
+      transcript[`${step}.results`] = results.map((r) => ({
+        type: r.action.type,
+        ok: r.ok,
+        code: r.code,
+        retryable: r.retryable,
+        message: r.message?.replaceAll(MISSING, '<dev>'),
+        id: r.containerId ? (ids.get(r.containerId) ?? 'unknown') : undefined,
+      }));
       return results;
     };
     const look = async (step: string, settled: (o: ObservedNode) => boolean = () => true) => {
@@ -142,7 +164,10 @@ async function scenario(t: Target) {
     const inspectAll = async (step: string) => {
       const out: Record<string, unknown> = {};
       for (const [id, name] of [...ids].sort((a, b) => a[1].localeCompare(b[1]))) {
-        const c = await docker.getContainer(id).inspect().catch(() => undefined);
+        const c = await docker
+          .getContainer(id)
+          .inspect()
+          .catch(() => undefined);
         if (c) out[name] = normalInspect(c);
       }
       transcript[`${step}.inspect`] = out;
@@ -152,7 +177,13 @@ async function scenario(t: Target) {
     const facts = toFacts(info);
     transcript.facts = { labels: facts.labels, os: facts.os, arch: facts.arch, cpuWhole: facts.cpu % 1000 === 0, apiPath: typeof info.SystemTime };
 
-    const a = containerSpec('always', 0, { command: SERVE, restart: { policy: 'always', maxRetries: 0 }, resources: { cpu: 100, memory: 64 << 20 }, network: 'host', ports: [{ container: 18080, protocol: 'tcp' }] });
+    const a = containerSpec('always', 0, {
+      command: SERVE,
+      restart: { policy: 'always', maxRetries: 0 },
+      resources: { cpu: 100, memory: 64 << 20 },
+      network: 'host',
+      ports: [{ container: 18080, protocol: 'tcp' }],
+    });
     const b = containerSpec('stopped', 0, { command: SERVE });
     const c = containerSpec('killed', 0, { command: SERVE });
     const h = containerSpec('healthy', 0, { command: SERVE, healthcheck: { test: ['CMD', 'true'], interval: 1_000, timeout: 1_000, retries: 3, startPeriod: 0 } });
@@ -205,7 +236,10 @@ async function scenario(t: Target) {
     await run('adopt', [createAction(NODE, a)]);
 
     const everything = [a, b, c, d, h, x, dev];
-    await run('remove', everything.map((s) => removeAction(NODE, target(s), 5)));
+    await run(
+      'remove',
+      everything.map((s) => removeAction(NODE, target(s), 5)),
+    );
     await look('remove', (o) => o.containers.length === 0);
     await run('remove-again', [removeAction(NODE, target(a), 5)]);
     // The last events (destroy) must be in before the stream closes.

@@ -33,9 +33,7 @@ const ports = (hostNetwork: boolean) =>
       maxLength: 4,
       selector: (p: RawPort) => `${hostNetwork ? p.container : (p.host ?? `c${p.container}`)}/${p.protocol ?? 'tcp'}`,
     })
-    .chain((list) =>
-      fc.tuple(...list.map((p) => fc.boolean().map((short) => asPort(hostNetwork ? { ...p, host: undefined } : p, short)))),
-    );
+    .chain((list) => fc.tuple(...list.map((p) => fc.boolean().map((short) => asPort(hostNetwork ? { ...p, host: undefined } : p, short)))));
 
 function asPort(p: RawPort, short: boolean): unknown {
   if (!short) return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
@@ -43,7 +41,12 @@ function asPort(p: RawPort, short: boolean): unknown {
 }
 
 const volume = fc
-  .record({ source: fc.oneof(fc.constantFrom('/srv/data', '/etc/fog'), fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}$/)), target: fc.constantFrom('/data', '/var/lib/x'), readOnly: fc.boolean(), short: fc.boolean() })
+  .record({
+    source: fc.oneof(fc.constantFrom('/srv/data', '/etc/fog'), fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}$/)),
+    target: fc.constantFrom('/data', '/var/lib/x'),
+    readOnly: fc.boolean(),
+    short: fc.boolean(),
+  })
   .map(({ short, ...v }) => (short ? `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}` : v));
 
 const constraint = fc.constantFrom(
@@ -59,7 +62,10 @@ const constraint = fc.constantFrom(
 
 const healthcheck = fc.record(
   {
-    test: fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.tuple(fc.constantFrom('CMD', 'CMD-SHELL'), fc.string({ minLength: 1 })).map((t) => [...t])),
+    test: fc.oneof(
+      fc.string({ minLength: 1, maxLength: 20 }),
+      fc.tuple(fc.constantFrom('CMD', 'CMD-SHELL'), fc.string({ minLength: 1 })).map((t) => [...t]),
+    ),
     interval: duration,
     timeout: duration,
     retries: fc.nat(10),
@@ -77,7 +83,20 @@ const serviceSpec = fc.constantFrom('host', 'none', 'bridge', undefined).chain((
       ports: ports(network === 'host'),
       ...(network ? { network: fc.constant(network) } : {}),
       volumes: some(volume),
-      resources: fc.record({ cpu: fc.oneof(fc.nat(4), fc.nat(4000).map((m) => `${m}m`), fc.constant('0.5')), memory: fc.oneof(fc.nat(1 << 30), fc.nat(4096).map((m) => `${m}Mi`)) }, { requiredKeys: [] }),
+      resources: fc.record(
+        {
+          cpu: fc.oneof(
+            fc.nat(4),
+            fc.nat(4000).map((m) => `${m}m`),
+            fc.constant('0.5'),
+          ),
+          memory: fc.oneof(
+            fc.nat(1 << 30),
+            fc.nat(4096).map((m) => `${m}Mi`),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
       devices: some(fc.nat(9).map((n) => `/dev/ttyUSB${n}`)),
       placement: fc.record(
         {
@@ -91,7 +110,10 @@ const serviceSpec = fc.constantFrom('host', 'none', 'bridge', undefined).chain((
         { requiredKeys: [] },
       ),
       dependsOn: some(name),
-      restart: fc.oneof(fc.constantFrom('always', 'on-failure', 'never'), fc.record({ policy: fc.constantFrom('always', 'on-failure', 'never'), maxRetries: fc.nat(20) }, { requiredKeys: ['policy'] })),
+      restart: fc.oneof(
+        fc.constantFrom('always', 'on-failure', 'never'),
+        fc.record({ policy: fc.constantFrom('always', 'on-failure', 'never'), maxRetries: fc.nat(20) }, { requiredKeys: ['policy'] }),
+      ),
       update: fc.record({ parallelism: fc.integer({ min: 1, max: 5 }), order: fc.constantFrom('start-first', 'stop-first'), delay: duration }, { requiredKeys: [] }),
       healthcheck,
       stopGracePeriod: duration,
@@ -120,7 +142,13 @@ const tcpNode = fc.oneof(
 );
 
 export const nodeManifest = fc
-  .record({ metadata, spec: fc.oneof(nodeSpec, fc.tuple(nodeSpec, tcpNode).map(([s, t]) => ({ ...s, ...t }))) })
+  .record({
+    metadata,
+    spec: fc.oneof(
+      nodeSpec,
+      fc.tuple(nodeSpec, tcpNode).map(([s, t]) => ({ ...s, ...t })),
+    ),
+  })
   .map((m) => ({ apiVersion: 'fog/v1', kind: 'Node', ...m }));
 
 export const manifest = fc.oneof(serviceManifest, nodeManifest);

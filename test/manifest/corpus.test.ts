@@ -11,7 +11,9 @@ import { LIMITS, loadDesired, loadText } from '../../src/manifest/index.js';
 import { useTmpDir } from './tmp.js';
 
 const CORPUS = 'test/corpus/bad';
-const files = readdirSync(CORPUS).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(CORPUS)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function expectations(text: string): { line: number; col: number; message: string }[] {
   return [...text.matchAll(/^# expect: (\d+):(\d+) (.*)$/gm)].map((m) => ({ line: Number(m[1]), col: Number(m[2]), message: m[3]! }));
@@ -107,9 +109,7 @@ describe('hostile input, generated', () => {
     await handle.close();
     // Read, its zero bytes would give `not-text`; the size code shows it was never read.
     const r = await loadDesired([path]);
-    expect(r.errors).toEqual([
-      expect.objectContaining({ file: path, line: 1, col: 1, code: 'file-too-large', message: expect.stringContaining('52428800 bytes') }),
-    ]);
+    expect(r.errors).toEqual([expect.objectContaining({ file: path, line: 1, col: 1, code: 'file-too-large', message: expect.stringContaining('52428800 bytes') })]);
   });
 
   it('refuses text over the size limit in loadText as well', () => {

@@ -10,8 +10,7 @@ function one<T>(text: string): T {
   expect(r.objects).toHaveLength(1);
   return r.objects[0] as T;
 }
-const service = (spec: string, meta = '') =>
-  one<Service>(`apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: svc\n${meta}spec:\n  image: fog/busybox:latest\n${spec}`);
+const service = (spec: string, meta = '') => one<Service>(`apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: svc\n${meta}spec:\n  image: fog/busybox:latest\n${spec}`);
 const node = (spec: string) => one<FogNode>(`apiVersion: fog/v1\nkind: Node\nmetadata:\n  name: n1\nspec:\n${spec}`);
 const errors = (text: string) => loadText('t.yaml', text).errors.map(formatError);
 

@@ -37,16 +37,20 @@ function allErrorsLocated(file: string, text: string): void {
 }
 
 describe('properties', () => {
-  it(`any generated valid Service or Node loads, and survives serializeObject → loadText unchanged (${RUNS} runs)`, () => {
-    fc.assert(
-      fc.property(manifest, (raw) => {
-        const first = loadOne(stringify(raw));
-        const again = loadOne(serializeObject(first));
-        expect(withoutSource(again)).toEqual(withoutSource(first));
-      }),
-      { numRuns: RUNS },
-    );
-  }, TIMEOUT);
+  it(
+    `any generated valid Service or Node loads, and survives serializeObject → loadText unchanged (${RUNS} runs)`,
+    () => {
+      fc.assert(
+        fc.property(manifest, (raw) => {
+          const first = loadOne(stringify(raw));
+          const again = loadOne(serializeObject(first));
+          expect(withoutSource(again)).toEqual(withoutSource(first));
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
   const seeds = [
     ...readdirSync('desired', { recursive: true, encoding: 'utf8' })
@@ -55,7 +59,11 @@ describe('properties', () => {
   ];
   const edit = fc.oneof(
     fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 8 }) }),
-    fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('[', '{', '&a ', '*a', '"', "'", ': ', '- ', '\t', '\n', '  ', '#', '---\n', '%YAML 1.1\n', '\0', '!!', '|', '>')) }),
+    fc.record({
+      op: fc.constant('insert' as const),
+      at: fc.nat(),
+      text: fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('[', '{', '&a ', '*a', '"', "'", ': ', '- ', '\t', '\n', '  ', '#', '---\n', '%YAML 1.1\n', '\0', '!!', '|', '>')),
+    }),
     fc.record({ op: fc.constant('replace' as const), at: fc.nat(), text: fc.string({ minLength: 1, maxLength: 2 }) }),
   );
   type Edit = typeof edit extends fc.Arbitrary<infer E> ? E : never;
@@ -66,26 +74,45 @@ describe('properties', () => {
     return text.slice(0, at) + e.text + text.slice(at + e.text.length);
   };
 
-  it(`any mutation of a valid file loads or gives located errors, and never throws (${RUNS} runs)`, () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.constantFrom(...seeds), manifest.map((m) => stringify(m))), fc.array(edit, { minLength: 1, maxLength: 5 }), (seed, edits) => {
-        allErrorsLocated('m.yaml', edits.reduce(apply, seed));
-      }),
-      { numRuns: RUNS },
-    );
-  }, TIMEOUT);
+  it(
+    `any mutation of a valid file loads or gives located errors, and never throws (${RUNS} runs)`,
+    () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.constantFrom(...seeds),
+            manifest.map((m) => stringify(m)),
+          ),
+          fc.array(edit, { minLength: 1, maxLength: 5 }),
+          (seed, edits) => {
+            allErrorsLocated('m.yaml', edits.reduce(apply, seed));
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it(`loadText never throws on arbitrary text (${RUNS} runs)`, () => {
-    fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => allErrorsLocated('any.yaml', text)),
-      { numRuns: RUNS },
-    );
-  }, TIMEOUT);
+  it(
+    `loadText never throws on arbitrary text (${RUNS} runs)`,
+    () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => allErrorsLocated('any.yaml', text)),
+        { numRuns: RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it(`loadText never throws on arbitrary YAML-shaped values (${RUNS} runs)`, () => {
-    fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => allErrorsLocated('json.yaml', stringify(value))),
-      { numRuns: RUNS },
-    );
-  }, TIMEOUT);
+  it(
+    `loadText never throws on arbitrary YAML-shaped values (${RUNS} runs)`,
+    () => {
+      fc.assert(
+        fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => allErrorsLocated('json.yaml', stringify(value))),
+        { numRuns: RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 });

@@ -114,11 +114,10 @@ export function checkAfter(w: World, before: ObservedState, actions: readonly Ac
     const n = w.nodes.get(a.node)!;
     const count = (s: string) => n.containers.filter((c) => c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
     const kept = (s: string) =>
-      before.nodes
-        .find((x) => x.name === a.node)!
-        .containers.filter((c) => !removed.has(c.id) && c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
+      before.nodes.find((x) => x.name === a.node)!.containers.filter((c) => !removed.has(c.id) && c.labels[LABEL.cluster] === w.desired.settings.cluster && c.labels[LABEL.service] === s).length;
     const p = svc.spec.placement;
-    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated' && !removalFailed.has(a.node) && !w.removalFailed) expect(count(a.service), `maxPerNode on ${a.node}`).toBeLessThanOrEqual(p.maxPerNode);
+    if (p.maxPerNode !== undefined && svc.spec.mode === 'replicated' && !removalFailed.has(a.node) && !w.removalFailed)
+      expect(count(a.service), `maxPerNode on ${a.node}`).toBeLessThanOrEqual(p.maxPerNode);
     if (svc.spec.mode === 'global' && (a.reason === 'RollingUpdate' || a.reason === 'Recreate')) continue;
     for (const t of p.antiAffinity) expect(kept(t)).toBe(0);
     for (const t of p.affinity) if (!failedOn.has(`${t}@${a.node}`)) expect(count(t)).toBeGreaterThan(0);
@@ -168,9 +167,7 @@ export function checkFixedPoint(w: World, out: ReconcileOutput): void {
     const name = svc.metadata.name;
     const st = out.status.services.find((s) => s.name === name)!;
     if (st.conditions.some((c) => c.type === 'DependencyWait' || c.type === 'DependencyCycle')) continue;
-    const mine = obs.nodes.flatMap((n) =>
-      n.reachable ? n.containers.filter((c) => c.labels[LABEL.cluster] === cluster && c.labels[LABEL.service] === name).map((c) => ({ n, c })) : [],
-    );
+    const mine = obs.nodes.flatMap((n) => (n.reachable ? n.containers.filter((c) => c.labels[LABEL.cluster] === cluster && c.labels[LABEL.service] === name).map((c) => ({ n, c })) : []));
     for (const { c } of mine) {
       // An old replica stays only while its replacement cannot be placed anywhere.
       if (c.labels[LABEL.hash] !== st.specHash) expect(st.unschedulable).toBeDefined();

@@ -25,9 +25,7 @@ function run(nodes: N[], services: Service[], now = NOW, settings: ReconcileSett
     settings,
   );
   const observed = {
-    nodes: nodes.map(
-      (n): ObservedNode => ({ name: n.name, reachable: n.reachable ?? true, since: n.since ?? 0, lastSeen: n.lastSeen ?? now, facts: facts(n.o), containers: n.containers ?? [] }),
-    ),
+    nodes: nodes.map((n): ObservedNode => ({ name: n.name, reachable: n.reachable ?? true, since: n.since ?? 0, lastSeen: n.lastSeen ?? now, facts: facts(n.o), containers: n.containers ?? [] })),
   };
   const out = reconcile(desired, observed, history, now);
   return { ...out, actions: out.actions.map((a) => showAction(a, now)), status: showStatus(out.status, now) };
@@ -64,10 +62,22 @@ describe('placement and naming', () => {
 
   it('reports an unschedulable replica with counts and per-node reasons', () => {
     const gw = service('plc-gw', { replicas: 2, devices: ['/dev/ttyUSB0'], placement: { constraints: [constraint('node.labels.zone == line1')] } });
-    const out = run([{ name: 'press-1', o: { labels: { zone: 'line1' }, devices: ['/dev/ttyUSB0'] } }, { name: 'press-2', o: { labels: { zone: 'line2' }, devices: ['/dev/ttyUSB0'] } }], [gw]);
+    const out = run(
+      [
+        { name: 'press-1', o: { labels: { zone: 'line1' }, devices: ['/dev/ttyUSB0'] } },
+        { name: 'press-2', o: { labels: { zone: 'line2' }, devices: ['/dev/ttyUSB0'] } },
+      ],
+      [gw],
+    );
     expect(out.actions.map(brief)).toEqual(['create press-1 plc-gw/0 Scheduled', 'create press-1 plc-gw/1 Scheduled']);
     const withMax = service('plc-gw', { replicas: 2, devices: ['/dev/ttyUSB0'], placement: { maxPerNode: 1, constraints: [constraint('node.labels.zone == line1')] } });
-    const out2 = run([{ name: 'press-1', o: { labels: { zone: 'line1' }, devices: ['/dev/ttyUSB0'] } }, { name: 'press-2', o: { labels: { zone: 'line2' }, devices: ['/dev/ttyUSB0'] } }], [withMax]);
+    const out2 = run(
+      [
+        { name: 'press-1', o: { labels: { zone: 'line1' }, devices: ['/dev/ttyUSB0'] } },
+        { name: 'press-2', o: { labels: { zone: 'line2' }, devices: ['/dev/ttyUSB0'] } },
+      ],
+      [withMax],
+    );
     const st = out2.status.services[0]!;
     expect(st.unschedulable?.slot).toBe(1);
     expect(st.unschedulable?.message).toBe('0/2 nodes eligible: 1 at maxPerNode 1, 1 not matching node.labels.zone == line1');
@@ -79,7 +89,14 @@ describe('placement and naming', () => {
   it('runs a global service on every eligible node, and removes it where the node no longer qualifies', () => {
     const agent = service('agent', { mode: 'global', placement: { constraints: [constraint('node.labels.zone != b')] } });
     const h = specHash(agent);
-    const out = run([{ name: 'a', o: { labels: { zone: 'a' } } }, { name: 'b', o: { labels: { zone: 'b' } }, containers: [managed('agent', 0, h, { id: 'on-b' })] }, { name: 'c', o: { unschedulable: true } }], [agent]);
+    const out = run(
+      [
+        { name: 'a', o: { labels: { zone: 'a' } } },
+        { name: 'b', o: { labels: { zone: 'b' } }, containers: [managed('agent', 0, h, { id: 'on-b' })] },
+        { name: 'c', o: { unschedulable: true } },
+      ],
+      [agent],
+    );
     expect(out.actions.map(brief)).toEqual(['create a agent/0 Scheduled', 'remove b agent/0 Misplaced']);
   });
 
@@ -189,7 +206,12 @@ describe('restarts', () => {
 });
 
 describe('dependsOn', () => {
-  const broker = service('mqtt-broker', { network: 'host', ports: [{ container: 1883, protocol: 'tcp' }], healthcheck: { test: ['CMD', 'true'], interval: 1000, timeout: 1000, retries: 3, startPeriod: 0 }, replicas: 2 });
+  const broker = service('mqtt-broker', {
+    network: 'host',
+    ports: [{ container: 1883, protocol: 'tcp' }],
+    healthcheck: { test: ['CMD', 'true'], interval: 1000, timeout: 1000, retries: 3, startPeriod: 0 },
+    replicas: 2,
+  });
   const app = service('line-app', { dependsOn: ['mqtt-broker'] });
   const bh = specHash(broker);
   const nodes = (health: 'starting' | 'healthy'): N[] => [
@@ -382,7 +404,11 @@ describe('status', () => {
     const foreign: ObservedContainer = { ...managed('x', 0, 'h', { id: 'f', resources: { cpu: 250, memory: 1 * Gi } }), labels: {} };
     const out = run(
       [
-        { name: 'n1', o: { capacity: { cpu: 3000 }, labels: { zone: 'a' }, engineLabels: { vendor: 'acme', zone: 'z' } }, containers: [foreign, managed('web', 0, specHash(web), { resources: { cpu: 500 } })] },
+        {
+          name: 'n1',
+          o: { capacity: { cpu: 3000 }, labels: { zone: 'a' }, engineLabels: { vendor: 'acme', zone: 'z' } },
+          containers: [foreign, managed('web', 0, specHash(web), { resources: { cpu: 500 } })],
+        },
         { name: 'n2', reachable: false, since: NOW - 1000, lastSeen: NOW - 1500 },
       ],
       [web],
@@ -395,7 +421,16 @@ describe('status', () => {
 
   it('sums actions into one event per service and reason', () => {
     const out = run([{ name: 'n1' }], [service('web', { replicas: 3 })]);
-    expect(out.status.events).toEqual([expect.objectContaining({ time: NOW, type: 'Normal', reason: 'Scheduled', object: 'service/web', more: 2, message: expect.stringMatching(/^slot 0: fab_web-0-[0-9a-f]{8} on n1 \(and 2 more\)$/) })]);
+    expect(out.status.events).toEqual([
+      expect.objectContaining({
+        time: NOW,
+        type: 'Normal',
+        reason: 'Scheduled',
+        object: 'service/web',
+        more: 2,
+        message: expect.stringMatching(/^slot 0: fab_web-0-[0-9a-f]{8} on n1 \(and 2 more\)$/),
+      }),
+    ]);
     const st = out.status.services[0]!;
     // Placing new replicas is progress, not a rolling update.
     expect(st.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`)).toEqual(['Available=false:ReplicasNotReady', 'Progressing=true:ReplicasPending']);

@@ -14,8 +14,7 @@ const RETRYABLE: ActionFailureCode[] = ['image-pull-failed', 'timeout', 'unreach
 const TERMINAL: ActionFailureCode[] = ['bad-parameter', 'name-conflict', 'device-not-found'];
 
 /** Which attempts are "the same": one action of one slot, on one node, for one spec. */
-const identity = (a: Action) =>
-  a.type === 'create' ? `${actionKey(a)}/create/${a.container.name}` : `${actionKey(a)}/${a.type}/${a.node}/${a.specHash ?? ''}/${a.containerId}`;
+const identity = (a: Action) => (a.type === 'create' ? `${actionKey(a)}/create/${a.container.name}` : `${actionKey(a)}/${a.type}/${a.node}/${a.specHash ?? ''}/${a.containerId}`);
 
 /** Most attempts that back-off allows in `span` ms: the first at once, then waits of base·2^(k-1), capped. */
 function attemptBound(span: number, settings = DEFAULT_SETTINGS): number {
@@ -94,7 +93,10 @@ describe('failed actions back off in the reconcile', () => {
           const st = out.status.services.find((s) => s.name === service)!;
           // Nothing to place: waiting on a dependency, nowhere to go, or no slot at all (a global service whose only node is cordoned).
           if (st.conditions.some((c) => c.type === 'DependencyWait') || st.unschedulable !== undefined || st.desired === 0) continue;
-          expect(out.actions.some((a) => a.service === service && a.type === 'create'), service).toBe(true);
+          expect(
+            out.actions.some((a) => a.service === service && a.type === 'create'),
+            service,
+          ).toBe(true);
         }
       }),
       { numRuns: Math.max(50, Math.floor(numRuns / 4)) },
@@ -110,16 +112,39 @@ describe('failed actions back off in the reconcile', () => {
       reason: 'Scheduled',
       note: { code: 'Scheduled', slot: 0, container: 'c', node },
       start: true,
-      container: { name: 'c', image: 'i', env: [], labels: { 'fog.spec-hash': hash }, ports: [], network: 'none', volumes: [], devices: [], resources: {}, restart: { policy: 'always', maxRetries: 0 }, stopGracePeriod: 1 },
+      container: {
+        name: 'c',
+        image: 'i',
+        env: [],
+        labels: { 'fog.spec-hash': hash },
+        ports: [],
+        network: 'none',
+        volumes: [],
+        devices: [],
+        resources: {},
+        restart: { policy: 'always', maxRetries: 0 },
+        stopGracePeriod: 1,
+      },
     });
     const fail = (a: Action): ActionResult => ({ action: a, ok: false, code: 'image-pull-failed', message: 'no registry', retryable: true });
     let h = recordOutcomes(new Map(), [fail(create('n1', 'h1'))], 10);
     h = recordOutcomes(h, [fail(create('n1', 'h1'))], 20);
     expect(h.get(historyKey('web', 0))?.failures?.[0]).toMatchObject({ attempts: 2, time: 20, node: 'n1', specHash: 'h1', retryable: true });
     // Another node is the same attempt for a create (the slot backs off wherever it would go).
-    expect(recordOutcomes(h, [fail(create('n2', 'h1'))], 30).get('web/0')?.failures?.map((f) => f.attempts)).toEqual([3]);
+    expect(
+      recordOutcomes(h, [fail(create('n2', 'h1'))], 30)
+        .get('web/0')
+        ?.failures?.map((f) => f.attempts),
+    ).toEqual([3]);
     // A new spec is a new attempt (the old spec's record stays until it succeeds or the slot goes).
-    expect(recordOutcomes(h, [fail(create('n1', 'h2'))], 30).get('web/0')?.failures?.map((f) => [f.specHash, f.attempts])).toEqual([['h1', 2], ['h2', 1]]);
+    expect(
+      recordOutcomes(h, [fail(create('n1', 'h2'))], 30)
+        .get('web/0')
+        ?.failures?.map((f) => [f.specHash, f.attempts]),
+    ).toEqual([
+      ['h1', 2],
+      ['h2', 1],
+    ]);
     expect(recordOutcomes(h, [{ action: create('n1', 'h1'), ok: true }], 30).has('web/0')).toBe(false);
   });
 });

@@ -161,16 +161,14 @@ export class World {
 
   observed(): ObservedState {
     return {
-      nodes: [...this.nodes.values()].map(
-        (n): ObservedNode => ({
-          name: n.name,
-          reachable: n.reachable,
-          since: n.since,
-          lastSeen: n.reachable ? this.now : n.lastSeen,
-          facts: n.facts,
-          containers: n.containers.map((c) => ({ ...c })),
-        }),
-      ),
+      nodes: [...this.nodes.values()].map((n): ObservedNode => ({
+        name: n.name,
+        reachable: n.reachable,
+        since: n.since,
+        lastSeen: n.reachable ? this.now : n.lastSeen,
+        facts: n.facts,
+        containers: n.containers.map((c) => ({ ...c })),
+      })),
     };
   }
 
@@ -305,9 +303,9 @@ const genNode = (i: number): fc.Arbitrary<GenNode> =>
   });
 
 export const genFleet = (opts: { min?: number; max?: number; allReachable?: boolean } = {}): fc.Arbitrary<GenNode[]> =>
-  fc.integer({ min: opts.min ?? 1, max: opts.max ?? 8 }).chain((n) =>
-    fc.tuple(...Array.from({ length: n }, (_, i) => genNode(i))).map((ns) => (opts.allReachable ? ns.map((x) => ({ ...x, reachable: true })) : ns)),
-  );
+  fc
+    .integer({ min: opts.min ?? 1, max: opts.max ?? 8 })
+    .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => genNode(i))).map((ns) => (opts.allReachable ? ns.map((x) => ({ ...x, reachable: true })) : ns)));
 
 export interface GenService {
   opts: SpecOpts;
@@ -316,55 +314,63 @@ export interface GenService {
 }
 
 const genService = (i: number, count: number): fc.Arbitrary<GenService> =>
-  fc.record({
-    mode: fc.oneof({ weight: 4, arbitrary: fc.constant('replicated' as const) }, { weight: 1, arbitrary: fc.constant('global' as const) }),
-    replicas: fc.integer({ min: 0, max: 4 }),
-    cpu: fc.constantFrom(undefined, 250, 500, 1000),
-    memory: fc.constantFrom(undefined, 256 * Mi, 512 * Mi, 1 * Gi),
-    devices: fc.oneof({ weight: 4, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.subarray(DEVICES, { minLength: 1 }) }),
-    constraints: fc.oneof({ weight: 3, arbitrary: fc.constant([] as string[]) }, { weight: 2, arbitrary: fc.subarray(CONSTRAINTS, { maxLength: 2 }) }),
-    spread: fc.constantFrom(undefined, undefined, 'zone'),
-    maxPerNode: fc.constantFrom(undefined, undefined, 1, 2),
-    port: fc.constantFrom('none', 'none', 'bridge', 'host'),
-    affinity: i > 0 ? fc.oneof({ weight: 6, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: i - 1 }).map((j) => [`s${j}`]) }) : fc.constant([] as string[]),
-    antiAffinity: fc.oneof({ weight: 6, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: count - 1 }).map((j) => [`s${j}`]) }),
-    dependsOn: i > 0 ? fc.oneof({ weight: 4, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: i - 1 }).map((j) => [`s${j}`]) }) : fc.constant([] as string[]),
-    parallelism: fc.integer({ min: 1, max: 2 }),
-    order: fc.constantFrom('start-first' as const, 'stop-first' as const),
-    delay: fc.constantFrom(0, 0, 2000),
-    healthcheck: fc.boolean(),
-    onNodeReturn: fc.constantFrom('keep-replacement' as const, 'keep-original' as const),
-    previous: fc.array(
-      fc.record({ slot: fc.integer({ min: 0, max: 5 }), node: fc.nat(7), state: fc.constantFrom('running' as const, 'running' as const, 'exited' as const, 'dead' as const, 'created' as const), current: fc.boolean() }),
-      { maxLength: 4 },
-    ),
-  }).map((g) => {
-    const ports = g.port === 'none' ? [] : [{ container: 80, ...(g.port === 'bridge' ? { host: 8000 + i } : {}), protocol: 'tcp' as const }];
-    const opts: SpecOpts = {
-      image: `registry.local/s${i}:1`,
-      mode: g.mode,
-      replicas: g.replicas,
-      resources: { ...(g.cpu !== undefined ? { cpu: g.cpu } : {}), ...(g.memory !== undefined ? { memory: g.memory } : {}) },
-      devices: g.devices,
-      ports,
-      network: g.port === 'host' ? 'host' : 'bridge',
-      dependsOn: g.dependsOn,
-      placement: {
-        constraints: g.constraints.map(constraint),
-        spread: g.spread,
-        maxPerNode: g.maxPerNode,
-        affinity: g.affinity,
-        antiAffinity: g.antiAffinity.filter((s) => s !== `s${i}` || true),
-        onNodeReturn: g.onNodeReturn,
-      },
-      update: { parallelism: g.parallelism, order: g.order, delay: g.delay },
-      ...(g.healthcheck ? { healthcheck: { test: ['CMD', 'true'], interval: 1000, timeout: 1000, retries: 3, startPeriod: 0 } } : {}),
-    };
-    return { opts, previous: g.previous };
-  });
+  fc
+    .record({
+      mode: fc.oneof({ weight: 4, arbitrary: fc.constant('replicated' as const) }, { weight: 1, arbitrary: fc.constant('global' as const) }),
+      replicas: fc.integer({ min: 0, max: 4 }),
+      cpu: fc.constantFrom(undefined, 250, 500, 1000),
+      memory: fc.constantFrom(undefined, 256 * Mi, 512 * Mi, 1 * Gi),
+      devices: fc.oneof({ weight: 4, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.subarray(DEVICES, { minLength: 1 }) }),
+      constraints: fc.oneof({ weight: 3, arbitrary: fc.constant([] as string[]) }, { weight: 2, arbitrary: fc.subarray(CONSTRAINTS, { maxLength: 2 }) }),
+      spread: fc.constantFrom(undefined, undefined, 'zone'),
+      maxPerNode: fc.constantFrom(undefined, undefined, 1, 2),
+      port: fc.constantFrom('none', 'none', 'bridge', 'host'),
+      affinity:
+        i > 0 ? fc.oneof({ weight: 6, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: i - 1 }).map((j) => [`s${j}`]) }) : fc.constant([] as string[]),
+      antiAffinity: fc.oneof({ weight: 6, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: count - 1 }).map((j) => [`s${j}`]) }),
+      dependsOn:
+        i > 0 ? fc.oneof({ weight: 4, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: i - 1 }).map((j) => [`s${j}`]) }) : fc.constant([] as string[]),
+      parallelism: fc.integer({ min: 1, max: 2 }),
+      order: fc.constantFrom('start-first' as const, 'stop-first' as const),
+      delay: fc.constantFrom(0, 0, 2000),
+      healthcheck: fc.boolean(),
+      onNodeReturn: fc.constantFrom('keep-replacement' as const, 'keep-original' as const),
+      previous: fc.array(
+        fc.record({
+          slot: fc.integer({ min: 0, max: 5 }),
+          node: fc.nat(7),
+          state: fc.constantFrom('running' as const, 'running' as const, 'exited' as const, 'dead' as const, 'created' as const),
+          current: fc.boolean(),
+        }),
+        { maxLength: 4 },
+      ),
+    })
+    .map((g) => {
+      const ports = g.port === 'none' ? [] : [{ container: 80, ...(g.port === 'bridge' ? { host: 8000 + i } : {}), protocol: 'tcp' as const }];
+      const opts: SpecOpts = {
+        image: `registry.local/s${i}:1`,
+        mode: g.mode,
+        replicas: g.replicas,
+        resources: { ...(g.cpu !== undefined ? { cpu: g.cpu } : {}), ...(g.memory !== undefined ? { memory: g.memory } : {}) },
+        devices: g.devices,
+        ports,
+        network: g.port === 'host' ? 'host' : 'bridge',
+        dependsOn: g.dependsOn,
+        placement: {
+          constraints: g.constraints.map(constraint),
+          spread: g.spread,
+          maxPerNode: g.maxPerNode,
+          affinity: g.affinity,
+          antiAffinity: g.antiAffinity.filter((s) => s !== `s${i}` || true),
+          onNodeReturn: g.onNodeReturn,
+        },
+        update: { parallelism: g.parallelism, order: g.order, delay: g.delay },
+        ...(g.healthcheck ? { healthcheck: { test: ['CMD', 'true'], interval: 1000, timeout: 1000, retries: 3, startPeriod: 0 } } : {}),
+      };
+      return { opts, previous: g.previous };
+    });
 
-export const genServices = (max = 5): fc.Arbitrary<GenService[]> =>
-  fc.integer({ min: 1, max }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => genService(i, n))));
+export const genServices = (max = 5): fc.Arbitrary<GenService[]> => fc.integer({ min: 1, max }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => genService(i, n))));
 
 /** Build the desired state and a model world (with foreign and stale managed containers that fit the nodes). */
 export function buildWorld(gn: GenNode[], gs: GenService[], currentHash: (s: Service) => string, settings = SETTINGS): World {

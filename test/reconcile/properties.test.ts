@@ -60,9 +60,13 @@ describe('reconcile properties', () => {
         const changed = { ...target, spec: { ...target.spec, image: `${target.spec.image}-v2` } };
         w.desired = { ...w.desired, services: w.desired.services.map((s) => (s === target ? changed : s)) };
         const { replicas: n, update } = changed.spec;
-        const mine = () =>
-          [...w.nodes.values()].flatMap((node) => node.containers.filter((c) => c.labels[LABEL.cluster] === 'fab' && c.labels[LABEL.service] === name));
-        const readySlots = () => new Set(mine().filter((c) => c.state === 'running' && (!changed.spec.healthcheck || c.health === 'healthy')).map((c) => c.labels[LABEL.slot])).size;
+        const mine = () => [...w.nodes.values()].flatMap((node) => node.containers.filter((c) => c.labels[LABEL.cluster] === 'fab' && c.labels[LABEL.service] === name));
+        const readySlots = () =>
+          new Set(
+            mine()
+              .filter((c) => c.state === 'running' && (!changed.spec.healthcheck || c.health === 'healthy'))
+              .map((c) => c.labels[LABEL.slot]),
+          ).size;
         const floor = Math.min(readySlots(), n) - update.parallelism;
         for (let i = 0; i < convergenceBound(w.desired.services, gn.length); i++) {
           const out = step(w);
@@ -87,7 +91,12 @@ describe('reconcile properties', () => {
         const changed = { ...target, spec: { ...target.spec, image: `${target.spec.image}-v2` } };
         w.desired = { ...w.desired, services: w.desired.services.map((s) => (s === target ? changed : s)) };
         const mine = () => w.containers().filter(({ c }) => c.labels[LABEL.cluster] === 'fab' && c.labels[LABEL.service] === name);
-        const readyNodes = () => new Set(mine().filter(({ c }) => c.state === 'running' && (!changed.spec.healthcheck || c.health === 'healthy')).map(({ node }) => node.name)).size;
+        const readyNodes = () =>
+          new Set(
+            mine()
+              .filter(({ c }) => c.state === 'running' && (!changed.spec.healthcheck || c.health === 'healthy'))
+              .map(({ node }) => node.name),
+          ).size;
         const floor = readyNodes() - changed.spec.update.parallelism;
         let last = step(w);
         for (let i = 0; i < bound && (last.actions.length > 0 || last.requeueAt !== undefined); i++) {

@@ -27,7 +27,26 @@ export interface Ca {
 export async function makeCa(dir: string, name: string): Promise<Ca> {
   mkdirSync(dir, { recursive: true });
   const ca = { dir, cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') };
-  await openssl(['req', '-x509', ...KEY, '-keyout', ca.key, '-out', ca.cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...KEY,
+      '-keyout',
+      ca.key,
+      '-out',
+      ca.cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   return ca;
 }
 

@@ -22,7 +22,10 @@ beforeAll(async () => {
   docker = new Docker({ socketPath: fleet.node('shared').socket });
   nodeManifest = fleet.manifest('shared');
   // A person's own container, and one that looks like fog's but names no cluster.
-  for (const [name, labels] of [['operators-own', {}], ['hand-made', { [LABEL.service]: 'collector', [LABEL.slot]: '0' }]] as const) {
+  for (const [name, labels] of [
+    ['operators-own', {}],
+    ['hand-made', { [LABEL.service]: 'collector', [LABEL.slot]: '0' }],
+  ] as const) {
     const c = await docker.createContainer({ Image: TEST_IMAGE, name, Cmd: ['sleep', '3600'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
     await c.start();
   }

@@ -255,8 +255,31 @@ describe('the secret pattern (--secret-pattern)', () => {
 
   it('redacts planned creates with it', () => {
     const s = service('svc', '  env:\n    OPCUA_PIN: "1234"\n    LINE: l\n');
-    const create = { type: 'create', node: 'n', service: 'svc', slot: 0, reason: 'Scheduled', note: { code: 'Scheduled', slot: 0, container: 'c', node: 'n' }, start: true, container: containerSpec('c', s, 0, 'h', 'n', containerShape(s)) } as const;
-    expect(redactActionWith(secretName('PIN'))(create)).toMatchObject({ container: { env: [{ name: 'OPCUA_PIN', value: '[secret]' }, { name: 'LINE', value: 'l' }] } });
-    expect(redactAction(create)).toMatchObject({ container: { env: [{ name: 'OPCUA_PIN', value: '1234' }, { name: 'LINE', value: 'l' }] } });
+    const create = {
+      type: 'create',
+      node: 'n',
+      service: 'svc',
+      slot: 0,
+      reason: 'Scheduled',
+      note: { code: 'Scheduled', slot: 0, container: 'c', node: 'n' },
+      start: true,
+      container: containerSpec('c', s, 0, 'h', 'n', containerShape(s)),
+    } as const;
+    expect(redactActionWith(secretName('PIN'))(create)).toMatchObject({
+      container: {
+        env: [
+          { name: 'OPCUA_PIN', value: '[secret]' },
+          { name: 'LINE', value: 'l' },
+        ],
+      },
+    });
+    expect(redactAction(create)).toMatchObject({
+      container: {
+        env: [
+          { name: 'OPCUA_PIN', value: '1234' },
+          { name: 'LINE', value: 'l' },
+        ],
+      },
+    });
   });
 });

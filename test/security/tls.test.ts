@@ -88,11 +88,15 @@ describe('mutual TLS to tcp:// engines (real dockerd --tlsverify)', () => {
     expect(state.reachable).toBe(false);
     expect(state.error).toMatch(/^TLS handshake failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): unable to verify the first certificate\. Check the Node's spec\.tls/);
     expect(state.facts).toBeUndefined();
-    const err = await Engine.forNode(n, { callTimeoutMs: 5_000 }).ping().catch((e: unknown) => e);
+    const err = await Engine.forNode(n, { callTimeoutMs: 5_000 })
+      .ping()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).kind).toBe('connection');
     // The port speaks only TLS: a plain-HTTP client (what a fall-back would be) gets nothing useful.
-    const plain = await Engine.connect('tls-good', { host: '127.0.0.1', port: port.good, protocol: 'http' }, { callTimeoutMs: 3_000 }).ping().catch((e: unknown) => e);
+    const plain = await Engine.connect('tls-good', { host: '127.0.0.1', port: port.good, protocol: 'http' }, { callTimeoutMs: 3_000 })
+      .ping()
+      .catch((e: unknown) => e);
     expect(plain).toBeInstanceOf(EngineError);
   });
 
@@ -136,7 +140,10 @@ describe('tcp:// endpoints without mutual TLS', () => {
   });
 
   it('never falls back to plain HTTP when TLS files are missing or empty paths', () => {
-    for (const tls of [{ ca: '/nonexistent/ca.pem', cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' }, { ca: '', cert: '', key: '' }]) {
+    for (const tls of [
+      { ca: '/nonexistent/ca.pem', cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' },
+      { ca: '', cert: '', key: '' },
+    ]) {
       let err: unknown;
       try {
         dockerOptions(node('n', { endpoint: 'tcp://127.0.0.1:2376', tls }));
@@ -184,7 +191,9 @@ describe('every engine call has a deadline', () => {
   it('times out a TLS engine that never completes the handshake, and observes it unreachable', async () => {
     const n = tlsNode('silent', silentPort, { ca: caA.cert, ...client });
     const started = performance.now();
-    const err = await Engine.forNode(n, { callTimeoutMs: 400 }).ping().catch((e: unknown) => e);
+    const err = await Engine.forNode(n, { callTimeoutMs: 400 })
+      .ping()
+      .catch((e: unknown) => e);
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(err).toMatchObject({ kind: 'timeout' });
     const obs = new NodeObserver(n, { now, callTimeoutMs: 400 });
@@ -194,7 +203,15 @@ describe('every engine call has a deadline', () => {
 
   it('times out every kind of call against a silent plain endpoint', async () => {
     const e = Engine.connect('silent', { host: '127.0.0.1', port: silentPort, protocol: 'http' }, { callTimeoutMs: 300 });
-    for (const call of [() => e.ping(), () => e.info(), () => e.listContainers(), () => e.inspectContainer('x'), () => e.createContainer('x', {}), () => e.startContainer('x'), () => e.removeContainer('x')]) {
+    for (const call of [
+      () => e.ping(),
+      () => e.info(),
+      () => e.listContainers(),
+      () => e.inspectContainer('x'),
+      () => e.createContainer('x', {}),
+      () => e.startContainer('x'),
+      () => e.removeContainer('x'),
+    ]) {
       const started = performance.now();
       await expect(call()).rejects.toMatchObject({ kind: 'timeout' });
       expect(performance.now() - started).toBeLessThan(2_000);

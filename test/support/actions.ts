@@ -27,7 +27,13 @@ export function containerSpec(service: string, slot: number, over: Partial<Conta
   };
 }
 
-const base = (node: string, service: string, slot: number) => ({ node, service, slot, reason: 'Scheduled' as const, note: { code: 'Scheduled' as const, slot, container: `${service}-${slot}`, node } });
+const base = (node: string, service: string, slot: number) => ({
+  node,
+  service,
+  slot,
+  reason: 'Scheduled' as const,
+  note: { code: 'Scheduled' as const, slot, container: `${service}-${slot}`, node },
+});
 
 export function createAction(node: string, spec: ContainerSpec, start = true): Action {
   const slot = Number(spec.labels[LABEL.slot] ?? 0);

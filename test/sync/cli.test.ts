@@ -27,7 +27,10 @@ describe('fogctl sync --once', () => {
     expect(r.code).toBe(0);
     expect(await readlink(into)).toBe(`.desired.rev/${good}/line1`);
 
-    await remote.commit({ 'line1/a.yaml': 'apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  image: fog/busybox:latest\n  replica: 1\n', 'line1/b.yaml': service('b'), 'line1/c.yaml': service('c') }, 'typo');
+    await remote.commit(
+      { 'line1/a.yaml': 'apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  image: fog/busybox:latest\n  replica: 1\n', 'line1/b.yaml': service('b'), 'line1/c.yaml': service('c') },
+      'typo',
+    );
     r = once();
     expect(r.stderr).toMatch(/held [0-9a-f]{12} \(invalid\): line1\/a\.yaml:7:3: unknown field "replica" in spec, did you mean "replicas"\?/);
     expect(r.code).toBe(3);

@@ -149,11 +149,15 @@ describe('failures never change the target', () => {
     // The gap before the next attempt grows with the failures in a row:
     // interval 50 ms · 2^n, capped at 400 ms.
     const gaps = new Map<number, number>();
-    const next = await eventually(() => {
-      const s = sync!.status();
-      if (s.consecutiveFailures > 0) gaps.set(s.consecutiveFailures, Date.parse(s.nextAttemptAt!) - Date.parse(s.updatedAt));
-      return s.consecutiveFailures >= 4 ? s : undefined;
-    }, 5_000, '4 failures');
+    const next = await eventually(
+      () => {
+        const s = sync!.status();
+        if (s.consecutiveFailures > 0) gaps.set(s.consecutiveFailures, Date.parse(s.nextAttemptAt!) - Date.parse(s.updatedAt));
+        return s.consecutiveFailures >= 4 ? s : undefined;
+      },
+      5_000,
+      '4 failures',
+    );
     for (const [n, gap] of gaps) expect(gap, `gap after ${n} failures`).toBe(Math.min(50 * 2 ** n, 400));
     expect(gaps.size).toBeGreaterThanOrEqual(3); // polled: a state may be missed under load, not many
     expect(gaps.get(4)).toBe(400);
