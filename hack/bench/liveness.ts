@@ -5,6 +5,8 @@
 //
 //   real.partition_to_notready_ms  `hack/lan.sh partition` (every packet dropped, no RST) → the controller marks the node NotReady, median of ≥ 5
 //   real.hung_to_notready_ms       `hack/lan.sh freeze` (dockerd and containerd SIGSTOPped: TCP accepted, nothing answered) → NotReady, median of ≥ 5
+//   real.partition_to_replaced_ms  `hack/lan.sh partition` of the node running a 1-replica service → that replica running on the
+//                                  other node (its engine's own event stream), with --grace 5s; median of ≥ 5; goal ≤ grace + 3 s
 //
 // "NotReady" is the controller's own record: its `node lost` log line (the
 // moment the observer marks the node unreachable and asks for a pass),
@@ -12,12 +14,24 @@
 // (conservative: the script's own start-up counts). After each sample the
 // fault is lifted and the node must be Ready again (status API) first.
 
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import Docker from 'dockerode';
 import { join } from 'node:path';
 import { startLan } from '../../test/support/lan.js';
 import { Cleanup, median, round, sleep, startController, tempDir, type ControllerProc } from '../hollow/bench-kit.js';
 
 const GRACE_MS = 30_000;
+const MOVE_GRACE_MS = 5_000;
+
+async function waitUntil<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined && v !== false) return v;
+    if (performance.now() > end) throw new Error(`bench liveness: timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
 
 /** The controller's `node lost` lines (JSON logs on stderr), as they come. */
 export function watchLost(ctl: ControllerProc): { next(node: string, timeoutMs: number): Promise<number>; close(): void } {
@@ -109,6 +123,42 @@ export async function benchLiveness({ quick }: { quick: boolean }): Promise<Reco
       (n) => n.freeze(),
       (n) => n.thaw(),
     );
+    await ctl.stop();
+
+    // Partition → replaced: a second controller with a short grace and one replica to move.
+    writeFileSync(
+      join(desired, 'mover.yaml'),
+      `apiVersion: fog/v1\nkind: Service\nmetadata:\n  name: mover\nspec:\n  image: fog/busybox:latest\n  network: none\n  command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]\n  stopGracePeriod: 1\n`,
+    );
+    const ctl2 = startController({ desired, stateDir: join(dir, 's2'), grace: `${MOVE_GRACE_MS / 1000}s`, resync: '10s', callTimeout: '5s' }, cleanup);
+    const engines = new Map(lan.nodes.map((n) => [n.name, new Docker({ socketPath: n.socket, timeout: 5_000 })]));
+    const runningOn = async (node: string) => (await engines.get(node)!.listContainers({ filters: { label: ['fog.service=mover'], status: ['running'] } })).length > 0;
+    const where = async () => {
+      for (const n of lan.nodes) if (await runningOn(n.name)) return n;
+      return undefined;
+    };
+    const moves: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const from = await waitUntil('mover running on exactly one node', async () => {
+        const on = await Promise.all(lan.nodes.map((n) => runningOn(n.name)));
+        return on.filter(Boolean).length === 1 ? where() : undefined;
+      });
+      await untilReachable(ctl2, from.name, true, 30_000);
+      await sleep(1_000 + Math.random() * 1_000);
+      const to = lan.nodes.find((n) => n !== from)!;
+      const t0 = performance.now();
+      await from.partition();
+      try {
+        await waitUntil(`mover running on ${to.name}`, () => runningOn(to.name), 60_000, 50);
+        moves.push(performance.now() - t0);
+      } finally {
+        await from.heal();
+      }
+      await untilReachable(ctl2, from.name, true, 30_000);
+    }
+    log(`partition → replaced (grace ${MOVE_GRACE_MS} ms): ${moves.map(Math.round).join(', ')} ms`);
+    out['real.partition_to_replaced_ms'] = round(median(moves));
+    out['real.partition_to_replaced_grace_ms'] = MOVE_GRACE_MS;
     return out;
   } finally {
     await cleanup.run();

@@ -7,7 +7,8 @@
 //   real.kill_to_running_ms_p50      the container's process is killed → running again (engine restart policy)
 //   real.api_kill_to_running_ms_p50  `docker kill` (a manual stop: dockerd leaves it) of a stable container → restarted by the controller at once
 //   real.api_kill_repeat_to_running_ms_p50  the same container killed again right away → restarted after the 1 s back-off
-//   real.node_lost_to_replaced_ms_p50  a node's dockerd stops → its replica started on the other, minus --grace (3 s)
+//   real.clean_stop_replaced_after_grace_ms_p50  a node's dockerd stops cleanly (its event stream closes: noticed at once) → its
+//                                    replica started on the other, minus --grace (3 s). Silent losses: real.partition_* (liveness.ts)
 
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -198,7 +199,7 @@ export async function benchReal({ quick }: { quick: boolean }): Promise<Record<s
       await fleet.startNode(from.node);
       await sleep(3_000);
     }
-    out['real.node_lost_to_replaced_ms_p50'] = round(median(lost));
+    out['real.clean_stop_replaced_after_grace_ms_p50'] = round(median(lost));
     return out;
   } finally {
     await cleanup.run();
