@@ -27,6 +27,7 @@ interface RunFlags {
   callTimeout: string;
   heartbeat: string;
   heartbeatTimeout: string;
+  actionBackoffMax: string;
   logLevel?: string;
 }
 
@@ -43,6 +44,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
+    .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .addHelpText(
       'after',
@@ -52,7 +54,9 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     if (!CLUSTER_NAME.test(flags.cluster)) throw new ExitError(`--cluster ${flags.cluster}: must be 1-32 lowercase letters, digits or '-', starting and ending with a letter or digit`, 1);
     const policy = parsePolicyFlags(flags);
     if (!policy.ok) throw new ExitError(policy.error, 1);
-    const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy };
+    const actionBackoffMax = durationFlag('--action-backoff-max', flags.actionBackoffMax);
+    if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
+    const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), actionBackoffMax, policy: policy.policy };
     const logger = rootLogger({ level: flags.logLevel });
     const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
     if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });

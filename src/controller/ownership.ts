@@ -2,7 +2,7 @@
 // clusters' (another controller sharing the node). Shown by
 // `fogctl get replicas --all`; never adopted, stopped or removed.
 
-import { LABEL, type ObservedState, type UnmanagedContainer } from '../api/types.js';
+import { isOurs, LABEL, type ObservedState, type UnmanagedContainer } from '../api/types.js';
 
 /** Containers on reachable nodes that do not carry this cluster's ownership labels, sorted by node and name. */
 export function unmanagedContainers(observed: ObservedState, cluster: string): UnmanagedContainer[] {
@@ -10,8 +10,8 @@ export function unmanagedContainers(observed: ObservedState, cluster: string): U
   for (const n of observed.nodes) {
     if (!n.reachable) continue;
     for (const c of n.containers) {
+      if (isOurs(c.labels, cluster)) continue;
       const owner = c.labels[LABEL.cluster];
-      if (owner === cluster && c.labels[LABEL.service] !== undefined) continue;
       const u: UnmanagedContainer = { node: n.name, id: c.id, name: c.name, image: c.image, state: c.state };
       if (owner !== undefined) u.owner = owner;
       out.push(u);

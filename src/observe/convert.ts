@@ -75,7 +75,8 @@ export function toImages(images: readonly EngineImage[]): string[] {
   return [...tags].sort();
 }
 
-export function isManaged(labels: Readonly<Record<string, string>> | null | undefined): boolean {
+/** Made by a fog controller, of any cluster (inspected in full; whether it is ours is `isOurs`, in the reconcile). */
+export function madeByFog(labels: Readonly<Record<string, string>> | null | undefined): boolean {
   return labels != null && LABEL.service in labels;
 }
 

@@ -24,7 +24,7 @@
 import type { Logger } from 'pino';
 import type { FogNode, ObservedContainer, ObservedNode } from '../api/types.js';
 import { Engine, EngineError, type EngineContainer, type EngineContainerSummary } from '../docker/engine.js';
-import { isManaged, listKey, listPrint, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
+import { madeByFog, listKey, listPrint, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
 import { eachLimited } from '../docker/limit.js';
 import { DEFAULT_EVENT_WATCH, EventWatch, type EventWatchOptions } from './events.js';
 
@@ -263,7 +263,7 @@ export class NodeObserver {
     if (todo.length === 0) return this.state.containers;
     const inspected = await this.inspect(engine, todo);
     for (const id of todo) this.remember(id, this.known.get(id)!.key, inspected.get(id), base);
-    return this.state.containers.flatMap((c) => (isManaged(c.labels) ? (this.known.get(c.id)?.container ?? []) : [c]));
+    return this.state.containers.flatMap((c) => (madeByFog(c.labels) ? (this.known.get(c.id)?.container ?? []) : [c]));
   }
 
   private async containers(engine: Engine, list: readonly EngineContainerSummary[], base: TimeBase, mustInspect: (id: string) => boolean): Promise<ObservedContainer[]> {
@@ -273,7 +273,7 @@ export class NodeObserver {
     // Foreign containers are inspected once, for what they reserve and bind;
     // their state comes from the list.
     const todo = list.filter((c) => {
-      if (!isManaged(c.Labels)) return !this.footprints.has(c.Id);
+      if (!madeByFog(c.Labels)) return !this.footprints.has(c.Id);
       const k = this.known.get(c.Id);
       return k === undefined || k.key !== listKey(c) || k.staleAt <= base.now || mustInspect(c.Id);
     });
@@ -281,10 +281,10 @@ export class NodeObserver {
       engine,
       todo.map((c) => c.Id),
     );
-    for (const c of todo) if (isManaged(c.Labels)) this.remember(c.Id, listKey(c), inspected.get(c.Id), base);
+    for (const c of todo) if (madeByFog(c.Labels)) this.remember(c.Id, listKey(c), inspected.get(c.Id), base);
     const out: ObservedContainer[] = [];
     for (const c of list) {
-      if (isManaged(c.Labels)) {
+      if (madeByFog(c.Labels)) {
         const k = this.known.get(c.Id);
         if (k) out.push(k.container);
         continue;
