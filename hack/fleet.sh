@@ -32,178 +32,81 @@
 # Layout per node: DIR/NODE/{data/, x/ (exec root), docker.sock, pid, log, flags}.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IMAGE=fog/busybox:latest
 DIR=${FOG_FLEET_DIR:-/var/run/fog-fleet}
 START_TIMEOUT=${FOG_FLEET_START_TIMEOUT:-30}
+TAG=fleet
+LABEL_RE='='
+SPEC_KEYS='tcp tls'
 
-die() { echo "fleet: $*" >&2; exit 1; }
-say() { echo "fleet: $*" >&2; }
+# shellcheck source=lib/engine.sh
+. "$HERE/lib/engine.sh"
 
-ensure_tools() {
-  local missing=()
-  command -v dockerd >/dev/null || missing+=(docker.io)
-  if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } \
-      || die "could not install ${missing[*]}"
-  fi
-  command -v docker >/dev/null || die "the docker CLI is missing (package docker.io or docker-cli)"
-}
-
-sock() { echo "$DIR/$1/docker.sock"; }
 cli() { local n=$1; shift; docker -H "unix://$(sock "$n")" "$@"; }
-pid_of() { [ -s "$DIR/$1/pid" ] && cat "$DIR/$1/pid"; }
-alive() { local p; p=$(pid_of "$1") && kill -0 "$p" 2>/dev/null; }
-pings() { timeout 3 docker -H "unix://$(sock "$1")" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
-nodes_in_dir() { [ -d "$DIR" ] && find "$DIR" -mindepth 2 -maxdepth 2 -name flags -printf '%h\n' | xargs -r -n1 basename | sort; }
+nodes_in_dir() { nodes_with flags; }
 
-check_name() {
-  [[ $1 =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "bad node name '$1' (lowercase letters, digits and '-')"
-}
-
-check_paths() {
-  local longest="$DIR/$1/x/containerd/containerd.sock.ttrpc"
-  [ ${#longest} -lt 104 ] || die "DIR is too long for unix sockets: $longest is ${#longest} bytes (max 103); use a shorter --dir"
-}
-
-# Parse NODE[:k=v,k=v][:dev=/a,/b] into the node's flags file (one dockerd flag per line).
+# Parse NODE[:k=v,k=v][:dev=/a,/b][:tcp=PORT][:tls=CERTDIR] into the node's
+# flags file (one dockerd flag per line).
 write_flags() {
-  local spec=$1 name rest part kv dev
-  name=${spec%%:*}
-  check_name "$name"
-  check_paths "$name"
-  mkdir -p "$DIR/$name"
+  local spec=$1 name=${1%%:*}
+  new_node "$name"
   {
     echo "--label"; echo "fog.node=$name"
-    rest=${spec#"$name"}
-    IFS=':' read -r -a parts <<<"${rest#:}"
-    for part in "${parts[@]}"; do
-      [ -n "$part" ] || continue
-      if [[ $part == dev=* ]]; then
-        IFS=',' read -r -a devs <<<"${part#dev=}"
-        for dev in "${devs[@]}"; do make_device "$dev"; done
-      elif [[ $part == tcp=* ]]; then
-        [[ ${part#tcp=} =~ ^[0-9]{1,5}$ ]] || die "bad port in '$part' (want tcp=PORT)"
-        echo "-H"; echo "tcp://127.0.0.1:${part#tcp=}"
-      elif [[ $part == tls=* ]]; then
-        local certs=${part#tls=} f
-        for f in ca.pem server-cert.pem server-key.pem; do [ -s "$certs/$f" ] || die "tls=$certs: missing $certs/$f"; done
-        echo "--tlsverify"
-        echo "--tlscacert"; echo "$certs/ca.pem"
-        echo "--tlscert"; echo "$certs/server-cert.pem"
-        echo "--tlskey"; echo "$certs/server-key.pem"
-      else
-        IFS=',' read -r -a kvs <<<"$part"
-        for kv in "${kvs[@]}"; do
-          [[ $kv == *=* ]] || die "bad label '$kv' in '$spec' (want k=v)"
-          echo "--label"; echo "$kv"
-        done
-      fi
-    done
+    read_spec "$spec"
   } >"$DIR/$name/flags.new"
   mv "$DIR/$name/flags.new" "$DIR/$name/flags"
   echo "$name"
 }
 
-make_device() {
-  local dev=$1
-  [[ $dev == /* ]] || die "device '$dev' must be an absolute path"
-  if [ ! -e "$dev" ]; then
-    mkdir -p "$(dirname "$dev")"
-    mknod -m 666 "$dev" c 1 3
-    echo "$dev" >>"$DIR/devices"
-  elif [ ! -c "$dev" ]; then
-    die "device '$dev' exists and is not a character device"
-  fi
+# One part of a node spec, as dockerd flags (devices need none).
+on_spec() {
+  local kind=$2 v=$3 f
+  case $kind in
+    label) echo "--label"; echo "$v" ;;
+    tcp)
+      [[ $v =~ ^[0-9]{1,5}$ ]] || die "bad port in 'tcp=$v' (want tcp=PORT)"
+      echo "-H"; echo "tcp://127.0.0.1:$v"
+      ;;
+    tls)
+      for f in ca.pem server-cert.pem server-key.pem; do [ -s "$v/$f" ] || die "tls=$v: missing $v/$f"; done
+      echo "--tlsverify"
+      echo "--tlscacert"; echo "$v/ca.pem"
+      echo "--tlscert"; echo "$v/server-cert.pem"
+      echo "--tlskey"; echo "$v/server-key.pem"
+      ;;
+  esac
 }
 
 start_dockerd() {
-  local n=$1 driver=$2 d="$DIR/$1"
-  local -a labels
-  mapfile -t labels <"$d/flags"
-  mkdir -p "$d/data" "$d/x"
-  rm -f "$d/pid" "$d/docker.sock"
-  # setsid: a Ctrl-C in the caller's terminal must not take the fleet down.
-  setsid dockerd \
-    --data-root "$d/data" --exec-root "$d/x" --pidfile "$d/pid" \
-    -H "unix://$d/docker.sock" \
+  local n=$1 driver=$2
+  local -a base labels
+  mapfile -t labels <"$DIR/$n/flags"
+  mapfile -t base < <(engine_flags "$n")
+  launch "$n" dockerd "${base[@]}" \
     --bridge none --iptables=false --ip-masq=false --ip6tables=false \
     --storage-driver "$driver" --log-level warn \
-    "${labels[@]}" </dev/null >>"$d/log" 2>&1 &
-}
-
-wait_ready() {
-  local n=$1 i
-  for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-    pings "$n" && return 0
-    [ -s "$DIR/$n/pid" ] && ! alive "$n" && return 1
-    # dockerd died before writing its pid file
-    if ((i > 20)) && ! pgrep -f -- "--exec-root $DIR/$n/x " >/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
+    "${labels[@]}"
 }
 
 start_node() {
   local n=$1 driver=${FOG_FLEET_STORAGE_DRIVER:-}
   [ -f "$DIR/$n/flags" ] || die "node '$n' is unknown in $DIR (start it with up first)"
-  if alive "$n" && pings "$n"; then say "$n already up"; return 0; fi
-  alive "$n" && die "node '$n' has a live dockerd (pid $(pid_of "$n")) that does not answer; is it frozen? try: $0 thaw --dir $DIR $n"
+  startable "$n" || return 0
   [ -f "$DIR/$n/driver" ] && driver=$(cat "$DIR/$n/driver")
   start_dockerd "$n" "${driver:-overlay2}"
-  if ! wait_ready "$n"; then
-    if [ -z "$driver" ]; then
-      say "$n did not start with overlay2; trying vfs"
-      stop_nodes "$n"
-      rm -rf "$DIR/$n/data"
-      start_dockerd "$n" vfs
-      wait_ready "$n" || fail_start "$n"
-      driver=vfs
-    else
-      fail_start "$n"
-    fi
-  fi
-  echo "${driver:-overlay2}" >"$DIR/$n/driver"
-}
-
-fail_start() {
-  echo "fleet: dockerd for node '$1' did not answer within ${START_TIMEOUT}s; last lines of $DIR/$1/log:" >&2
-  tail -n 30 "$DIR/$1/log" >&2 || true
-  exit 1
-}
-
-# Stopping is two phases so that several nodes shut down in parallel
-# (dockerd takes 2-3 s to exit even when idle).
-signal_stop() {
-  local n=$1 p ids
-  p=$(pid_of "$n") || return 0
-  kill -0 "$p" 2>/dev/null || return 0
-  # A frozen daemon cannot handle SIGTERM: thaw it first.
-  thaw_node "$n"
-  # Kill containers first so shutdown does not wait out their stop timeouts.
-  ids=$(timeout 5 docker -H "unix://$(sock "$n")" ps -q 2>/dev/null || true)
-  [ -z "$ids" ] || timeout 10 docker -H "unix://$(sock "$n")" kill $ids >/dev/null 2>&1 || true
-  kill -TERM "$p" 2>/dev/null || true
+  await_start "$n" "$driver" stop_nodes
 }
 
 wait_stopped() {
-  local n=$1 p i c
-  p=$(pid_of "$n") || true
-  if [ -n "${p:-}" ]; then
-    for ((i = 0; i < 200; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$p" 2>/dev/null; then
-      say "$n: dockerd $p ignored SIGTERM for 20s; killing it"
-      kill -KILL "$p" 2>/dev/null || true
-      sleep 0.5
-    fi
+  local n=$1 c
+  if ! await_exit "$n"; then
+    kill -KILL "$(pid_of "$n")" 2>/dev/null || true
+    sleep 0.5
   fi
   # Its containerd (started with --exec-root) goes with it; make sure.
-  for c in $(pgrep -f -- "--config $DIR/$n/x/containerd/containerd.toml" || true); do kill -KILL "$c" 2>/dev/null || true; done
-  unmount_under "$DIR/$n"
-  rm -f "$DIR/$n/pid"
+  for c in $(containerd_pids "$n"); do kill -KILL "$c" 2>/dev/null || true; done
+  engine_gone "$n"
 }
 
 stop_nodes() {
@@ -211,26 +114,6 @@ stop_nodes() {
   for n in "$@"; do signal_stop "$n"; done
   for n in "$@"; do wait_stopped "$n"; done
 }
-
-unmount_under() {
-  local m base
-  # /proc/self/mounts shows resolved paths (/var/run is a symlink to /run).
-  base=$(realpath -m "$1")
-  # Deepest first; lazily, so a busy netns file does not block teardown.
-  for m in $(awk -v p="$base/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
-}
-
-# dockerd and its containerd: both must stop, or the engine still answers in part.
-engine_pids() {
-  local p
-  p=$(pid_of "$1") || return 0
-  echo "$p"
-  pgrep -f -- "--config $DIR/$1/x/containerd/containerd.toml" || true
-}
-freeze_node() { local p; for p in $(engine_pids "$1"); do kill -STOP "$p" 2>/dev/null || true; done; }
-thaw_node() { local p; for p in $(engine_pids "$1"); do kill -CONT "$p" 2>/dev/null || true; done; }
 
 build_image() {
   local tar="$DIR/image.tar" root
@@ -260,21 +143,10 @@ load_image() {
 # --- commands ---------------------------------------------------------------
 
 cmd=${1:-}
-case $cmd in -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;; esac
+case $cmd in -h | --help | help) usage_header; exit 0 ;; esac
 [ -n "$cmd" ] || die "usage: $0 up|image|stop|start|freeze|thaw|down|status [--dir DIR] ..."
 shift
-with_image=1
-args=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    --dir) DIR=${2:?--dir needs a value}; shift 2 ;;
-    --dir=*) DIR=${1#--dir=}; shift ;;
-    --no-image) with_image=0; shift ;;
-    -*) die "unknown option $1" ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-[[ $DIR == /* ]] || DIR="$PWD/$DIR"
+parse_args -- "$@"
 
 case $cmd in
   up)
@@ -305,11 +177,7 @@ case $cmd in
     [ -d "$DIR" ] || exit 0
     mapfile -t all < <(nodes_in_dir)
     stop_nodes "${all[@]}"
-    if [ -f "$DIR/devices" ]; then
-      while read -r dev; do [ -c "$dev" ] && rm -f "$dev"; done <"$DIR/devices"
-    fi
-    unmount_under "$DIR"
-    rm -rf "$DIR"
+    remove_dir
     ;;
   status)
     for n in $(nodes_in_dir); do

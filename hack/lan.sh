@@ -84,27 +84,13 @@ DEFAULT_BRIDGE=fogbr0
 DEFAULT_SUBNET=10.213.0.0/24
 CUT_TAG=fog-lan-cut
 SLOW_TAG=fog-lan-slow
+TAG=lan
+NAME_MAX=40
+LABEL_RE='^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*$'
+EXTRA_PID_FILES=slow.pid
 
-die() { echo "lan: $*" >&2; exit 1; }
-say() { echo "lan: $*" >&2; }
-
-ensure_tools() {
-  local missing=()
-  command -v dockerd >/dev/null || missing+=(docker.io)
-  if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
-  command -v ip >/dev/null || missing+=(iproute2)
-  command -v iptables >/dev/null || missing+=(iptables)
-  command -v openssl >/dev/null || missing+=(openssl)
-  command -v nsenter >/dev/null || missing+=(util-linux)
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
-      || die "could not install ${missing[*]}"
-  fi
-  command -v docker >/dev/null || die "the docker CLI is missing (package docker.io or docker-cli)"
-}
+# shellcheck source=lib/engine.sh
+. "$HERE/lib/engine.sh"
 
 # --- the fleet's configuration (DIR/lan) ------------------------------------
 
@@ -153,24 +139,10 @@ in_ns() { local n=$1; shift; nsenter --net="$(nsfile "$n")" "$@"; }
 hostnum() { cat "$DIR/$1/hostnum"; }
 addr() { echo "$NET.$(hostnum "$1")"; }
 veth() { echo "${BR}v$(hostnum "$1")"; }
-sock() { echo "$DIR/$1/docker.sock"; }
 endpoint() { echo "tcp://$(addr "$1"):$PORT"; }
 cgparent() { echo "fog-$BR-$1"; }
-pid_of() { [ -s "$DIR/$1/pid" ] && echo "$(cat "$DIR/$1/pid")"; }
-alive() { local p; p=$(pid_of "$1") && kill -0 "$p" 2>/dev/null; }
-pings() { timeout 3 docker -H "unix://$(sock "$1")" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
-nodes_in_dir() { [ -d "$DIR" ] && find "$DIR" -mindepth 2 -maxdepth 2 -name hostnum -printf '%h\n' | xargs -r -n1 basename | sort; }
+nodes_in_dir() { nodes_with hostnum; }
 known() { [ -f "$DIR/$1/hostnum" ] || die "node '$1' is unknown in $DIR"; }
-
-check_name() {
-  [[ $1 =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "bad node name '$1' (lowercase letters, digits and '-')"
-  ((${#1} <= 40)) || die "node name '$1' is too long (40 at most)"
-}
-
-check_paths() {
-  local longest="$DIR/$1/x/containerd/containerd.sock.ttrpc"
-  [ ${#longest} -lt 104 ] || die "DIR is too long for unix sockets: $longest is ${#longest} bytes (max 103); use a shorter --dir"
-}
 
 # The lowest host number from 2 not yet taken in this fleet.
 alloc_hostnum() {
@@ -186,45 +158,23 @@ alloc_hostnum() {
 bip() { local i=$1 o=$(($1 * 4)); echo "172.$((20 + o / 256)).$((o % 256)).1/24"; }
 pool() { local i=$1 o=$(($1 * 4)); echo "base=172.$((20 + o / 256)).$((o % 256)).0/22,size=24"; }
 
-make_device() {
-  local dev=$1
-  [[ $dev == /* ]] || die "device '$dev' must be an absolute path"
-  if [ ! -e "$dev" ]; then
-    mkdir -p "$(dirname "$dev")"
-    mknod -m 666 "$dev" c 1 3
-    echo "$dev" >>"$DIR/devices"
-  elif [ ! -c "$dev" ]; then
-    die "device '$dev' exists and is not a character device"
-  fi
-}
-
 # Parse NODE[:k=v,k=v][:dev=/a,/b]: labels to DIR/NODE/labels, devices to DIR/NODE/devices.
 parse_spec() {
-  local spec=$1 name rest part kv dev
-  name=${spec%%:*}
-  check_name "$name"
-  check_paths "$name"
-  mkdir -p "$DIR/$name"
+  local spec=$1 name=${1%%:*}
+  new_node "$name"
   : >"$DIR/$name/labels.new"
   : >"$DIR/$name/devices.new"
-  rest=${spec#"$name"}
-  IFS=':' read -r -a parts <<<"${rest#:}"
-  for part in "${parts[@]}"; do
-    [ -n "$part" ] || continue
-    if [[ $part == dev=* ]]; then
-      IFS=',' read -r -a devs <<<"${part#dev=}"
-      for dev in "${devs[@]}"; do make_device "$dev"; echo "$dev" >>"$DIR/$name/devices.new"; done
-    else
-      IFS=',' read -r -a kvs <<<"$part"
-      for kv in "${kvs[@]}"; do
-        [[ $kv =~ ^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*$ ]] || die "bad label '$kv' in '$spec' (want k=v)"
-        echo "$kv" >>"$DIR/$name/labels.new"
-      done
-    fi
-  done
+  read_spec "$spec"
   mv "$DIR/$name/labels.new" "$DIR/$name/labels"
   mv "$DIR/$name/devices.new" "$DIR/$name/devices"
   echo "$name"
+}
+
+on_spec() {
+  case $2 in
+    dev) echo "$3" >>"$DIR/$1/devices.new" ;;
+    label) echo "$3" >>"$DIR/$1/labels.new" ;;
+  esac
 }
 
 # --- certificates -------------------------------------------------------------
@@ -326,8 +276,8 @@ write_flags() {
   local n=$1 d="$DIR/$1" c="$DIR/certs" i kv
   i=$(hostnum "$n")
   {
-    printf '%s\n' --data-root "$d/data" --exec-root "$d/x" --pidfile "$d/pid"
-    printf '%s\n' -H "unix://$d/docker.sock" -H "tcp://$(addr "$n"):$PORT"
+    engine_flags "$n"
+    printf '%s\n' -H "tcp://$(addr "$n"):$PORT"
     printf '%s\n' --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/$n/cert.pem" --tlskey "$c/$n/key.pem"
     printf '%s\n' --bip "$(bip "$i")" --default-address-pool "$(pool "$i")"
     printf '%s\n' --iptables=true --ip-masq=true --ip6tables=false --ipv6=false
@@ -339,32 +289,11 @@ write_flags() {
 }
 
 start_dockerd() {
-  local n=$1 driver=$2 d="$DIR/$1"
+  local n=$1 driver=$2
   local -a flags
-  mapfile -t flags <"$d/flags"
-  mkdir -p "$d/data" "$d/x"
-  rm -f "$d/pid" "$d/docker.sock"
+  mapfile -t flags <"$DIR/$n/flags"
   # nsenter, not `ip netns exec`: that remounts /sys, which breaks dockerd's cgroups.
-  # setsid: a Ctrl-C in the caller's terminal must not take the fleet down.
-  setsid nsenter --net="$(nsfile "$n")" dockerd "${flags[@]}" --storage-driver "$driver" </dev/null >>"$d/log" 2>&1 &
-}
-
-# 0 when ready, 1 when dockerd died or did not answer in time.
-wait_ready() {
-  local n=$1 i
-  for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-    pings "$n" && return 0
-    [ -s "$DIR/$n/pid" ] && ! alive "$n" && return 1
-    if ((i > 20)) && ! pgrep -f -- "--exec-root $DIR/$n/x " >/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-fail_start() {
-  echo "lan: dockerd for node '$1' did not answer within ${START_TIMEOUT}s; last lines of $DIR/$1/log:" >&2
-  tail -n 30 "$DIR/$1/log" >&2 || true
-  exit 1
+  launch "$n" nsenter --net="$(nsfile "$n")" dockerd "${flags[@]}" --storage-driver "$driver"
 }
 
 # Start several nodes' engines at once, then wait for each.
@@ -375,117 +304,28 @@ start_nodes() {
     known "$n"
     rm -f "$DIR/$n/powercut"
     sync_cut "$n"
-    if alive "$n" && pings "$n"; then say "$n already up"; continue; fi
-    alive "$n" && die "node '$n' has a live dockerd (pid $(pid_of "$n")) that does not answer; is it frozen? try: $0 thaw --dir $DIR $n"
+    startable "$n" || continue
     driver=$(cat "$DIR/$n/driver" 2>/dev/null || echo overlay2)
     start_dockerd "$n" "$driver"
     started+=("$n")
   done
-  for n in "${started[@]}"; do
-    if wait_ready "$n"; then
-      [ -f "$DIR/$n/driver" ] || echo overlay2 >"$DIR/$n/driver"
-    elif [ ! -f "$DIR/$n/driver" ]; then
-      say "$n did not start with overlay2; trying vfs"
-      kill_node "$n"
-      rm -rf "$DIR/$n/data"
-      start_dockerd "$n" vfs
-      wait_ready "$n" || fail_start "$n"
-      echo vfs >"$DIR/$n/driver"
-    else
-      fail_start "$n"
-    fi
-  done
+  for n in "${started[@]}"; do await_start "$n" "$(cat "$DIR/$n/driver" 2>/dev/null || true)" kill_node; done
 }
 
-containerd_pids() { pgrep -f -- "--config $DIR/$1/x/containerd/containerd.toml" || true; }
-
-# Every live process that belongs to the nodes: dockerd, its containerd, the
-# shims and everything under them (the containers), whatever runs in the
-# node's namespace (docker-proxy, host-network containers, the delay proxy) and
-# whatever is in its cgroups. One process-table snapshot for all the nodes;
-# zombies and this script left out.
-live_node_pids() {
-  local n cg p list pats=() extra=()
-  list=$(mktemp)
-  for n in "$@"; do
-    # Not the pid file: after a crash its pid may be someone else's by now.
-    pats+=("--exec-root $DIR/$n/x " "--config $DIR/$n/x/containerd/containerd.toml" "-address $DIR/$n/x/containerd/containerd.sock")
-    [ -e "$(nsfile "$n")" ] && extra+=($(ip netns pids "$(ns "$n")" 2>/dev/null || true))
-    cg=$(cgparent "$n")
-    extra+=($(cat /sys/fs/cgroup/pids/"$cg"/cgroup.procs /sys/fs/cgroup/pids/"$cg"/*/cgroup.procs \
-      /sys/fs/cgroup/"$cg"/cgroup.procs /sys/fs/cgroup/"$cg"/*/cgroup.procs 2>/dev/null || true))
-  done
-  for p in "${extra[@]}"; do echo "pid $p"; done >"$list"
-  for p in "${pats[@]}"; do echo "pat $p"; done >>"$list"
-  ps -eo pid=,ppid=,stat=,args= | awk -v self=$$ -v list="$list" '
-    BEGIN { while ((getline l < list) > 0) { if (l ~ /^pid /) seed[substr(l, 5)] = 1; else pat[++np] = substr(l, 5) } }
-    { pid = $1; ppid[pid] = $2; st[pid] = $3; args = $0; sub(/^ *[0-9]+ +[0-9]+ +[^ ]+ /, "", args)
-      for (i = 1; i <= np; i++) if (index(args, pat[i]) > 0) seed[pid] = 1
-      all[++n] = pid }
-    END {
-      # Everything under a seed (a shim'"'"'s containers), to any depth.
-      do { grew = 0; for (i = 1; i <= n; i++) { p = all[i]; if (!(p in seed) && (ppid[p] in seed)) { seed[p] = 1; grew = 1 } } } while (grew)
-      for (p in seed) if ((p in st) && st[p] !~ /^Z/ && p != self) print p
-    }' | sort -n
-  rm -f "$list"
-}
-
-# SIGKILL everything of the nodes', until nothing is left (a dying dockerd may
-# still be starting a shim), then unmount what they left mounted.
-kill_nodes() {
-  local n i pids
-  for ((i = 0; i < 100; i++)); do
-    pids=$(live_node_pids "$@")
-    [ -n "$pids" ] || break
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null || true
-    sleep 0.05
-  done
-  for n in "$@"; do
-    pids=$(live_node_pids "$n")
-    # shellcheck disable=SC2086
-    [ -z "$pids" ] || say "$n: processes left after SIGKILL: $(ps -o pid=,stat=,wchan:20=,comm= -p "$(echo $pids | tr ' ' ,)" | tr '\n' ';')"
-    unmount_under "$DIR/$n"
-    rm -f "$DIR/$n/pid" "$DIR/$n/slow.pid"
-  done
-}
-kill_node() { kill_nodes "$1"; }
-
-unmount_under() {
-  local m base
-  # /proc/self/mounts shows resolved paths (/var/run is a symlink to /run).
-  base=$(realpath -m "$1")
-  for m in $(awk -v p="$base/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
-}
-
-containerd_pids() { pgrep -f -- "--config $DIR/$1/x/containerd/containerd.toml" || true; }
-engine_pids() { pid_of "$1" || true; containerd_pids "$1"; }
-freeze_node() { local p; for p in $(engine_pids "$1"); do kill -STOP "$p" 2>/dev/null || true; done; }
-thaw_node() { local p; for p in $(engine_pids "$1"); do kill -CONT "$p" 2>/dev/null || true; done; }
-frozen() { local p; p=$(pid_of "$1") && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = T ]; }
-
-signal_stop() {
-  local n=$1 p ids
-  p=$(pid_of "$n") || return 0
-  kill -0 "$p" 2>/dev/null || return 0
-  thaw_node "$n"
-  ids=$(timeout 5 docker -H "unix://$(sock "$n")" ps -q 2>/dev/null || true)
-  # shellcheck disable=SC2086
-  [ -z "$ids" ] || timeout 10 docker -H "unix://$(sock "$n")" kill $ids >/dev/null 2>&1 || true
-  kill -TERM "$p" 2>/dev/null || true
+# What runs in the node's namespace (docker-proxy, host-network containers, the
+# delay proxy) and whatever is in its cgroups: swept with its engine (kill_nodes).
+node_seed_pids() {
+  local cg
+  if [ -e "$(nsfile "$1")" ]; then ip netns pids "$(ns "$1")" 2>/dev/null || true; fi
+  cg=$(cgparent "$1")
+  cat /sys/fs/cgroup/pids/"$cg"/cgroup.procs /sys/fs/cgroup/pids/"$cg"/*/cgroup.procs \
+    /sys/fs/cgroup/"$cg"/cgroup.procs /sys/fs/cgroup/"$cg"/*/cgroup.procs 2>/dev/null || true
 }
 
 wait_stopped() {
-  local n=$1 p i
-  p=$(pid_of "$n") || true
-  if [ -n "${p:-}" ]; then
-    for ((i = 0; i < 200; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && say "$n: dockerd $p ignored SIGTERM for 20s; killing it"
-  fi
-  stop_slow "$n"
-  kill_node "$n"
+  await_exit "$1" || true
+  stop_slow "$1"
+  kill_node "$1"
 }
 
 # --- latency: a delaying TCP proxy in the node's namespace -----------------------
@@ -569,7 +409,7 @@ write_manifest() {
 # --- down ----------------------------------------------------------------------------
 
 down_all() {
-  local n dev r
+  local n r
   [ -d "$DIR" ] || return 0
   load_lan || true
   local -a all
@@ -587,11 +427,7 @@ down_all() {
     while iptables -w -C $r 2>/dev/null; do iptables -w -D $r; done
     if [ -f "$DIR/links" ] && ip link show "$BR" >/dev/null 2>&1; then ip link del "$BR"; fi
   fi
-  if [ -f "$DIR/devices" ]; then
-    while read -r dev; do [ -c "$dev" ] && rm -f "$dev"; done <"$DIR/devices"
-  fi
-  unmount_under "$DIR"
-  rm -rf "$DIR"
+  remove_dir
 }
 
 # The nodes' cgroup dirs (empty once their processes are gone), children first.
@@ -605,27 +441,10 @@ rm_cgroups() {
 # --- commands ---------------------------------------------------------------------
 
 cmd=${1:-}
-case $cmd in -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;; esac
+case $cmd in -h | --help | help) usage_header; exit 0 ;; esac
 [ -n "$cmd" ] || die "usage: $0 up|partition|heal|powercut|start|stop|freeze|thaw|slow|down|status|env [--dir DIR] ..."
 shift
-with_image=1
-opt_bridge=
-opt_subnet=
-args=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    --dir) DIR=${2:?--dir needs a value}; shift 2 ;;
-    --dir=*) DIR=${1#--dir=}; shift ;;
-    --bridge) opt_bridge=${2:?--bridge needs a value}; shift 2 ;;
-    --bridge=*) opt_bridge=${1#--bridge=}; shift ;;
-    --subnet) opt_subnet=${2:?--subnet needs a value}; shift 2 ;;
-    --subnet=*) opt_subnet=${1#--subnet=}; shift ;;
-    --no-image) with_image=0; shift ;;
-    -*) die "unknown option $1" ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-[[ $DIR == /* ]] || DIR="$PWD/$DIR"
+parse_args bridge subnet -- "$@"
 DIR=${DIR%/}
 case $cmd in up | down | status | env) ;; *) [ "$(id -u)" = 0 ] || die "$cmd: needs root" ;; esac
 
