@@ -72,7 +72,7 @@ class EngineFleet implements FleetPort {
       const beat: HeartbeatMember | undefined = engine && {
         name,
         ping: (timeoutMs) => engine.heartbeat(timeoutMs),
-        lost: (error) => observer.heartbeatLost(error),
+        lost: (error, silentSince) => observer.heartbeatLost(error, silentSince),
         answered: () => observer.heartbeatAnswered(),
       };
       this.members.set(name, { key: clientKey(n), observer, ...(beat ? { beat } : {}) });

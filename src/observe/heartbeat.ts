@@ -34,7 +34,8 @@ export interface HeartbeatMember {
   /** One ping with this deadline; rejects when it gets no good answer. */
   ping(timeoutMs: number): Promise<void>;
   /** The node just missed its `misses`th ping in a row. */
-  lost(error: string): void;
+  /** `silentSince`: when the node last answered (or the first unanswered ping was sent): where its grace period starts. */
+  lost(error: string, silentSince: number): void;
   /** A ping was answered; `back` when the node was lost until now. */
   answered(back: boolean): void;
 }
@@ -170,7 +171,7 @@ export class Heartbeat {
         if (this.slots.get(name) !== slot || this.stopped) return;
         const { next, lost } = missed(slot.live, sentAt, this.opts.now(), this.opts.misses, err instanceof Error ? err.message : String(err));
         slot.live = next;
-        if (lost !== undefined) slot.member.lost(lost);
+        if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? sentAt);
         // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
         else if (!next.lost) this.send(name);
       },

@@ -122,14 +122,19 @@ export class NodeObserver {
     return this.lost;
   }
 
-  /** The heartbeat lost the node: unreachable now, readers released, events stopped until it answers again. */
-  heartbeatLost(error: string): void {
+  /**
+   * The heartbeat lost the node: unreachable now, readers released, events
+   * stopped until it answers again. Unreachable since it went silent (its
+   * last answer), not since we noticed: the grace period counts from there,
+   * as Kubernetes counts from the last heartbeat.
+   */
+  heartbeatLost(error: string, silentSince?: number): void {
     if (this.lost) return;
     this.lost = true;
     this.epoch++;
     this.missed = true;
     this.listPrint = undefined;
-    const state = this.setUnreachable(error);
+    const state = this.setUnreachable(error, silentSince);
     this.opts.logger?.warn({ node: this.name, err: error }, 'node lost: no answer to its heartbeat');
     const waiters = this.waiters;
     this.waiters = [];
@@ -322,10 +327,12 @@ export class NodeObserver {
     this.observed = true;
   }
 
-  private setUnreachable(error: string): ObservedNode {
+  private setUnreachable(error: string, silentSince?: number): ObservedNode {
     const now = this.opts.now();
     const changed = this.state.reachable;
-    this.state = { ...this.state, reachable: false, error, since: this.sinceFor(changed, now) };
+    // Never before the last time we saw it reachable.
+    const at = silentSince !== undefined ? Math.min(now, Math.max(silentSince, this.state.since)) : now;
+    this.state = { ...this.state, reachable: false, error, since: this.sinceFor(changed, at) };
     this.observed = true;
     return this.state;
   }

@@ -19,6 +19,8 @@ const DEVICE = '/dev/fog-e2e-tty0';
 /** The controller's --grace, in ms. */
 const GRACE = '4s';
 const GRACE_MS = 4_000;
+/** The controller's heartbeat interval (the default). */
+const HEARTBEAT_MS = 1_000;
 
 let fleet: Fleet;
 let desired: string;
@@ -203,10 +205,10 @@ describe('controller on real engines', () => {
       );
       expect(moved.node).not.toBe(orig!.node);
       // Safety: nothing of the service touched on another node within the grace
-      // period. It counts from the last ping the engine answered, which is the
-      // first unanswered ping's time minus one ping interval (and one round
-      // trip) at most: the controller cannot have seen the engine gone sooner.
-      const graceEnds = outage.lastAnsweredAt + GRACE_MS;
+      // period. The controller counts it from its own last answered heartbeat,
+      // which can be one heartbeat interval (1 s) before the last ping this test
+      // saw answered; it cannot have seen the engine gone sooner than that.
+      const graceEnds = outage.lastAnsweredAt - HEARTBEAT_MS + GRACE_MS;
       const early = rec.events().filter((e) => e.service === 'line1-collector' && e.at < graceEnds);
       const first = rec.events().find((e) => e.service === 'line1-collector' && e.action === 'create');
       expect(

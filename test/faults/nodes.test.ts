@@ -11,6 +11,8 @@ import { stopAndWatch } from '../support/outage.js';
 /** The controller's --grace (where a scenario does not choose its own), in ms. */
 const GRACE = '3s';
 const GRACE_MS = 3_000;
+/** The controller's heartbeat interval (the default). */
+const HEARTBEAT_MS = 1_000;
 const CONVERGE_MS = 20_000;
 
 let w: FaultWorld;
@@ -51,11 +53,11 @@ describe('node faults', () => {
     try {
       // Liveness: re-placed in the end (CONVERGE_MS: grace, resync and a container start, several times over).
       await waitFor('move to run on another node', async () => (await containersOn(others)).some((c) => c.service === 'move' && c.state === 'running'), CONVERGE_MS);
-      // Safety: nothing touched elsewhere within the grace period. It counts
-      // from the last ping the engine answered, which is the first unanswered
-      // ping's time minus one ping interval (and one round trip) at most: the
-      // controller cannot have seen the engine gone sooner.
-      const graceEnds = outage.lastAnsweredAt + GRACE_MS;
+      // Safety: nothing touched elsewhere within the grace period. The
+      // controller counts it from its own last answered heartbeat, which can be
+      // one heartbeat interval (1 s) before the last ping this test saw
+      // answered; it cannot have seen the engine gone sooner than that.
+      const graceEnds = outage.lastAnsweredAt - HEARTBEAT_MS + GRACE_MS;
       const early = touched(rec.events()).filter((e) => e.at < graceEnds);
       expect(early, `touched within the grace period: ${describeEvents(early, outage.stoppedAnsweringAt)}`).toEqual([]);
       expect(
