@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { actionKey, DEFAULT_SETTINGS, historyKey, type Action, type ActionFailureCode, type ActionResult } from '../../src/api/types.js';
 import { actionBackoff, reconcile, recordOutcomes, specHash } from '../../src/reconcile/index.js';
+import { containerSpec } from '../support/actions.js';
 import { checkFixedPoint, convergenceBound, step } from './check.js';
 import { buildWorld, genFleet, genServices, numRuns, SETTINGS } from './model.js';
 
@@ -112,19 +113,7 @@ describe('failed actions back off in the reconcile', () => {
       reason: 'Scheduled',
       note: { code: 'Scheduled', slot: 0, container: 'c', node },
       start: true,
-      container: {
-        name: 'c',
-        image: 'i',
-        env: [],
-        labels: { 'fog.spec-hash': hash },
-        ports: [],
-        network: 'none',
-        volumes: [],
-        devices: [],
-        resources: {},
-        restart: { policy: 'always', maxRetries: 0 },
-        stopGracePeriod: 1,
-      },
+      container: containerSpec('web', 0, { name: 'c', labels: { 'fog.spec-hash': hash } }),
     });
     const fail = (a: Action): ActionResult => ({ action: a, ok: false, code: 'image-pull-failed', message: 'no registry', retryable: true });
     let h = recordOutcomes(new Map(), [fail(create('n1', 'h1'))], 10);
