@@ -66,7 +66,9 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
     let failures: FailureRecord[] = others;
     let restarts = prev?.restarts;
     if (o.ok) {
-      // A success ends that action's failure streak; a restart of an exited container extends the restart streak.
+      // A success ends that action's failure streak. A create that worked also ends the slot's failed creates of
+      // earlier specs (the slot has its container now), and a start or remove those of the same container.
+      failures = others.filter((f) => (a.type === 'create' ? f.type !== 'create' : f.containerId !== a.containerId || f.type === 'create'));
       if (a.type === 'start' && a.reason === 'Restart') {
         const same = restarts?.containerId === a.containerId;
         restarts = { containerId: a.containerId, count: same ? restarts!.count + 1 : 1, time: now };

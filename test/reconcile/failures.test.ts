@@ -135,6 +135,9 @@ describe('failed actions back off in the reconcile', () => {
       ['h2', 1],
     ]);
     expect(recordOutcomes(h, [{ action: create('n1', 'h1'), ok: true }], 30).has('web/0')).toBe(false);
+    // The manifest was fixed: the new spec's create works, and the old spec's failures are forgotten with it.
+    const both = recordOutcomes(h, [fail(create('n1', 'h2'))], 30);
+    expect(recordOutcomes(both, [{ action: create('n1', 'h3'), ok: true }], 40).has('web/0')).toBe(false);
   });
 });
 
