@@ -44,7 +44,7 @@ export function heal(ctx: ServiceCtx, kept: readonly { slot: number; replica: Re
     // The controller's restarts of this container count, unless its node went away and came back since:
     // a node that flaps kills its containers, which is the node's streak, not theirs.
     const mine = h?.restarts !== undefined && h.restarts.containerId === r.c.id && h.restarts.time >= (r.node?.since ?? Number.NEGATIVE_INFINITY) ? h.restarts.count : 0;
-    const d = restartDecision(r.c, ctx.svc.spec.restart, ctx.settings, ctx.now, mine);
+    const d = restartDecision(r.c, ctx.svc.spec.restart, ctx.settings, ctx.now, mine, r.node?.since);
     let note: Note | undefined;
     let terminal: Healed['terminal'];
     if (d.kind === 'start') {
@@ -69,7 +69,7 @@ export function heal(ctx: ServiceCtx, kept: readonly { slot: number; replica: Re
       note = d.note;
       terminal = d.kind;
     }
-    const crashLoop = inCrashLoop(r.c, ctx.settings, mine) ? { slot, container: r.c.name, node: r.nodeName, restarts: r.c.restartCount + mine } : undefined;
+    const crashLoop = inCrashLoop(r.c, ctx.settings, mine, r.node?.since) ? { slot, container: r.c.name, node: r.nodeName, restarts: r.c.restartCount + mine } : undefined;
     healed.push({
       replica: r,
       slot,

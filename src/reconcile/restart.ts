@@ -35,13 +35,19 @@ export function shouldRestart(c: ObservedContainer, policy: RestartPolicy, strea
   return (c.exitCode ?? 1) !== 0 && streak < policy.maxRetries;
 }
 
-/** Restarts in a row: the engine's plus the controller's, unless the container last ran long enough to count as stable. */
-export function restartStreak(c: ObservedContainer, controllerRestarts: number, settings: Pick<ReconcileSettings, 'stableRunMs'>): number {
+/**
+ * Restarts in a row: the engine's plus the controller's, unless the container
+ * last ran long enough to count as stable, or it stopped before its node last
+ * came back (`nodeSince`): a node's outage kills its containers, and a node
+ * that flaps is the node's streak, not theirs.
+ */
+export function restartStreak(c: ObservedContainer, controllerRestarts: number, settings: Pick<ReconcileSettings, 'stableRunMs'>, nodeSince?: number): number {
+  if (nodeSince !== undefined && c.finishedAt !== undefined && c.finishedAt <= nodeSince) return 0;
   const ran = c.startedAt !== undefined && c.finishedAt !== undefined ? c.finishedAt - c.startedAt : 0;
   return ran >= settings.stableRunMs ? 0 : c.restartCount + controllerRestarts;
 }
 
-export function restartDecision(c: ObservedContainer, policy: RestartPolicy, settings: ReconcileSettings, now: number, controllerRestarts = 0): RestartDecision {
+export function restartDecision(c: ObservedContainer, policy: RestartPolicy, settings: ReconcileSettings, now: number, controllerRestarts = 0, nodeSince?: number): RestartDecision {
   if (c.state === 'created') return { kind: 'start', note: { code: 'Start', container: c.name } };
   if (c.state !== 'exited') return NONE;
   const total = c.restartCount + controllerRestarts;
@@ -51,7 +57,7 @@ export function restartDecision(c: ObservedContainer, policy: RestartPolicy, set
     if (c.exitCode !== undefined) note.exitCode = c.exitCode;
     return { kind: 'failed', note };
   }
-  const streak = restartStreak(c, controllerRestarts, settings);
+  const streak = restartStreak(c, controllerRestarts, settings, nodeSince);
   const backoff = restartBackoff(streak, settings);
   const due = (c.finishedAt ?? Number.NEGATIVE_INFINITY) + backoff;
   if (now >= due) {
@@ -63,6 +69,6 @@ export function restartDecision(c: ObservedContainer, policy: RestartPolicy, set
 }
 
 /** Not running and restarted at least `crashLoopRestarts` times in a row. */
-export function inCrashLoop(c: ObservedContainer, settings: ReconcileSettings, controllerRestarts = 0): boolean {
-  return c.state !== 'running' && restartStreak(c, controllerRestarts, settings) >= settings.crashLoopRestarts;
+export function inCrashLoop(c: ObservedContainer, settings: ReconcileSettings, controllerRestarts = 0, nodeSince?: number): boolean {
+  return c.state !== 'running' && restartStreak(c, controllerRestarts, settings, nodeSince) >= settings.crashLoopRestarts;
 }

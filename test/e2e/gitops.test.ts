@@ -54,7 +54,9 @@ describe('fogctl run --sync-repo', () => {
       'the bad commit to be reported',
       async () => {
         const d = await ctl.status();
-        return d && JSON.stringify(d.sync ?? {}).includes(bad.slice(0, 7)) ? d : undefined;
+        // Reported once it is held with its located error (the sync may name the commit first, while it checks it).
+        const sync = JSON.stringify(d?.sync ?? {});
+        return d && sync.includes(bad.slice(0, 7)) && /a\.yaml:\d+:\d+/.test(sync) ? d : undefined;
       },
       20_000,
     );

@@ -159,6 +159,13 @@ describe('restarts', () => {
     expect(run([{ name: 'n1', containers: [again] }], [web], NOW + 990, settings, history).actions.map(brief)).toEqual(['start n1 web/0 Restart']);
   });
 
+  it('starts at once a container that died before its node came back: a flapping node is not a crash loop', () => {
+    // Killed five times by its node going down; the node is back since 99 s, the container stopped at 98 s.
+    const out = run([{ name: 'n1', since: 99_000, containers: [exited({ restartCount: 5, startedAt: 97_000, finishedAt: 98_000 })] }], [web]);
+    expect(out.actions.map(brief)).toEqual(['start n1 web/0 Restart']);
+    expect(out.status.services[0]!.conditions.map((c) => c.type)).not.toContain('CrashLoop');
+  });
+
   it('flags a crash loop', () => {
     const out = run([{ name: 'n1', containers: [exited({ restartCount: 3, startedAt: NOW - 500, finishedAt: NOW })] }], [web]);
     expect(out.status.services[0]!.conditions).toContainEqual(expect.objectContaining({ type: 'CrashLoop', status: true, reason: 'CrashLoopBackOff' }));
