@@ -63,7 +63,7 @@ export class Controller {
   private passes = 0;
   private lastPassAt?: number;
   private readonly startedAt: number;
-  private lastActions: { actions: Action[]; time: number } = { actions: [], time: 0 };
+  private lastActions: Action[] = [];
   private lastStatus: Status = { services: [], nodes: [], events: [] };
   /** The newest observation of every node, also from passes that found nothing else changed. */
   private latestNodes: readonly ObservedNode[] = [];
@@ -258,10 +258,10 @@ export class Controller {
     this.passes++;
     this.lastPassAt = now;
     this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };
-    this.lastActions = { actions: actions.map(redactActionWith(secretName(this.opts.settings.policy?.secretPattern))), time: now };
+    this.lastActions = actions.map(redactActionWith(secretName(this.opts.settings.policy?.secretPattern)));
     this.recordEvents(status.events);
 
-    for (const a of this.lastActions.actions) {
+    for (const a of this.lastActions) {
       this.log.info({ action: a.type, service: a.service, node: a.node, slot: a.slot, reason: a.reason }, noteText(a.note, now));
     }
     let failed = false;
@@ -346,7 +346,7 @@ export class Controller {
       lastPassAt: this.lastPassAt,
       desired: { dir: this.opts.desiredDir, generation: snap.generation, errors: snap.errors, held: snap.held, folderError: snap.folderError },
       status: showStatus({ ...this.lastStatus, nodes: this.freshNodes(this.lastStatus.nodes) }, now),
-      lastActions: this.lastActions.actions.map((a) => showAction(a, now)),
+      lastActions: this.lastActions.map((a) => showAction(a, now)),
       failures: this.failures(),
       events: this.events.map((e) => showEvent(e, now)),
       specs: Object.fromEntries(

@@ -230,12 +230,11 @@ function planService(
   for (const n of healed.events) pass.event(object, n);
   for (const n of backoffs) pass.event(object, n);
   if (status.unschedulable !== undefined) pass.event(object, { code: 'Unschedulable', ...status.unschedulable });
-  const othersMatter = [...slotted.verdicts, ...placed.verdicts].some((v) => !STATIC_FILTERS.has(v.rejection.filter));
+  // Static filters answer from the node alone (its manifest and engine facts), never from other services or capacity.
+  const staticFilters = new Set(scheduler.filters.filter((f) => f.static).map((f) => f.name));
+  const othersMatter = [...slotted.verdicts, ...placed.verdicts].some((v) => !staticFilters.has(v.rejection.filter));
   return { status, othersMatter };
 }
-
-/** Filters whose answer depends only on the node (its manifest and engine facts), never on other services or capacity. */
-const STATIC_FILTERS: ReadonlySet<string> = new Set(['NodeReachable', 'NodeSchedulable', 'NodeConstraint', 'NodeNameConstraint', 'NodeDevices', 'SecurityPolicy']);
 
 /** Removals whose last attempt on this container failed and is backing off wait (the container stays, and so does what it holds). */
 function heldRemovals(removals: readonly Removal[], history: ActionHistory, settings: ReconcileSettings, now: number, global: boolean, pass: PassOutput): { go: Removal[]; held: Note[] } {
