@@ -128,7 +128,31 @@ export interface NoteDetail {
   ReplicaUnreachable: Unreach & { until: number; lost: boolean; global: boolean };
   /** A container on a node that is not in the desired state. */
   UnknownNode: { node: string };
+  // safe rollouts (reconcile/revisions.ts)
+  /** A new revision started rolling out (event). */
+  RolloutStarted: { revision: number; hash: string };
+  /** New replicas in their monitor period: the next batch waits until `until`. */
+  RolloutMonitoring: { monitoring: number; until: number; monitor: number };
+  /** A changed spec waits for a maintenance window; `opensAt` is wall-clock ms (Unix). */
+  WaitingForWindow: { revision: number; windows: readonly string[]; opensAt?: number };
+  /** No new batch: paused by `fogctl rollout pause`, by failureAction pause, or a canary waiting for promotion. */
+  RolloutPaused: { revision: number; by: 'user' | 'failure' | 'canary' };
+  /** A revision failed its rollout (event, and the condition while it stays failed). */
+  RolloutFailed: { revision: number; hash: string; cause: RolloutFailure };
+  /** The service runs (or is going back to) an earlier revision because `from` failed. */
+  RolledBack: { from: number; fromHash: string; to: number; toHash: string; cause: RolloutFailure };
+  /** `fogctl rollout resume` (also promotes a waiting canary). */
+  RolloutResumed: { revision: number };
+  /** `fogctl rollout undo`: pinned to revision `to` until the manifest changes. */
+  RolloutUndo: { to: number; hash: string };
+  /** A revision completed: every replica on it passed its monitor period (event). */
+  RevisionComplete: { revision: number; hash: string };
 }
+
+/** Why a rollout failed. */
+export type RolloutFailure =
+  | { kind: 'replicas'; allowed: number; failed: readonly { slot: number; node: string; container: string; why: 'exited' | 'restarted' | 'unhealthy' | 'create-failed'; exitCode?: number }[] }
+  | { kind: 'deadline'; deadline: number };
 
 export type ReasonCode = keyof NoteDetail;
 
@@ -171,4 +195,13 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'PolicyRefused',
   'ReplicaUnreachable',
   'UnknownNode',
+  'RolloutStarted',
+  'RolloutMonitoring',
+  'WaitingForWindow',
+  'RolloutPaused',
+  'RolloutFailed',
+  'RolledBack',
+  'RolloutUndo',
+  'RolloutResumed',
+  'RevisionComplete',
 ];

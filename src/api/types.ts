@@ -5,7 +5,8 @@
 // Units: cpu in millicores (1 CPU = 1000), memory in bytes, durations in
 // milliseconds, times in milliseconds on the controller's monotonic clock.
 
-import type { ActionFailureCode, Note, ReasonCode, Unschedulable } from './notes.js';
+import type { ActionFailureCode, Note, ReasonCode, RolloutFailure, Unschedulable } from './notes.js';
+import type { MaintenanceWindow } from './window.js';
 
 export const API_VERSION = 'fog/v1';
 
@@ -138,7 +139,34 @@ export interface UpdatePolicy {
   order: 'start-first' | 'stop-first';
   /** Pause between batches, ms. Default 0. */
   delay: number;
+  /** How long each new replica must stay running (and healthy, with a healthcheck) to count as a success, ms. Default 10000. */
+  monitor: number;
+  /** Share of the new replicas (of `replicas`) allowed to fail before the rollout fails. Default 0. */
+  maxFailureRatio: number;
+  /** What a failed rollout does. Default rollback (to the last revision that completed). */
+  failureAction: 'rollback' | 'pause' | 'continue';
+  /** A rollout not complete this long after it started fails (ProgressDeadlineExceeded), ms. Default 600000. */
+  progressDeadline: number;
+  /** A changed spec starts rolling out only inside one of these (wall clock of each window's zone). Empty: any time. */
+  windows: readonly MaintenanceWindow[];
+  /** The first N replicas of a new spec run (start-first) and are monitored before the rest follow. Default 0 (no canary). */
+  canary: number;
+  /** With a canary: go on by itself once the canaries passed their monitor (true, default), or wait for `fogctl rollout resume`. */
+  autoPromote: boolean;
 }
+
+export const DEFAULT_UPDATE: UpdatePolicy = {
+  parallelism: 1,
+  order: 'stop-first',
+  delay: 0,
+  monitor: 10_000,
+  maxFailureRatio: 0,
+  failureAction: 'rollback',
+  progressDeadline: 600_000,
+  windows: [],
+  canary: 0,
+  autoPromote: true,
+};
 
 export interface Healthcheck {
   /** Docker's form: ["CMD", ...] or ["CMD-SHELL", "..."]. */
@@ -480,6 +508,21 @@ export interface ServiceStatus {
   unschedulable?: Unschedulable;
   /** Slots whose actions failed and wait (ActionBackOff notes): attempts, last error, next try. */
   backoffs?: readonly Note[];
+  /** Where the service's rollout stands (with rollout inputs). */
+  rollout?: RolloutStatus;
+}
+
+export interface RolloutStatus {
+  phase: RolloutPhase;
+  /** The revision the replicas are driven to, and its hash. */
+  revision: number;
+  hash: string;
+  /** The revision the manifest names (differs after a rollback, an undo, or while waiting for a window). */
+  manifestRevision: number;
+  /** update.monitor while rolling forward, else 0 (ms). */
+  monitor: number;
+  paused?: boolean;
+  pinned?: number;
 }
 
 export interface NodeStatus {
@@ -526,6 +569,65 @@ export interface UnmanagedContainer {
   owner?: string;
 }
 
+// ---------------------------------------------------------------------------
+// Safe rollouts: revisions and the state of each service's rollout, kept by
+// the controller (persisted in its state directory), decided by the reconcile.
+
+/** The spec fields that shape a container (what a revision pins; see reconcile/hash.ts containerShape). */
+export type RevisionShape = Pick<ServiceSpec, 'image' | 'env' | 'ports' | 'network' | 'volumes' | 'devices' | 'resources' | 'restart' | 'stopGracePeriod' | 'command' | 'healthcheck' | 'security'>;
+
+export type RevisionOutcome = 'pending' | 'progressing' | 'complete' | 'failed' | 'superseded';
+
+export interface Revision {
+  readonly number: number;
+  /** specHash of the shape, without dependency endpoints. */
+  readonly hash: string;
+  readonly shape: RevisionShape;
+  /** Wall-clock ms (Unix) when the manifest first named it. */
+  readonly created: number;
+  readonly source?: { readonly file: string; readonly line: number };
+  /** The GitOps commit it came from. */
+  readonly commit?: string;
+  readonly outcome: RevisionOutcome;
+  readonly failure?: RolloutFailure;
+  /** Wall-clock ms when it completed or failed. */
+  readonly ended?: number;
+}
+
+export type RolloutPhase = 'Pending' | 'Progressing' | 'Paused' | 'Complete' | 'Failed' | 'RolledBack';
+
+export interface ServiceRollout {
+  readonly service: string;
+  /** Oldest first, at most REVISIONS_KEPT. */
+  readonly revisions: readonly Revision[];
+  /** The manifest's revision hash when last seen: a pin or a pause holds while it stays the same. */
+  readonly manifest: string;
+  /** The revision hash the replicas are driven to. */
+  readonly target: string;
+  readonly phase: RolloutPhase;
+  /** Controller-monotonic ms when the rollout to `target` started (progressDeadline); not persisted: a restarted controller gives a rollout in progress a fresh deadline. */
+  readonly startedAt?: number;
+  /** `fogctl rollout pause` (until resume or a new manifest hash). */
+  readonly paused?: boolean;
+  /** `fogctl rollout undo`: the revision number pinned (until the manifest hash changes). */
+  readonly pinned?: number;
+  /** A canary of the target was promoted (by `resume` or autoPromote). */
+  readonly promoted?: boolean;
+}
+
+/** Every service's rollout, by service name. */
+export type RolloutBook = ReadonlyMap<string, ServiceRollout>;
+export const NO_ROLLOUTS: RolloutBook = new Map();
+export const REVISIONS_KEPT = 10;
+
+/** What the reconcile needs beyond the world to run rollouts: the book, the wall clock (windows, revision times), the GitOps commit. */
+export interface RolloutInputs {
+  readonly book: RolloutBook;
+  /** Wall-clock ms (Unix): maintenance windows and revision times only. */
+  readonly wall: number;
+  readonly commit?: string;
+}
+
 export interface ReconcileResult {
   actions: readonly Action[];
   status: Status;
@@ -535,6 +637,8 @@ export interface ReconcileResult {
    * delay ending, a grace period running out. The controller requeues then.
    */
   requeueAt?: number;
+  /** The rollout book after this pass (the controller keeps it and hands it back). */
+  rollouts?: RolloutBook;
 }
 
-export type { ActionFailureCode, Note, ReasonCode, Unschedulable } from './notes.js';
+export type { ActionFailureCode, Note, ReasonCode, RolloutFailure, Unschedulable } from './notes.js';

@@ -37,7 +37,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .description('Run the controller: watch the desired folder, observe every fog node, reconcile and apply, serve status')
     .option('--desired <dir>', 'folder of fog/v1 manifests to watch', 'desired')
     .option('--cluster <name>', "this controller's name, carried by every container it owns", 'default')
-    .option('--state-dir <dir>', 'where the status socket lives', process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
+    .option('--state-dir <dir>', 'where the status socket and the rollout book (revisions, pins, pauses) live', process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
     .option('--listen <socket|127.0.0.1:port>', 'status endpoint (default <state-dir>/fogctl.sock, mode 0600)')
     .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
     .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
@@ -71,6 +71,8 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       clock: systemClock,
       logger,
       resyncMs: flags.resync === 'auto' ? undefined : durationFlag('--resync', flags.resync),
+      stateDir: flags.stateDir,
+      commit: () => sync?.status().current?.sha,
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
@@ -79,6 +81,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       listen,
       () => controller.statusDoc(),
       (cb) => controller.onStatus(cb),
+      (service, cmd) => controller.command(service, cmd),
     );
     const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
     logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`, dashboard }, 'controller started');

@@ -6,6 +6,7 @@ import { ExitError } from './errors.js';
 import { registerDashboard } from './cmd-dashboard.js';
 import { registerGet } from './cmd-get.js';
 import { registerPlan } from './cmd-plan.js';
+import { registerRollout } from './cmd-rollout.js';
 import { registerRun } from './cmd-run.js';
 import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRun(program, setCode);
   registerGet(program, setCode);
   registerPlan(program, setCode);
+  registerRollout(program, setCode);
   registerSync(program, setCode);
   registerDashboard(program, setCode);
   try {

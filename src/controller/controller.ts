@@ -6,12 +6,13 @@
 // resync timer, a requeue after actions); one pass runs at a time and picks
 // up everything that became due while the previous one ran.
 
-import type { Action, ActionHistory, DesiredState, ObservedNode, ObservedState, ReconcileSettings, Status, StatusEvent } from '../api/types.js';
-import { NO_HISTORY } from '../api/types.js';
+import type { Action, ActionHistory, DesiredState, ObservedNode, ObservedState, ReconcileSettings, RolloutBook, Status, StatusEvent } from '../api/types.js';
+import { NO_HISTORY, NO_ROLLOUTS } from '../api/types.js';
+import { RolloutStore } from './rollout-store.js';
 import { redactActionWith, secretName } from '../api/redact.js';
-import { pruneHistory, recordOutcomes, reconcile, type ReconcileMemo } from '../reconcile/index.js';
+import { applyCommand, pruneHistory, recordOutcomes, reconcile, type Command, type CommandResult, type ReconcileMemo } from '../reconcile/index.js';
 import { noteText } from '../status/text.js';
-import { showAction, showEvent, showStatus } from '../status/doc.js';
+import { showAction, showEvent, showRollouts, showStatus } from '../status/doc.js';
 import { unmanagedContainers } from './ownership.js';
 import type { Clock } from '../runtime/clock.js';
 import { DesiredStore } from './desired-store.js';
@@ -37,6 +38,10 @@ export interface ControllerOptions {
   removalConfirmMs?: number;
   /** Compute and report, never apply. */
   dryRun?: boolean;
+  /** Where the rollout book (revisions, pins, pauses) is kept across restarts. Absent: kept in memory only. */
+  stateDir?: string;
+  /** The GitOps commit now applied, recorded with each new revision. */
+  commit?: () => string | undefined;
 }
 
 const EVENT_RING = 200;
@@ -72,6 +77,11 @@ export class Controller {
   private history: ActionHistory = NO_HISTORY;
   /** Steady services of the last pass, reused while their inputs are the same objects. */
   private memo?: ReconcileMemo;
+  /** Each service's revisions and rollout state: the reconcile's input and output, saved in the state directory. */
+  private rollouts: RolloutBook = NO_ROLLOUTS;
+  private readonly rolloutStore?: RolloutStore;
+  /** `fogctl rollout undo|pause|resume` accepted since the last pass, applied at the start of the next. */
+  private commands: { service: string; cmd: Command }[] = [];
   /** Extra fields merged into the status document (e.g. GitOps sync). */
   extraStatus: () => Record<string, unknown> = () => ({});
   private readonly statusListeners = new Set<() => void>();
@@ -80,6 +90,31 @@ export class Controller {
     this.store = new DesiredStore(opts.desiredDir, () => opts.clock.now(), opts.removalConfirmMs ?? 500);
     this.log = opts.logger.child({ component: 'controller' });
     this.startedAt = opts.clock.now();
+    if (opts.stateDir !== undefined) {
+      this.rolloutStore = new RolloutStore(opts.stateDir, this.log);
+      this.rollouts = this.rolloutStore.load();
+    }
+  }
+
+  /**
+   * A user's rollout command (the control endpoint): checked against the book
+   * now, applied at the start of the next pass (a pass in flight would
+   * otherwise overwrite it), recorded as an event.
+   */
+  command(service: string, cmd: Command): CommandResult {
+    const pending = this.commands.reduce((book, c) => {
+      const r = applyCommand(book.get(c.service), c.service, c.cmd, this.opts.clock.now());
+      return r.ok ? new Map(book).set(c.service, r.entry) : book;
+    }, this.rollouts);
+    const result = applyCommand(pending.get(service), service, cmd, this.opts.clock.now());
+    if (!result.ok) return result;
+    this.commands.push({ service, cmd });
+    this.log.info({ service, command: cmd.kind, ...(cmd.kind === 'undo' && cmd.toRevision !== undefined ? { toRevision: cmd.toRevision } : {}) }, 'rollout command accepted');
+    this.recordEvents([{ time: this.opts.clock.now(), type: 'Normal', reason: result.note.code, object: `service/${service}`, note: result.note }]);
+    this.requeueDue = true;
+    this.lastInputs = undefined;
+    this.wake?.();
+    return result;
   }
 
   /**
@@ -253,8 +288,26 @@ export class Controller {
       const wanted = new Map(snap.services.map((s) => [s.metadata.name, s.spec.mode === 'global' ? 1 : s.spec.replicas]));
       this.history = pruneHistory(this.history, (service, slot) => slot < (wanted.get(service) ?? 0));
     }
-    const { actions, status, requeueAt, memo } = reconcile(desired, observed, this.history, now, this.memo);
+    for (const { service, cmd } of this.commands.splice(0)) {
+      const r = applyCommand(this.rollouts.get(service), service, cmd, now);
+      if (r.ok) this.rollouts = new Map(this.rollouts).set(service, r.entry);
+      else this.log.warn({ service, command: cmd.kind }, r.message);
+    }
+    const commit = this.opts.commit?.();
+    const { actions, status, requeueAt, memo, rollouts } = reconcile(desired, observed, this.history, now, this.memo, {
+      book: this.rollouts,
+      wall: clock.wall(),
+      ...(commit !== undefined ? { commit } : {}),
+    });
     this.memo = memo;
+    if (rollouts !== undefined && rollouts !== this.rollouts) {
+      this.rollouts = rollouts;
+      try {
+        this.rolloutStore?.save(rollouts);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'cannot save the rollout book; revisions and pins are kept in memory only until it can');
+      }
+    }
     this.passes++;
     this.lastPassAt = now;
     this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };
@@ -353,6 +406,7 @@ export class Controller {
         snap.services.map((s) => [s.metadata.name, summarizeService(s, snap.held.includes(`Service/${s.metadata.name}`), secretName(this.opts.settings.policy?.secretPattern))]),
       ),
       nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
+      rollouts: showRollouts(this.rollouts),
       ...this.extraStatus(),
     };
   }

@@ -48,3 +48,43 @@ export async function fetchStatus(server: string, timeoutMs = 3_000): Promise<St
     req.end();
   });
 }
+
+export type ControlReply = { ok: true; body: Record<string, unknown> } | { ok: false; reason: string };
+
+/** POST a rollout command to the controller's unix socket. */
+export async function postCommand(server: string, path: string, body: unknown, timeoutMs = 5_000): Promise<ControlReply> {
+  let listen;
+  try {
+    listen = parseListen(server);
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  if ('socket' in listen && !existsSync(listen.socket)) {
+    return { ok: false, reason: `no controller is listening at ${listen.socket} (start one with \`fogctl run\`, or point --server / FOG_SERVER at it)` };
+  }
+  const payload = JSON.stringify(body ?? {});
+  return new Promise((resolve) => {
+    const target = 'socket' in listen ? { socketPath: listen.socket } : { host: listen.host, port: listen.port };
+    const req = request({ ...target, path, method: 'POST', timeout: timeoutMs, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let parsed: Record<string, unknown> = {};
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        } catch {
+          resolve({ ok: false, reason: `the controller at ${server} answered ${res.statusCode} with something that is not JSON` });
+          return;
+        }
+        if (res.statusCode === 200) resolve({ ok: true, body: parsed });
+        else resolve({ ok: false, reason: typeof parsed.error === 'string' ? parsed.error : `the controller answered ${res.statusCode}` });
+      });
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve({ ok: false, reason: `the controller at ${server} did not answer within ${timeoutMs} ms` });
+    });
+    req.on('error', (err) => resolve({ ok: false, reason: `cannot reach the controller at ${server}: ${err.message} (is \`fogctl run\` running?)` }));
+    req.end(payload);
+  });
+}

@@ -6,6 +6,8 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Command, CommandResult } from '../reconcile/index.js';
 import type { StatusDoc } from '../status/doc.js';
 import { loopbackHost, serveAsset, StatusStreams } from '../status/dashboard/serve.js';
 
@@ -20,13 +22,27 @@ export function parseListen(value: string): Listen {
   return { socket: value };
 }
 
-/** `onStatus`: told after each controller pass, so that streams push at once (without it they look every second). */
-export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void): Promise<Server> {
+/** The controller's commands (`fogctl rollout undo|pause|resume`): served on the unix socket only. */
+export type ControlHandler = (service: string, cmd: Command) => CommandResult;
+
+const CONTROL_PATH = /^\/v1\/rollouts\/([a-z0-9][a-z0-9-]*)\/(undo|pause|resume)$/;
+
+/**
+ * `onStatus`: told after each controller pass, so that streams push at once
+ * (without it they look every second). `control`: POST
+ * /v1/rollouts/SERVICE/{undo,pause,resume}, answered only on a unix socket
+ * (whose 0600 mode is the access control); a TCP listener refuses it.
+ */
+export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void, control?: ControlHandler): Promise<Server> {
   const streams = new StatusStreams(onStatus ? { doc, onStatus } : { doc });
   const server = createServer((req, res) => {
+    if (req.method === 'POST' && CONTROL_PATH.test(new URL(req.url ?? '/', 'http://local').pathname)) {
+      handleControl(req, res, 'socket' in listen ? control : undefined);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'the status API is read-only' }));
+      res.end(JSON.stringify({ error: 'the status API is read-only; rollout commands are POST /v1/rollouts/SERVICE/undo|pause|resume on the unix socket' }));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://local');
@@ -73,4 +89,41 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
     return close(cb);
   };
   return server;
+}
+
+function handleControl(req: IncomingMessage, res: ServerResponse, control: ControlHandler | undefined): void {
+  const reply = (code: number, body: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  if (control === undefined) {
+    reply(403, { error: "rollout commands are accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
+    return;
+  }
+  const [, service, kind] = CONTROL_PATH.exec(new URL(req.url ?? '/', 'http://local').pathname)!;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= 4096) chunks.push(c);
+  });
+  req.on('end', () => {
+    let body: { toRevision?: unknown } = {};
+    try {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text !== '') body = JSON.parse(text) as { toRevision?: unknown };
+    } catch {
+      reply(400, { error: 'the body must be JSON, e.g. {"toRevision": 2}' });
+      return;
+    }
+    const to = body.toRevision;
+    if (to !== undefined && (typeof to !== 'number' || !Number.isInteger(to) || to < 1)) {
+      reply(400, { error: `toRevision ${JSON.stringify(to)} must be a revision number (1 or more)` });
+      return;
+    }
+    const cmd: Command = kind === 'undo' ? (to !== undefined ? { kind: 'undo', toRevision: to } : { kind: 'undo' }) : { kind: kind as 'pause' | 'resume' };
+    const r = control(service!, cmd);
+    if (r.ok) reply(200, { ok: true, service, command: kind, phase: r.entry.phase, ...(r.entry.pinned !== undefined ? { pinned: r.entry.pinned } : {}) });
+    else reply(409, { error: r.message });
+  });
 }

@@ -5,6 +5,7 @@
 import { parseConstraint } from '../api/constraint.js';
 import { parseCpu, parseDuration, parseMemory, type Parsed } from '../api/quantity.js';
 import { SECRET_NAME_PATTERN } from '../api/redact.js';
+import { parseWindow, type MaintenanceWindow } from '../api/window.js';
 import { capabilitySet, parseCapability } from './capabilities.js';
 import type {
   Constraint,
@@ -39,6 +40,8 @@ export const DEFAULTS = {
   updateParallelism: 1,
   updateOrder: 'stop-first',
   updateDelayMs: 0,
+  updateMonitorMs: 10_000,
+  updateProgressDeadlineMs: 600_000,
   healthInterval: 10_000,
   healthTimeout: 5_000,
   healthRetries: 3,
@@ -216,6 +219,13 @@ function serviceSpec(ctx: Ctx, s: Raw): ServiceSpec {
       parallelism: (update.parallelism as number | undefined) ?? DEFAULTS.updateParallelism,
       order: (update.order as ServiceSpec['update']['order'] | undefined) ?? DEFAULTS.updateOrder,
       delay: ctx.parsed(['spec', 'update', 'delay'], update.delay, parseDuration) ?? DEFAULTS.updateDelayMs,
+      monitor: ctx.parsed(['spec', 'update', 'monitor'], update.monitor, parseDuration) ?? DEFAULTS.updateMonitorMs,
+      maxFailureRatio: (update.maxFailureRatio as number | undefined) ?? 0,
+      failureAction: (update.failureAction as ServiceSpec['update']['failureAction'] | undefined) ?? 'rollback',
+      progressDeadline: ctx.parsed(['spec', 'update', 'progressDeadline'], update.progressDeadline, parseDuration) ?? DEFAULTS.updateProgressDeadlineMs,
+      windows: windows(ctx, (update.windows as string[] | undefined) ?? []),
+      canary: (update.canary as number | undefined) ?? 0,
+      autoPromote: (update.autoPromote as boolean | undefined) ?? true,
     },
     stopGracePeriod: ctx.parsed(['spec', 'stopGracePeriod'], s.stopGracePeriod, parseDuration) !== undefined ? parseSeconds(s.stopGracePeriod) : DEFAULTS.stopGracePeriodSeconds,
   };
@@ -225,6 +235,17 @@ function serviceSpec(ctx: Ctx, s: Raw): ServiceSpec {
   if (s.healthcheck !== undefined) spec.healthcheck = healthcheck(ctx, s.healthcheck as Raw);
   if (s.security !== undefined) spec.security = serviceSecurity(ctx, s.security as Raw);
   return spec;
+}
+
+/** Maintenance windows, each parsed (api/window.ts); a bad one is a located error. */
+function windows(ctx: Ctx, list: readonly string[]): MaintenanceWindow[] {
+  const out: MaintenanceWindow[] = [];
+  list.forEach((text, i) => {
+    const r = parseWindow(text);
+    if (r.ok) out.push(r.window);
+    else ctx.fail(['spec', 'update', 'windows', i], `spec.update.windows[${i}] "${text}": ${r.message}`);
+  });
+  return out;
 }
 
 function parseSeconds(v: unknown): number {

@@ -298,6 +298,17 @@ export const SERVICE_SPEC_SCHEMA = {
         parallelism: { type: 'integer', minimum: 1, 'x-expected': 'an integer >= 1' },
         order: { enum: ['start-first', 'stop-first'], 'x-expected': 'start-first or stop-first' },
         delay: { $ref: '#/$defs/duration' },
+        monitor: { $ref: '#/$defs/duration' },
+        maxFailureRatio: { type: 'number', minimum: 0, maximum: 1, 'x-expected': 'a number from 0 to 1' },
+        failureAction: { enum: ['rollback', 'pause', 'continue'], 'x-expected': 'rollback, pause or continue' },
+        progressDeadline: { $ref: '#/$defs/duration' },
+        windows: {
+          type: 'array',
+          items: { type: 'string', 'x-expected': 'a window like "Mon-Fri 22:00-06:00 Europe/Berlin"' },
+          'x-expected': 'a list of windows like "Mon-Fri 22:00-06:00 Europe/Berlin"',
+        },
+        canary: { type: 'integer', minimum: 0, 'x-expected': 'an integer >= 0' },
+        autoPromote: { type: 'boolean', 'x-expected': 'true or false' },
       },
     },
     healthcheck: {

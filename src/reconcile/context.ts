@@ -19,6 +19,26 @@ export interface ServiceCtx {
   readonly totalNodes: number;
   /** Why no new container of this service may be made now (a dependency, a cycle, an unobserved node). */
   readonly frozen?: Note;
+  /** Safe-rollout gates (absent when the reconcile runs without rollout inputs: the plain rolling update). */
+  readonly rollout?: RolloutGates;
+}
+
+export interface RolloutGates {
+  /** A new replica counts for the rollout once ready this long (0: once ready). */
+  readonly monitor: number;
+  /** Why no new batch may start now (paused, failed with pause, a closed window, a canary waiting). */
+  readonly hold?: Note;
+  /** When the hold ends by itself (a window opening), controller-monotonic ms. */
+  readonly holdUntil?: number;
+  /** A canary not yet promoted: at most this many replicas on the new spec, started beside the old ones. */
+  readonly canary?: number;
+}
+
+/** Ready, and past the rollout's monitor period: what a rollout may count on before touching the next old replica. */
+export function replicaSettled(ctx: ServiceCtx, r: Replica | undefined): boolean {
+  if (!replicaReady(ctx, r)) return false;
+  const monitor = ctx.rollout?.monitor ?? 0;
+  return monitor === 0 || r!.c.startedAt === undefined || r!.c.startedAt + monitor <= ctx.now;
 }
 
 /** Running, and healthy when the service declares a healthcheck. */

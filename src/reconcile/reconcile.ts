@@ -30,7 +30,11 @@ import type {
   ReasonCode,
   ReconcileResult,
   ReconcileSettings,
+  RolloutBook,
+  RolloutInputs,
+  RolloutStatus,
   Service,
+  ServiceRollout,
   ServiceStatus,
   StatusEvent,
 } from '../api/types.js';
@@ -38,13 +42,14 @@ import { dependencyCycles } from '../manifest/cross.js';
 import { Scheduler, type ServicePicker } from '../schedule/scheduler.js';
 import { refusal } from '../schedule/security.js';
 import { actionGate } from './backoff.js';
-import { earliest, removable, target, type Removal, type ServiceCtx } from './context.js';
+import { earliest, removable, replicaReady, replicaSettled, target, type Removal, type RolloutGates, type ServiceCtx } from './context.js';
 import { planningOrder, resolveDependencies } from './deps.js';
 import { canonicalJson, containerShape, fnv1a64 } from './hash.js';
 import { heal } from './heal.js';
 import { cmp, pair, type Paired, type Replica } from './pair.js';
 import { placeVacant, placementRequest, repelledBy } from './place.js';
 import { replicaLine, report } from './report.js';
+import { admit, effectiveService, findHash, judge, rollingForward, rolloutHold, settle } from './revisions.js';
 import { retire, rollout } from './rollout.js';
 import { planSlots } from './slots.js';
 
@@ -75,7 +80,19 @@ interface SteadyService {
   readonly status: ServiceStatus;
 }
 
-export function reconcile(desired: DesiredState, observed: ObservedState, history: ActionHistory, now: number, previous?: ReconcileMemo): ReconcileResult & { memo: ReconcileMemo } {
+/**
+ * `rollouts`: the rollout book, wall clock and GitOps commit (safe rollouts,
+ * revisions.ts). Without it the reconcile runs the plain rolling update: no
+ * revisions, no monitoring, no rollback, no windows.
+ */
+export function reconcile(
+  desired: DesiredState,
+  observed: ObservedState,
+  history: ActionHistory,
+  now: number,
+  previous?: ReconcileMemo,
+  rollouts?: RolloutInputs,
+): ReconcileResult & { memo: ReconcileMemo } {
   const world = pair(desired, observed, now);
   const pass = new PassOutput(now);
   const reusable = memoUsable(previous, desired, observed, world) ? previous : undefined;
@@ -96,28 +113,49 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
   const cycles = dependencyCycles(desired.services);
   const repels = repelledBy(desired.services);
   const statuses: ServiceStatus[] = [];
-  for (const svc of planningOrder(services)) {
-    const name = svc.metadata.name;
-    const deps = resolveDependencies(svc, services, world.replicas, cycles.get(name));
-    const frozen = deps.blocked ?? (svc.spec.mode === 'replicated' ? unobservedHold(world, desired) : undefined);
-    const shape = containerShape(svc, deps.env);
-    const ctx: ServiceCtx = {
-      svc,
-      name,
-      hash: fnv1a64(canonicalJson(shape)),
-      shape,
-      cluster: desired.settings.cluster,
-      settings: desired.settings,
-      now,
-      history,
-      totalNodes: world.nodes.length,
-      ...(frozen !== undefined ? { frozen } : {}),
-    };
+  const book = rollouts !== undefined ? new Map<string, ServiceRollout>() : undefined;
+  for (const manifestSvc of planningOrder(services)) {
+    const name = manifestSvc.metadata.name;
     const mine = world.replicas.get(name) ?? [];
+    const object = `service/${name}`;
+    const serviceCtx = (svc: Service, gates?: RolloutGates): ServiceCtx => {
+      const deps = resolveDependencies(svc, services, world.replicas, cycles.get(name));
+      const frozen = deps.blocked ?? (svc.spec.mode === 'replicated' ? unobservedHold(world, desired) : undefined);
+      const shape = containerShape(svc, deps.env);
+      return {
+        svc,
+        name,
+        hash: fnv1a64(canonicalJson(shape)),
+        shape,
+        cluster: desired.settings.cluster,
+        settings: desired.settings,
+        now,
+        history,
+        totalNodes: world.nodes.length,
+        ...(frozen !== undefined ? { frozen } : {}),
+        ...(gates !== undefined ? { rollout: gates } : {}),
+      };
+    };
+    let ctx: ServiceCtx;
+    let entry: ServiceRollout | undefined;
+    if (rollouts !== undefined) {
+      const admitted = admit(rollouts.book.get(name), manifestSvc, rollouts, now);
+      entry = admitted.entry;
+      for (const n of admitted.events) pass.event(object, n);
+      ctx = serviceCtx(effectiveService(manifestSvc, entry));
+      const judged = judge(entry, manifestSvc, mine, ctx.hash, history, wantedCount(manifestSvc, mine), now, rollouts.wall);
+      for (const n of judged.events) pass.event(object, n);
+      entry = judged.entry;
+      ctx = serviceCtx(judged.retarget ? effectiveService(manifestSvc, entry) : ctx.svc, rolloutGates(entry, manifestSvc, rollouts.wall, now));
+    } else ctx = serviceCtx(manifestSvc);
+    const svc = ctx.svc;
+    const frozen = ctx.frozen;
     const kept = reusable?.services.get(name);
-    if (kept !== undefined && frozen === undefined && !inHistory.has(name) && kept.svc === svc && kept.hash === ctx.hash && sameContainers(kept.containers, mine)) {
+    const settledRollout = entry === undefined || (entry.phase === 'Complete' && entry.target === entry.manifest && entry.paused !== true);
+    if (kept !== undefined && settledRollout && frozen === undefined && !inHistory.has(name) && kept.svc === svc && kept.hash === ctx.hash && sameContainers(kept.containers, mine)) {
       statuses.push(kept.status);
       steady.set(name, kept);
+      if (book !== undefined && entry !== undefined) book.set(name, entry);
       continue;
     }
     const before = pass.mark();
@@ -127,12 +165,104 @@ export function reconcile(desired: DesiredState, observed: ObservedState, histor
       refused.length > 0
         ? { status: refusedService(ctx, mine, refused, pass), othersMatter: true }
         : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass);
+    if (book !== undefined && entry !== undefined) {
+      const counts = rolloutCounts(ctx, mine, planned.status.desired);
+      pass.requeue(counts.monitorEnds);
+      const settled = settle(entry, manifestSvc, counts, rollouts!.wall);
+      for (const n of settled.events) pass.event(object, n);
+      if (settled.entry !== entry) pass.requeue(now + 1);
+      entry = settled.entry;
+      book.set(name, entry);
+      planned.status = withRollout(planned.status, entry, ctx.rollout);
+    }
     statuses.push(planned.status);
     if (frozen === undefined && !planned.othersMatter && pass.unchangedSince(before) && isSteady(planned.status))
       steady.set(name, { svc, hash: ctx.hash, containers: mine.map((r) => r.c), status: planned.status });
   }
   const memo: ReconcileMemo = { nodes: desired.nodes, settings: desired.settings, observed: observed.nodes, lost: lostKey(world), services: steady };
-  return { ...pass.result(statuses, nodes, world), memo };
+  return { ...pass.result(statuses, nodes, world), memo, ...(book !== undefined ? { rollouts: sameBook(rollouts!.book, book) } : {}) };
+}
+
+/** The old book when no entry changed (so the caller can tell cheaply that nothing needs saving). */
+function sameBook(before: RolloutBook, after: Map<string, ServiceRollout>): RolloutBook {
+  if (before.size !== after.size) return after;
+  for (const [k, v] of after) if (before.get(k) !== v) return after;
+  return before;
+}
+
+/** How many replicas the rollout judges against: `replicas`, or for a global service the nodes it runs on. */
+function wantedCount(svc: Service, mine: readonly Replica[]): number {
+  if (svc.spec.mode === 'replicated') return svc.spec.replicas;
+  return Math.max(1, new Set(mine.map((r) => r.nodeName)).size);
+}
+
+function rolloutGates(entry: ServiceRollout, svc: Service, wall: number, now: number): RolloutGates {
+  const upd = svc.spec.update;
+  const forward = rollingForward(entry);
+  const gates: { -readonly [K in keyof RolloutGates]: RolloutGates[K] } = { monitor: forward ? upd.monitor : 0 };
+  const hold = rolloutHold(entry, svc, wall);
+  if (hold !== undefined) {
+    gates.hold = hold.note;
+    if (hold.opensAt !== undefined) gates.holdUntil = now + Math.max(1, hold.opensAt - wall);
+  }
+  if (forward && upd.canary > 0 && entry.promoted !== true) gates.canary = upd.canary;
+  return gates;
+}
+
+/** What settle needs: replicas ready on the target, past their monitor period, and replicas of other specs still there. */
+function rolloutCounts(ctx: ServiceCtx, mine: readonly Replica[], desired: number): { desired: number; onTarget: number; passed: number; others: number; monitorEnds?: number } {
+  let onTarget = 0;
+  let passed = 0;
+  let others = 0;
+  let monitorEnds: number | undefined;
+  for (const r of mine) {
+    if (r.hash !== ctx.hash) {
+      others++;
+      continue;
+    }
+    if (!replicaReady(ctx, r)) continue;
+    onTarget++;
+    if (replicaSettled(ctx, r)) passed++;
+    else monitorEnds = earliest(monitorEnds, r.c.startedAt! + (ctx.rollout?.monitor ?? 0));
+  }
+  return { desired, onTarget, passed, others, ...(monitorEnds !== undefined ? { monitorEnds } : {}) };
+}
+
+/** The service's status with where its rollout stands (and a Rollout condition unless it is simply complete). */
+function withRollout(st: ServiceStatus, entry: ServiceRollout, gates: RolloutGates | undefined): ServiceStatus {
+  const monitor = gates?.monitor ?? 0;
+  const target = findHash(entry, entry.target);
+  const manifest = findHash(entry, entry.manifest);
+  const summary: RolloutStatus = { phase: entry.phase, revision: target?.number ?? 0, hash: entry.target, manifestRevision: manifest?.number ?? 0, monitor };
+  if (entry.paused === true) summary.paused = true;
+  if (entry.pinned !== undefined) summary.pinned = entry.pinned;
+  const note = rolloutNote(entry, st, gates?.hold);
+  const out: ServiceStatus = { ...st, rollout: summary };
+  if (note !== undefined) out.conditions = [...st.conditions, { type: 'Rollout', status: entry.phase !== 'Complete', reason: note.code, note }];
+  return out;
+}
+
+function rolloutNote(entry: ServiceRollout, st: ServiceStatus, hold: Note | undefined): Note | undefined {
+  const target = findHash(entry, entry.target);
+  const manifest = findHash(entry, entry.manifest);
+  const progress = st.conditions.find((c) => c.type === 'Progressing')?.note;
+  if (entry.pinned !== undefined) return { code: 'RolloutUndo', to: entry.pinned, hash: entry.target };
+  switch (entry.phase) {
+    case 'Complete':
+      return undefined;
+    case 'RolledBack':
+      if (manifest?.failure !== undefined && target !== undefined)
+        return { code: 'RolledBack', from: manifest.number, fromHash: manifest.hash, to: target.number, toHash: target.hash, cause: manifest.failure };
+      return progress;
+    case 'Failed':
+      if (manifest?.failure !== undefined) return { code: 'RolloutFailed', revision: manifest.number, hash: manifest.hash, cause: manifest.failure };
+      return progress;
+    case 'Paused':
+      return { code: 'RolloutPaused', revision: target?.number ?? 0, by: entry.paused === true ? 'user' : 'canary' };
+    case 'Pending':
+    case 'Progressing':
+      return hold ?? progress ?? { code: 'RollingUpdate', upToDate: st.upToDate, desired: st.desired };
+  }
 }
 
 /** The node-level inputs are the same objects as last time, and no node crossed its grace period since. */

@@ -9,7 +9,12 @@
 //   start-first  the new replica starts beside the old one; at most
 //                `parallelism` slots run both;
 //   delay        the next batch waits `update.delay` after the newest new
-//                replica became ready.
+//                replica became ready;
+//   monitor      with rollout inputs, a new replica counts (for retire and
+//                for the stop-first floor) only once it has been ready for
+//                `update.monitor`; a hold (pause, closed window, waiting
+//                canary) starts no new batch; a canary's replicas start
+//                beside the old ones and no more than `canary` of them.
 //
 // Nothing old is touched while the service is frozen (a dependency not
 // ready) or while the slot's replacement is backing off after a failed create.
@@ -18,7 +23,7 @@ import type { Note } from '../api/notes.js';
 import type { Action } from '../api/types.js';
 import type { Scheduler, ServicePicker } from '../schedule/scheduler.js';
 import { actionGate } from './backoff.js';
-import { earliest, replicaReady, target, type Removal, type ServiceCtx } from './context.js';
+import { earliest, replicaReady, replicaSettled, target, type Removal, type ServiceCtx } from './context.js';
 import { cmp } from './pair.js';
 import { pickFor, tryCreate } from './place.js';
 import type { Slot } from './slots.js';
@@ -28,7 +33,7 @@ export function retire(ctx: ServiceCtx, slots: readonly Slot[]): { removals: rea
   const removals: Removal[] = [];
   const retired = new Set<Slot>();
   for (const s of slots) {
-    if (s.old === undefined || s.cur === undefined || s.old.where !== 'live' || !replicaReady(ctx, s.cur)) continue;
+    if (s.old === undefined || s.cur === undefined || s.old.where !== 'live' || !replicaSettled(ctx, s.cur)) continue;
     removals.push({
       replica: s.old,
       reason: 'RollingUpdate',
@@ -77,6 +82,13 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
   const done = { actions, removals, replaced, planned, backoffs };
   if (todo.length === 0) return done;
   if (ctx.frozen !== undefined) return { ...done, note: { code: 'RolloutWaiting', blockedBy: ctx.frozen } };
+  const gates = ctx.rollout;
+  if (gates?.hold !== undefined) return { ...done, note: gates.hold, ...(gates.holdUntil !== undefined ? { requeueAt: gates.holdUntil } : {}) };
+  const settled = (r: Slot['cur']) => replicaSettled(ctx, r);
+  // A canary: at most `canary` slots on the new spec until it is promoted, each started beside its old replica.
+  let canaryRoom = gates?.canary !== undefined ? gates.canary - slots.filter((s) => s.cur !== undefined).length : Number.POSITIVE_INFINITY;
+  const order = gates?.canary !== undefined ? 'start-first' : upd.order;
+  const parallelism = gates?.canary !== undefined ? Math.max(upd.parallelism, gates.canary) : upd.parallelism;
 
   let newest = Number.NEGATIVE_INFINITY;
   for (const s of slots) if (ready(s.cur) && s.cur!.c.startedAt !== undefined) newest = Math.max(newest, s.cur!.c.startedAt);
@@ -84,12 +96,12 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     const until = newest + upd.delay;
     return { ...done, note: { code: 'RolloutDelay', until }, requeueAt: until };
   }
-  let available = slots.filter((s) => ready(s.cur) || ready(old(s))).length;
+  let available = slots.filter((s) => settled(s.cur) || ready(old(s))).length;
   let surge = slots.filter((s) => s.cur !== undefined && old(s) !== undefined).length;
   // Slots that cannot be placed at all do not hold a rollout back: the floor
   // is what runs (or is only unreachable) minus parallelism.
   const occupied = slots.filter((s) => s.cur !== undefined || old(s) !== undefined || placed.has(s)).length;
-  const minAvailable = occupied - upd.parallelism;
+  const minAvailable = occupied - parallelism;
   // Not-ready old replicas first: replacing them costs no availability.
   todo.sort((a, b) => Number(ready(a.old)) - Number(ready(b.old)) || a.slot - b.slot || cmp(a.pin?.name ?? '', b.pin?.name ?? ''));
   let waiting = 0;
@@ -99,8 +111,12 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     const o = s.old!;
     const cost = ready(o) ? 1 : 0;
     const base = { slot: s.slot, old: o.c.name, oldNode: o.nodeName };
-    if (upd.order === 'start-first') {
-      if (surge >= upd.parallelism) {
+    if (canaryRoom <= 0) {
+      waiting++;
+      continue;
+    }
+    if (order === 'start-first') {
+      if (surge >= parallelism) {
         waiting++;
         continue;
       }
@@ -109,6 +125,7 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
         const made = tryCreate(ctx, picker, s, node, { code: 'RollingUpdate', step: 'start-first', container: '', node: node.name, ...base });
         if (made.ok) {
           surge++;
+          canaryRoom--;
           planned.add(s);
           actions.push(withContainer(made.action));
         } else {
@@ -154,9 +171,19 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     actions.push(withContainer(made.action));
     replaced.add(s);
     planned.add(s);
+    canaryRoom--;
     available -= cost;
   }
-  const note: Note | undefined = waiting > 0 ? { code: 'RolloutWaiting', waiting, update: upd } : undefined;
+  let note: Note | undefined = waiting > 0 ? { code: 'RolloutWaiting', waiting, update: upd } : undefined;
+  // New replicas still in their monitor period are what the waiting ones wait for.
+  if (waiting > 0 && gates !== undefined && gates.monitor > 0) {
+    const watching = slots.filter((s) => ready(s.cur) && !settled(s.cur) && s.cur!.c.startedAt !== undefined);
+    if (watching.length > 0) {
+      const until = Math.min(...watching.map((s) => s.cur!.c.startedAt! + gates.monitor));
+      note = { code: 'RolloutMonitoring', monitoring: watching.length, until, monitor: gates.monitor };
+      requeueAt = earliest(requeueAt, until);
+    }
+  }
   return {
     ...done,
     ...(note !== undefined ? { note } : {}),

@@ -3,8 +3,8 @@
 // that moment, beside the structured note itself for machines.
 
 import type { Note } from '../api/notes.js';
-import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, ServiceStatus, Status, StatusEvent } from '../api/types.js';
-import { explainUnschedulable, noteText, type UnschedulableText } from './text.js';
+import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, RolloutBook, RolloutPhase, ServiceStatus, Status, StatusEvent } from '../api/types.js';
+import { explainUnschedulable, failureText, noteText, type UnschedulableText } from './text.js';
 
 /** The latest failure of a slot's actions, from the controller's action history. */
 export interface ActionFailure {
@@ -85,7 +85,57 @@ export interface StatusDoc {
   events: EventView[];
   specs?: Record<string, ServiceSummary>;
   nodeSpecs?: Record<string, NodeSummary>;
+  /** Each service's revisions (`fogctl rollout history`): no env, only what identifies a revision. */
+  rollouts?: Record<string, RolloutView>;
   sync?: unknown;
+}
+
+export interface RevisionView {
+  revision: number;
+  hash: string;
+  image: string;
+  /** ISO 8601, when the manifest first named it. */
+  created: string;
+  source?: string;
+  commit?: string;
+  outcome: string;
+  /** Why it failed, in words. */
+  failure?: string;
+  ended?: string;
+}
+
+export interface RolloutView {
+  phase: RolloutPhase;
+  /** The revision the replicas are driven to, and the one the manifest names. */
+  revision: number;
+  manifestRevision: number;
+  paused?: boolean;
+  pinned?: number;
+  revisions: RevisionView[];
+}
+
+export function showRollouts(book: RolloutBook): Record<string, RolloutView> {
+  const out: Record<string, RolloutView> = {};
+  for (const [name, e] of [...book].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    const number = (hash: string) => [...e.revisions].reverse().find((r) => r.hash === hash)?.number ?? 0;
+    const view: RolloutView = {
+      phase: e.phase,
+      revision: number(e.target),
+      manifestRevision: number(e.manifest),
+      revisions: e.revisions.map((r) => {
+        const v: RevisionView = { revision: r.number, hash: r.hash, image: r.shape.image, created: new Date(r.created).toISOString(), outcome: r.outcome };
+        if (r.source !== undefined) v.source = `${r.source.file}:${r.source.line}`;
+        if (r.commit !== undefined) v.commit = r.commit;
+        if (r.failure !== undefined) v.failure = failureText(r.failure);
+        if (r.ended !== undefined) v.ended = new Date(r.ended).toISOString();
+        return v;
+      }),
+    };
+    if (e.paused === true) view.paused = true;
+    if (e.pinned !== undefined) view.pinned = e.pinned;
+    out[name] = view;
+  }
+  return out;
 }
 
 /** What `describe` shows of a Service's spec (secret values redacted). */

@@ -6,7 +6,7 @@
 //   0/4 nodes eligible: 2 missing device /dev/ttyUSB0, 1 insufficient memory (needs 1Gi, 512Mi free), 1 unreachable
 //   press-2: node.labels.zone == line1 (zone is line2)
 
-import type { NodeVerdict, Note, PolicyRejection, Rejection, SecurityNeed, Unschedulable } from '../api/notes.js';
+import type { NodeVerdict, Note, PolicyRejection, Rejection, RolloutFailure, SecurityNeed, Unschedulable } from '../api/notes.js';
 import { formatCpu, formatDuration, formatMemory } from '../api/quantity.js';
 
 /** How long ago `t` was, seen at `now`: `4s ago`, `never`. */
@@ -241,5 +241,41 @@ export function noteText(n: Note, now: number): string {
       return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}): counted, not ready; re-placed ${within(n.until, now)}`;
     case 'UnknownNode':
       return `node ${n.node} is not in the desired state: replica ignored`;
+    case 'RolloutStarted':
+      return `rolling out revision ${n.revision} (${n.hash})`;
+    case 'RolloutMonitoring':
+      return `${n.monitoring} new replica(s) monitored for ${formatDuration(n.monitor)}: next batch ${within(n.until, now)}`;
+    case 'WaitingForWindow':
+      return `revision ${n.revision} waits for a maintenance window (${n.windows.join('; ')})${n.opensAt !== undefined ? `: opens ${wallTime(n.opensAt)}` : ''}`;
+    case 'RolloutPaused':
+      if (n.by === 'user') return `rollout of revision ${n.revision} paused (fogctl rollout resume to go on)`;
+      if (n.by === 'canary') return `canary of revision ${n.revision} passed its monitor period; waiting for fogctl rollout resume (autoPromote: false)`;
+      return `rollout of revision ${n.revision} failed and is paused (failureAction: pause); fix the manifest or fogctl rollout undo`;
+    case 'RolloutFailed':
+      return `revision ${n.revision} (${n.hash}) failed: ${failureText(n.cause)}`;
+    case 'RolledBack':
+      return `revision ${n.from} (${n.fromHash}) failed (${failureText(n.cause)}): rolled back to revision ${n.to} (${n.toHash}); not retried until the manifest changes`;
+    case 'RolloutUndo':
+      return `pinned to revision ${n.to} (${n.hash}) by fogctl rollout undo, until the manifest changes`;
+    case 'RolloutResumed':
+      return `rollout of revision ${n.revision} resumed (fogctl rollout resume)`;
+    case 'RevisionComplete':
+      return `revision ${n.revision} (${n.hash}) complete: every replica passed its monitor period`;
   }
+}
+
+/** Why a rollout failed, in words. */
+export function failureText(c: RolloutFailure): string {
+  if (c.kind === 'deadline') return `not complete within progressDeadline ${formatDuration(c.deadline)} (ProgressDeadlineExceeded)`;
+  const list = c.failed.map((f) => {
+    const why =
+      f.why === 'exited' ? `exited${f.exitCode !== undefined ? ` with code ${f.exitCode}` : ''}` : f.why === 'restarted' ? 'restarted' : f.why === 'unhealthy' ? 'unhealthy' : 'create refused';
+    return `slot ${f.slot}${f.node !== '' ? ` on ${f.node}` : ''} ${why}`;
+  });
+  return `${c.failed.length} new replica(s) failed (${list.join(', ')}; maxFailureRatio allows ${c.allowed})`;
+}
+
+/** A wall-clock instant (Unix ms), in UTC to the minute. */
+export function wallTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

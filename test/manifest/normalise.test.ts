@@ -33,7 +33,7 @@ describe('Service defaults', () => {
         placement: { constraints: [], affinity: [], antiAffinity: [], onNodeReturn: 'keep-replacement' },
         dependsOn: [],
         restart: { policy: 'always', maxRetries: 5 },
-        update: { parallelism: 1, order: 'stop-first', delay: 0 },
+        update: { parallelism: 1, order: 'stop-first', delay: 0, monitor: 10_000, maxFailureRatio: 0, failureAction: 'rollback', progressDeadline: 600_000, windows: [], canary: 0, autoPromote: true },
         stopGracePeriod: 10,
       },
       source: { file: 't.yaml', line: 1, col: 1 },
@@ -112,7 +112,7 @@ describe('Service defaults', () => {
     expect(s.spec.mode).toBe('global');
     expect(s.spec.resources).toEqual({ cpu: 500, memory: 256 * 1024 * 1024 });
     expect(s.spec.restart).toEqual({ policy: 'on-failure', maxRetries: 5 });
-    expect(s.spec.update).toEqual({ parallelism: 2, order: 'start-first', delay: 0 });
+    expect(s.spec.update).toMatchObject({ parallelism: 2, order: 'start-first', delay: 0 });
     expect(s.spec.placement).toMatchObject({ spread: 'zone', maxPerNode: 2, onNodeReturn: 'keep-original' });
     expect(s.spec.placement.constraints[0]).toMatchObject({ text: 'node.labels.zone == line1', op: '==', subject: { kind: 'label', key: 'zone' } });
     expect(service('  restart: {policy: never}\n').spec.restart).toEqual({ policy: 'never', maxRetries: 5 });

@@ -19,7 +19,7 @@ import type {
   Service,
   ServiceSpec,
 } from '../../src/api/types.js';
-import { LABEL, NO_HISTORY } from '../../src/api/types.js';
+import { DEFAULT_UPDATE, LABEL, NO_HISTORY } from '../../src/api/types.js';
 import { recordOutcomes } from '../../src/reconcile/index.js';
 import { containerPortKeys } from '../../src/schedule/index.js';
 import { fastCheckRuns } from '../support/runs.js';
@@ -101,7 +101,7 @@ export function service(name: string, o: SpecOpts = {}): Service {
     ...o,
     placement: { constraints: [], affinity: [], antiAffinity: [], onNodeReturn: 'keep-replacement', ...o.placement },
     restart: { policy: 'always', maxRetries: 5, ...o.restart },
-    update: { parallelism: 1, order: 'stop-first', delay: 0, ...o.update },
+    update: { ...DEFAULT_UPDATE, ...o.update },
   };
   return { kind: 'Service', metadata: { name, labels: {}, annotations: {} }, spec, source: { file: 'svc.yaml', line: 1, col: 1 } };
 }
