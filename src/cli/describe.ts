@@ -31,6 +31,16 @@ function eventsFor(doc: StatusDoc, object: string): string {
   );
 }
 
+/** `3 (Complete)`, or which revision runs and which the manifest names when they differ. */
+function revisionLine(doc: StatusDoc, name: string): string | undefined {
+  const r = doc.rollouts?.[name];
+  if (r === undefined) return undefined;
+  const extra = [r.manifestRevision !== r.revision ? `manifest names revision ${r.manifestRevision}` : '', r.pinned !== undefined ? 'pinned by undo' : '', r.paused === true ? 'paused' : ''].filter(
+    Boolean,
+  );
+  return `${r.revision} (${r.phase}${extra.length > 0 ? `; ${extra.join(', ')}` : ''}) — fogctl rollout history ${name}`;
+}
+
 export function describeService(doc: StatusDoc, name: string): string | undefined {
   const s = doc.status.services.find((x) => x.name === name);
   const spec = doc.specs?.[name];
@@ -43,6 +53,7 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
     ['Replicas', s ? `${s.desired} desired | ${s.ready} ready | ${s.upToDate} up-to-date | ${s.available} available` : undefined],
     ['Status', s ? serviceState(s) : 'NotReconciled'],
     ['Spec hash', s?.specHash],
+    ['Revision', revisionLine(doc, name)],
     ['Command', spec?.command?.join(' ')],
     ['Network', spec?.network],
     ['Ports', spec?.ports.join(', ')],

@@ -300,9 +300,10 @@ export class Controller {
       ...(commit !== undefined ? { commit } : {}),
     });
     this.memo = memo;
-    if (rollouts !== undefined && rollouts !== this.rollouts) {
+    if (rollouts !== undefined) {
       this.rollouts = rollouts;
       try {
+        // Written when it is not the book written last (a pass's change, or a command's).
         this.rolloutStore?.save(rollouts);
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'cannot save the rollout book; revisions and pins are kept in memory only until it can');

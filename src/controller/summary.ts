@@ -2,7 +2,7 @@
 
 import { formatCpu, formatDuration, formatMemory } from '../api/quantity.js';
 import { redactEnv } from '../api/redact.js';
-import type { FogNode, Service } from '../api/types.js';
+import type { FogNode, Service, ServiceSpec } from '../api/types.js';
 import type { NodeSummary, ServiceSummary } from '../status/doc.js';
 
 export function summarizeService(s: Service, held: boolean, isSecretName?: (name: string) => boolean): ServiceSummary {
@@ -24,7 +24,7 @@ export function summarizeService(s: Service, held: boolean, isSecretName?: (name
     spread: sp.placement.spread,
     dependsOn: sp.dependsOn,
     restart: sp.restart.policy === 'on-failure' ? `on-failure (max ${sp.restart.maxRetries})` : sp.restart.policy,
-    update: `parallelism ${sp.update.parallelism}, ${sp.update.order}, delay ${formatDuration(sp.update.delay)}`,
+    update: updateText(sp.update),
     source: `${s.source.file}:${s.source.line}:${s.source.col}`,
     held,
   };
@@ -39,4 +39,13 @@ export function summarizeNode(n: FogNode, held: boolean): NodeSummary {
     source: `${n.source.file}:${n.source.line}:${n.source.col}`,
     held,
   };
+}
+
+function updateText(u: ServiceSpec['update']): string {
+  const parts = [`parallelism ${u.parallelism}`, u.order, `delay ${formatDuration(u.delay)}`, `monitor ${formatDuration(u.monitor)}`, `on failure ${u.failureAction}`];
+  if (u.maxFailureRatio > 0) parts.push(`maxFailureRatio ${u.maxFailureRatio}`);
+  parts.push(`progressDeadline ${formatDuration(u.progressDeadline)}`);
+  if (u.canary > 0) parts.push(`canary ${u.canary}${u.autoPromote ? '' : ' (promote by hand)'}`);
+  if (u.windows.length > 0) parts.push(`windows ${u.windows.map((w) => w.text).join('; ')}`);
+  return parts.join(', ');
 }

@@ -159,10 +159,12 @@ export function rollingForward(entry: ServiceRollout): boolean {
 type FailedReplica = Extract<RolloutFailure, { kind: 'replicas' }>['failed'][number];
 
 /** Why one new replica counts as failed, if it does: it stopped, Docker or the controller restarted it, or its healthcheck failed. */
-function replicaFailure(r: Replica): FailedReplica | undefined {
+function replicaFailure(r: Replica, policy: ServiceSpec['restart']['policy']): FailedReplica | undefined {
   const c = r.c;
   const base = { slot: r.slot, node: r.nodeName, container: c.name };
-  if (c.state === 'exited' || c.state === 'dead') return { ...base, why: 'exited', ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) };
+  // A run-to-completion service (restart on-failure or never) that exits 0 did its job.
+  const completed = c.state === 'exited' && c.exitCode === 0 && policy !== 'always';
+  if ((c.state === 'exited' || c.state === 'dead') && !completed) return { ...base, why: 'exited', ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) };
   if (c.restartCount > 0) return { ...base, why: 'restarted' };
   if (c.health === 'unhealthy') return { ...base, why: 'unhealthy' };
   return undefined;
@@ -181,11 +183,12 @@ export interface Judged {
  */
 export function judge(entry: ServiceRollout, svc: Service, mine: readonly Replica[], targetHash: string, history: ActionHistory, desired: number, now: number, wall: number): Judged {
   const upd = svc.spec.update;
-  if (!rollingForward(entry) || upd.failureAction === 'continue') return { entry, events: [], retarget: false };
+  // The first revision is not judged: there is nothing to go back to, and its crashes are reported as such (CrashLoop, Failed).
+  if (!rollingForward(entry) || upd.failureAction === 'continue' || lastGood(entry, entry.target) === undefined) return { entry, events: [], retarget: false };
   const failed: FailedReplica[] = [];
   for (const r of mine) {
     if (r.hash !== targetHash || r.where !== 'live') continue;
-    const f = replicaFailure(r);
+    const f = replicaFailure(r, svc.spec.restart.policy);
     if (f !== undefined) failed.push(f);
   }
   for (const f of refusedCreates(history, svc.metadata.name, targetHash, desired)) failed.push(f);

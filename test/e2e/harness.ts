@@ -166,7 +166,8 @@ export function serviceManifest(name: string, spec: string, image = 'fog/busybox
 
 /** A replicated Service running LOOP_COMMAND. */
 export function loopService(name: string, replicas: number, extra = ''): string {
-  return serviceManifest(name, `  replicas: ${replicas}\n  command: ${LOOP_COMMAND}\n${extra}`);
+  // Judged healthy after 1 s of running: the default update.monitor (10 s) would make each rollout batch of these tests 10 s long.
+  return serviceManifest(name, `  replicas: ${replicas}\n  command: ${LOOP_COMMAND}\n  update:\n    monitor: 1s\n${extra}`);
 }
 
 /**
