@@ -1,5 +1,6 @@
-// The status API is read-only and local: a unix socket with mode 0600 in a
-// 0700 directory, GET only, and --listen refuses anything but loopback.
+// The status API is local: a unix socket with mode 0600 in a 0700 directory,
+// GET only apart from the rollout commands (POST, and only on the socket),
+// and --listen refuses anything but loopback.
 
 import { request } from 'node:http';
 import { rmSync, statSync } from 'node:fs';
@@ -33,10 +34,44 @@ describe('the status API', () => {
       expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
       expect(await call(socket, 'GET')).toMatchObject({ status: 200, body: '{"kind":"ControllerStatus"}' });
       for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-        expect(await call(socket, method)).toEqual({ status: 405, body: '{"error":"the status API is read-only"}' });
+        expect(await call(socket, method)).toEqual({
+          status: 405,
+          body: '{"error":"the status API is read-only; rollout commands are POST /v1/rollouts/SERVICE/undo|pause|resume on the unix socket"}',
+        });
       }
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('takes rollout commands on the unix socket only; a loopback TCP listener refuses them', async () => {
+    const seen: string[] = [];
+    const control = (service: string, cmd: { kind: string }) => {
+      seen.push(`${service}:${cmd.kind}`);
+      return { ok: true as const, entry: { service, revisions: [], manifest: 'a', target: 'a', phase: 'Paused' as const }, note: { code: 'RolloutPaused' as const, revision: 1, by: 'user' as const } };
+    };
+    const socket = join(dir, 'ctl', 'fogctl.sock');
+    const onSocket = await serveStatus({ socket }, () => ({}) as StatusDoc, undefined, control);
+    const onTcp = await serveStatus({ host: '127.0.0.1', port: 0 }, () => ({}) as StatusDoc, undefined, control);
+    try {
+      expect(await call(socket, 'POST', '/v1/rollouts/press/pause')).toEqual({ status: 200, body: '{"ok":true,"service":"press","command":"pause","phase":"Paused"}' });
+      expect(await call(socket, 'POST', '/v1/rollouts/Bad_Name/pause')).toMatchObject({ status: 405 });
+      const port = (onTcp.address() as { port: number }).port;
+      const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/rollouts/press/pause' }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end('{}');
+      });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatch(/only on the controller's unix socket/);
+      expect(seen).toEqual(['press:pause']);
+    } finally {
+      await new Promise<void>((r) => onSocket.close(() => r()));
+      await new Promise<void>((r) => onTcp.close(() => r()));
     }
   });
 
