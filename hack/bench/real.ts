@@ -9,6 +9,9 @@
 //   real.api_kill_repeat_to_running_ms_p50  the same container killed again right away → restarted after the 1 s back-off
 //   real.clean_stop_replaced_after_grace_ms_p50  a node's dockerd stops cleanly (its event stream closes: noticed at once) → its
 //                                    replica started on the other, minus --grace (3 s). Silent losses: real.partition_* (liveness.ts)
+//   real.rollback_ms_p50             a new revision's first replica reported unhealthy by dockerd (its health_status event) → all 3
+//                                    replicas running the last good revision again, none of the bad one left (engines polled every
+//                                    50 ms); 3 replicas, stop-first, parallelism 1, update.monitor 2s, healthcheck every 1s
 
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -201,8 +204,65 @@ export async function benchReal({ quick }: { quick: boolean }): Promise<Record<s
       await sleep(3_000);
     }
     out['real.clean_stop_replaced_after_grace_ms_p50'] = round(median(lost));
+
+    const rollbacks = await benchRollback(desired, dockers, quick ? 2 : 5, log);
+    out['real.rollback_ms_p50'] = round(median(rollbacks));
     return out;
   } finally {
     await cleanup.run();
   }
+}
+
+/** A bad revision (healthcheck never passes) after a good one, `samples` times: unhealthy → the line back on the good hash. */
+async function benchRollback(desired: string, dockers: ReadonlyMap<string, Docker>, samples: number, log: (m: string) => void): Promise<number[]> {
+  const press = (version: number, check: string) =>
+    serviceYaml('press', `  replicas: 3\n  env:\n    VERSION: "${version}"\n  healthcheck:\n    test: ${check}\n    interval: 1s\n    timeout: 1s\n    retries: 1\n  update:\n    monitor: 2s\n`);
+  const unhealthy: { at: number; hash: string }[] = [];
+  const streams: IncomingMessage[] = [];
+  for (const d of dockers.values()) {
+    const s = (await d.getEvents({ filters: { type: ['container'], event: ['health_status'], label: [`${LABEL.service}=press`] } })) as IncomingMessage;
+    streams.push(s);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
+        const e = JSON.parse(buf.slice(0, nl)) as { status?: string; Actor?: { Attributes?: Record<string, string> } };
+        if (e.status?.includes('unhealthy')) unhealthy.push({ at: performance.now(), hash: e.Actor?.Attributes?.[LABEL.hash] ?? '' });
+      }
+    });
+  }
+  const list = async () => {
+    const all = [];
+    for (const d of dockers.values()) all.push(...(await d.listContainers({ all: true, filters: { label: [`${LABEL.service}=press`] } })));
+    return all.map((c) => ({ hash: c.Labels[LABEL.hash] ?? '', running: c.State === 'running', healthy: (c.Status ?? '').includes('(healthy)') }));
+  };
+  const until = async (what: string, ok: (cs: Awaited<ReturnType<typeof list>>) => boolean, timeoutMs = 90_000) => {
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const cs = await list();
+      if (ok(cs)) return cs;
+      if (performance.now() > end) throw new Error(`bench rollback: timed out waiting for ${what}`);
+      await sleep(50);
+    }
+  };
+  const out: number[] = [];
+  try {
+    for (let k = 0; k < samples; k++) {
+      writeFile(join(desired, 'services', 'press.yaml'), press(2 * k + 1, '["CMD", "true"]'));
+      const good = await until('a good revision on all 3 replicas', (cs) => cs.length === 3 && cs.every((c) => c.running && c.healthy) && new Set(cs.map((c) => c.hash)).size === 1);
+      const goodHash = good[0]!.hash;
+      await sleep(2_500); // past its monitor period: the revision completes
+      const seen = unhealthy.length;
+      writeFile(join(desired, 'services', 'press.yaml'), press(2 * k + 2, '["CMD", "false"]'));
+      await until('the bad revision to turn unhealthy', () => unhealthy.slice(seen).some((u) => u.hash !== goodHash));
+      const t0 = unhealthy.slice(seen).find((u) => u.hash !== goodHash)!.at;
+      await until('the line back on the good revision', (cs) => cs.length === 3 && cs.every((c) => c.running && c.hash === goodHash));
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    for (const s of streams) s.destroy();
+  }
+  log(`rollback (unhealthy → 3/3 on the good revision): ${out.map(Math.round).join(', ')} ms`);
+  return out;
 }

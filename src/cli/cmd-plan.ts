@@ -6,10 +6,12 @@ import type { Command } from 'commander';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { observeOnce } from '../controller/once.js';
-import { fetchStatus, resolveServer } from '../controller/status-client.js';
+import { DEFAULT_STATE_DIR, fetchStatus, resolveServer } from '../controller/status-client.js';
 import { durationFlag } from './flags.js';
 import { ExitError } from './errors.js';
 import { parseOutput, serialize, table } from './print.js';
+
+const HELD = new Set(['WaitingForWindow', 'RolloutPaused', 'RolledBack', 'RolloutFailed', 'RolloutUndo']);
 
 export function registerPlan(program: Command, setCode: (c: number) => void): void {
   const plan = program
@@ -19,12 +21,13 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
     .option('--cluster <name>', 'cluster name (default: the running controller\'s, else "default")')
     .option('--server <socket|127.0.0.1:port>', 'a running controller to take the cluster name from')
     .option('--grace <duration>', 'node grace period', '10s')
+    .option('--state-dir <dir>', "the controller's state directory: its rollout book (revisions, pins, pauses) is read, never written", process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
     .option('-o, --output <format>', 'json | yaml')
     .addHelpText(
       'after',
       '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\nGive the same --allow-* flags as the controller, so that the plan places what it would place.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n',
     );
-  addPolicyOptions(plan).action(async (flags: PolicyFlags & { desired: string; cluster?: string; server?: string; grace: string; output?: string }) => {
+  addPolicyOptions(plan).action(async (flags: PolicyFlags & { desired: string; cluster?: string; server?: string; grace: string; output?: string; stateDir: string }) => {
     const out = parseOutput(flags.output);
     let cluster = flags.cluster;
     if (cluster === undefined) {
@@ -33,12 +36,18 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
     }
     const policy = parsePolicyFlags(flags);
     if (!policy.ok) throw new ExitError(policy.error, 1);
-    const doc = await observeOnce({ desiredDir: flags.desired, settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy } });
+    const doc = await observeOnce({
+      desiredDir: flags.desired,
+      settings: { ...DEFAULT_SETTINGS, cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), policy: policy.policy },
+      stateDir: flags.stateDir,
+    });
+    // Rollouts held or turned back (a window, a pause, a failed revision): said even when there is nothing to do.
+    const held = doc.status.services.flatMap((s) => s.conditions.filter((c) => c.type === 'Rollout' && HELD.has(c.reason)).map((c) => `service/${s.name}: ${c.reason}: ${c.message}`));
     if (doc.desired.folderError) throw new ExitError(doc.desired.folderError, 1);
     // Already redacted by the controller with the policy's secret pattern.
     const actions = doc.lastActions;
     if (out === 'json' || out === 'yaml') {
-      process.stdout.write(serialize({ cluster, actions, errors: doc.desired.errors }, out));
+      process.stdout.write(serialize({ cluster, actions, held, errors: doc.desired.errors }, out));
     } else if (actions.length === 0) {
       process.stdout.write('No changes. The fleet matches the desired state.\n');
     } else {
@@ -50,6 +59,7 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
       );
       process.stdout.write(`\nPlan: ${actions.length} action(s).\n`);
     }
+    if (out !== 'json' && out !== 'yaml' && held.length > 0) process.stdout.write(`\nHeld rollouts:\n${held.map((h) => `  ${h}\n`).join('')}`);
     for (const e of doc.desired.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
     setCode(actions.length > 0 ? 2 : 0);
   });

@@ -42,6 +42,8 @@ export interface ControllerOptions {
   stateDir?: string;
   /** The GitOps commit now applied, recorded with each new revision. */
   commit?: () => string | undefined;
+  /** A rollout book to start from without a state directory (`fogctl plan` reads a controller's, read-only). */
+  rollouts?: RolloutBook;
 }
 
 const EVENT_RING = 200;
@@ -93,7 +95,7 @@ export class Controller {
     if (opts.stateDir !== undefined) {
       this.rolloutStore = new RolloutStore(opts.stateDir, this.log);
       this.rollouts = this.rolloutStore.load();
-    }
+    } else if (opts.rollouts !== undefined) this.rollouts = opts.rollouts;
   }
 
   /**

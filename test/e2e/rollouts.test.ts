@@ -163,6 +163,10 @@ describe('safe rollouts on real engines', () => {
     expect(cond.message).toMatch(new RegExp(`revision 5 waits for a maintenance window \\(Daily ${hh}:00-${until}:00 UTC\\): opens \\d{4}-\\d\\d-\\d\\d ${hh}:00 UTC`));
     expect((await runFogctl(['get', 'services', '--server', ctl.socket])).stdout).toMatch(/press\s+replicated\s+3\/3\s+3\s+3\s+WaitingForWindow/);
 
+    // plan says the same (reading the controller's rollout book, never writing it).
+    const plan = await runFogctl(['plan', '--desired', desired, '--state-dir', state, '--cluster', 'e2e']);
+    expect(plan.stdout).toMatch(/Held rollouts:\n {2}service\/press: WaitingForWindow: revision 5 waits for a maintenance window/);
+
     // A replica is killed from outside: it is started again, on the running revision.
     const victim = before[0]!;
     const engine = new Docker({ socketPath: fleet.nodes.find((n) => n.name === victim.node)!.socket });
