@@ -241,9 +241,10 @@ function serviceSpec(ctx: Ctx, s: Raw): ServiceSpec {
 function windows(ctx: Ctx, list: readonly string[]): MaintenanceWindow[] {
   const out: MaintenanceWindow[] = [];
   list.forEach((text, i) => {
+    const path = ['spec', 'update', 'windows', i];
     const r = parseWindow(text);
     if (r.ok) out.push(r.window);
-    else ctx.fail(['spec', 'update', 'windows', i], `spec.update.windows[${i}] "${text}": ${r.message}`);
+    else ctx.errors.push(loadError(ctx.doc.posIn(path, r.column ?? 0), 'invalid-value', `${showPath(path)} "${text}" is not a maintenance window: ${r.message}`, ctx.object));
   });
   return out;
 }

@@ -180,6 +180,23 @@ describe('the schemas', () => {
     expect(quoted).toMatch(/^t\.yaml:8:27: /);
   });
 
+  it('reads the safe-rollout fields, and points window errors into the string', () => {
+    const s = service(
+      '  update:\n    monitor: 3s\n    maxFailureRatio: 0.5\n    failureAction: pause\n    progressDeadline: 2m\n    canary: 1\n    autoPromote: false\n    windows: ["Mon-Fri 22:00-06:00 Europe/Berlin", "Daily 12:00-13:00 UTC"]\n',
+    );
+    expect(s.spec.update).toMatchObject({ monitor: 3_000, maxFailureRatio: 0.5, failureAction: 'pause', progressDeadline: 120_000, canary: 1, autoPromote: false });
+    expect(s.spec.update.windows.map((w) => [w.days, w.start, w.end, w.zone])).toEqual([
+      [[1, 2, 3, 4, 5], 22 * 60, 6 * 60, 'Europe/Berlin'],
+      [[0, 1, 2, 3, 4, 5, 6], 12 * 60, 13 * 60, 'UTC'],
+    ]);
+    const base = 'apiVersion: fog/v1\nkind: Service\nmetadata: {name: s}\nspec:\n  image: x\n  update:\n    windows:\n';
+    const [bad] = errors(`${base}      - "Mo 22:00-06:00 UTC"\n`);
+    expect(bad).toMatch(/^t\.yaml:8:10: spec\.update\.windows\[0\] "Mo 22:00-06:00 UTC" is not a maintenance window: unknown day "Mo": use Mon, Tue/);
+    const [zone] = errors(`${base}      - "Mon 22:00-06:00 Mars/Olympus"\n`);
+    expect(zone).toMatch(/^t\.yaml:8:26: .*Mars\/Olympus/);
+    expect(errors(`${base}      - "Mon 22:00-06:00 UTC"\n    failureAction: revert\n`)).toEqual([expect.stringMatching(/spec\.update\.failureAction must be rollback, pause or continue/)]);
+  });
+
   it('drops only the bad document of a file', () => {
     const good = 'apiVersion: fog/v1\nkind: Service\nmetadata: {name: good}\nspec: {image: x}\n';
     const r = loadText('t.yaml', `${good}---\napiVersion: fog/v1\nkind: Service\nmetadata: {name: bad}\nspec: {image: x, replicas: -1}\n`);
