@@ -44,9 +44,13 @@ export function shapeOf(spec: ServiceSpec): RevisionShape {
   return shape;
 }
 
-/** A revision's identity: the hash of its container shape without dependency endpoints. */
+const hashes = new WeakMap<Service, string>();
+
+/** A revision's identity: the hash of its container shape without dependency endpoints (remembered per Service object: every pass asks). */
 export function revisionHash(svc: Service): string {
-  return specHash(svc);
+  let h = hashes.get(svc);
+  if (h === undefined) hashes.set(svc, (h = specHash(svc)));
+  return h;
 }
 
 /** The service the replicas are driven to: the manifest's, with the target revision's container shape. */

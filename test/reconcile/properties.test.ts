@@ -1,8 +1,8 @@
 // Property tests of reconcile against the model world (see model.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ObservedState } from '../../src/api/types.js';
-import { LABEL } from '../../src/api/types.js';
+import type { ObservedState, RolloutInputs } from '../../src/api/types.js';
+import { LABEL, NO_ROLLOUTS } from '../../src/api/types.js';
 import { reconcile, specHash } from '../../src/reconcile/index.js';
 import { checkFixedPoint, converge, convergenceBound, step } from './check.js';
 import { buildWorld, genFleet, genServices, numRuns, permute, TICK } from './model.js';
@@ -115,11 +115,18 @@ describe('reconcile properties', () => {
 
   it('reuses steady services from the previous pass only when that changes nothing: the same plan and status as a pass from scratch (8)', () => {
     fc.assert(
-      fc.property(genFleet({ allReachable: true }), genServices(), fc.nat(), fc.constantFrom('die', 'remove', 'unhealthy', 'scale'), (gn, gs, k, change) => {
+      fc.property(genFleet({ allReachable: true }), genServices(), fc.nat(), fc.constantFrom('die', 'remove', 'unhealthy', 'scale'), fc.boolean(), (gn, gs, k, change, withRollouts) => {
         const w = buildWorld(gn, gs, hashNoDeps);
         converge(w, convergenceBound(w.desired.services, gn.length));
+        // With the rollout book (as the controller runs it): first let every revision complete (past its monitor period).
+        let ro: RolloutInputs | undefined;
+        if (withRollouts) {
+          ro = { book: NO_ROLLOUTS, wall: 1_796_040_000_000 };
+          for (let i = 0; i < 3; i++, w.now += 11_000) ro = { ...ro, book: reconcile(w.desired, w.observed(), w.history, w.now, undefined, ro).rollouts! };
+        }
         const observed = w.observed();
-        const prev = reconcile(w.desired, observed, w.history, w.now);
+        const prev = reconcile(w.desired, observed, w.history, w.now, undefined, ro);
+        if (ro !== undefined) ro = { ...ro, book: prev.rollouts! };
         // One change: a container dies or goes, a healthcheck fails, or a service is scaled; everything else keeps its identity.
         const all = observed.nodes.flatMap((n, i) => n.containers.map((c, j) => ({ i, j, c })));
         let next = observed;
@@ -133,11 +140,12 @@ describe('reconcile properties', () => {
           const containers = change === 'remove' ? observed.nodes[i]!.containers.filter((_, x) => x !== j) : observed.nodes[i]!.containers.map((x, y) => (y === j ? changed : x));
           next = { nodes: observed.nodes.map((n, x) => (x === i ? { ...n, containers } : n)) };
         }
-        const fresh = reconcile(desired, next, w.history, w.now + 1);
-        const reused = reconcile(desired, next, w.history, w.now + 1, prev.memo);
+        const fresh = reconcile(desired, next, w.history, w.now + 1, undefined, ro);
+        const reused = reconcile(desired, next, w.history, w.now + 1, prev.memo, ro);
         expect(reused.actions).toEqual(fresh.actions);
         expect(reused.status).toEqual(fresh.status);
         expect(reused.requeueAt).toEqual(fresh.requeueAt);
+        expect(reused.rollouts).toEqual(fresh.rollouts);
       }),
       { numRuns },
     );
