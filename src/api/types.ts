@@ -613,6 +613,8 @@ export interface ServiceRollout {
   readonly pinned?: number;
   /** A canary of the target was promoted (by `resume` or autoPromote). */
   readonly promoted?: boolean;
+  /** Rolling forward, held between batches by a closed window (progressDeadline starts again when one opens). */
+  readonly windowHeld?: boolean;
 }
 
 /** Every service's rollout, by service name. */

@@ -108,6 +108,14 @@ export function admit(prev: ServiceRollout | undefined, svc: Service, inputs: Ro
     if (entry.phase === 'Pending' && windowState(upd.windows, inputs.wall).open) {
       entry = start(entry, hash, now);
       events.push({ code: 'RolloutStarted', revision: findHash(entry, hash)!.number, hash });
+    } else if (rollingForward(entry) && upd.windows.length > 0) {
+      // A rollout held between batches by a closed window gets a fresh progressDeadline when the next window opens.
+      const open = windowState(upd.windows, inputs.wall).open;
+      if (!open && entry.windowHeld !== true) entry = { ...entry, windowHeld: true };
+      else if (open && entry.windowHeld === true) {
+        const { windowHeld: _w, ...rest } = entry;
+        entry = { ...rest, startedAt: now };
+      }
     }
     return { entry, events };
   }
@@ -143,7 +151,7 @@ function newRevision(number: number, hash: string, svc: Service, inputs: Rollout
 }
 
 function dropOverrides(e: ServiceRollout): ServiceRollout {
-  const { paused: _p, pinned: _n, promoted: _c, ...rest } = e;
+  const { paused: _p, pinned: _n, promoted: _c, windowHeld: _w, ...rest } = e;
   return rest;
 }
 
@@ -199,7 +207,9 @@ export function judge(entry: ServiceRollout, svc: Service, mine: readonly Replic
   const allowed = Math.floor(upd.maxFailureRatio * desired + 1e-9);
   let cause: RolloutFailure | undefined;
   if (failed.length > allowed) cause = { kind: 'replicas', allowed, failed: failed.sort((a, b) => a.slot - b.slot) };
-  else if (entry.startedAt !== undefined && now >= entry.startedAt + upd.progressDeadline) cause = { kind: 'deadline', deadline: upd.progressDeadline };
+  // The deadline does not run out while the rollout is held on purpose (paused, or between batches outside its windows).
+  else if (entry.startedAt !== undefined && now >= entry.startedAt + upd.progressDeadline && entry.paused !== true && entry.windowHeld !== true)
+    cause = { kind: 'deadline', deadline: upd.progressDeadline };
   if (cause === undefined) return { entry, events: [], retarget: false };
   const rev = findHash(entry, entry.target)!;
   const revisions = setOutcome(entry.revisions, entry.target, { outcome: 'failed', failure: cause, ended: wall });
@@ -249,7 +259,7 @@ export function settle(entry: ServiceRollout, svc: Service, counts: { desired: n
       return { entry: { ...entry, phase: 'Paused' }, events: [{ code: 'RolloutPaused', revision: findHash(entry, entry.target)?.number ?? 0, by: 'canary' }] };
     }
   }
-  const done = desired > 0 && onTarget >= desired && others === 0 && (entry.phase !== 'Progressing' || !rollingForward(entry) || passed >= desired);
+  const done = onTarget >= desired && others === 0 && (entry.phase !== 'Progressing' || !rollingForward(entry) || passed >= desired);
   if (!done) return { entry, events: [] };
   if (entry.phase === 'Progressing') {
     const rev = findHash(entry, entry.target);
@@ -294,7 +304,8 @@ export function applyCommand(entry: ServiceRollout | undefined, service: string,
     case 'pause':
       return { ok: true, entry: { ...entry, paused: true }, note: { code: 'RolloutPaused', revision: current?.number ?? 0, by: 'user' } };
     case 'resume': {
-      const next: ServiceRollout = { ...entry, promoted: true };
+      // The time spent paused does not count toward progressDeadline.
+      const next: ServiceRollout = { ...entry, promoted: true, startedAt: now };
       delete (next as { paused?: boolean }).paused;
       return { ok: true, entry: entry.phase === 'Paused' ? { ...next, phase: 'Progressing' } : next, note: { code: 'RolloutResumed', revision: current?.number ?? 0 } };
     }

@@ -47,6 +47,9 @@ describe('fogctl run --sync-repo', () => {
     const get = await runFogctl(['get', 'sync', '--server', ctl.socket]);
     expect(get.code).toBe(0);
     expect(get.stdout).toContain(first.slice(0, 7));
+    // Each service's first revision records the commit it came from (fogctl rollout history).
+    const history = await runFogctl(['rollout', 'history', 'alpha', '--server', ctl.socket]);
+    expect(history.stdout).toMatch(new RegExp(`\\n1\\*\\s+.*svc/a\\.yaml:\\d+\\s+${first.slice(0, 12)}\\s`));
 
     // A bad commit: held back, the last good revision stays, the error is located.
     const bad = await remote.commit({ 'fleet/nodes/cell-1.yaml': node, 'fleet/svc/a.yaml': svc('alpha', '  replicas: lots\n'), 'fleet/svc/b.yaml': svc('beta') });

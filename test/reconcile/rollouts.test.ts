@@ -227,6 +227,35 @@ describe('safe rollouts', () => {
   });
 });
 
+describe('safe rollouts and time held on purpose', () => {
+  it('a rollout held between batches by a closed window does not run out its progressDeadline', () => {
+    const s = sim(3, { monitor: 30_000, progressDeadline: 60_000, windows: [window('Mon 12:00-12:01 UTC')] });
+    run(s, 10, 500);
+    const v2 = setImage(s, 'app:2');
+    run(s, 24, 5_000); // two minutes: the window closes after the second batch
+    expect(entry(s)).toMatchObject({ phase: 'Progressing', windowHeld: true });
+    expect(hashes(s).size).toBe(2);
+    run(s, 6, 86_400_000);
+    s.w.tick(WALL0 + 7 * 86_400_000 - s.wall()); // a week later the window opens again
+    run(s, 50, 1_000);
+    expect(entry(s).phase).toBe('Complete');
+    expect(hashes(s)).toEqual(new Set([specHash(v2)]));
+  });
+
+  it('a paused rollout does not run out its progressDeadline, and resume starts it afresh', () => {
+    const s = sim(2, { monitor: 1_000, progressDeadline: 10_000 });
+    run(s, 10);
+    setImage(s, 'app:2');
+    pass(s);
+    command(s, { kind: 'pause' });
+    run(s, 30, 1_000);
+    expect(entry(s)).toMatchObject({ phase: 'Progressing', paused: true });
+    command(s, { kind: 'resume' });
+    run(s, 20);
+    expect(entry(s).phase).toBe('Complete');
+  });
+});
+
 describe('safe rollout properties', () => {
   const genUpdate = fc.record({
     parallelism: fc.integer({ min: 1, max: 2 }),
