@@ -9,7 +9,7 @@
 //   real.api_kill_repeat_to_running_ms_p50  the same container killed again right away → restarted after the 1 s back-off
 //   real.clean_stop_replaced_after_grace_ms_p50  a node's dockerd stops cleanly (its event stream closes: noticed at once) → its
 //                                    replica started on the other, minus --grace (3 s). Silent losses: real.partition_* (liveness.ts)
-//   real.rollback_ms_p50             a new revision's first replica reported unhealthy by dockerd (its health_status event) → all 3
+//   real.rollback_ms                 a new revision's first replica reported unhealthy by dockerd (its health_status event) → all 3
 //                                    replicas running the last good revision again, none of the bad one left (engines polled every
 //                                    50 ms); 3 replicas, stop-first, parallelism 1, update.monitor 2s, healthcheck every 1s
 
@@ -206,7 +206,7 @@ export async function benchReal({ quick }: { quick: boolean }): Promise<Record<s
     out['real.clean_stop_replaced_after_grace_ms_p50'] = round(median(lost));
 
     const rollbacks = await benchRollback(desired, dockers, quick ? 2 : 5, log);
-    out['real.rollback_ms_p50'] = round(median(rollbacks));
+    out['real.rollback_ms'] = round(median(rollbacks));
     return out;
   } finally {
     await cleanup.run();

@@ -3,7 +3,7 @@
 // given the previous pass's memo, as the controller runs it. Medians over
 // several runs.
 
-import { NO_HISTORY, type Action, type ObservedContainer, type ObservedState } from '../../src/api/types.js';
+import { NO_HISTORY, NO_ROLLOUTS, type Action, type ObservedContainer, type ObservedState, type RolloutInputs } from '../../src/api/types.js';
 import { reconcile } from '../../src/reconcile/index.js';
 import { containerPortKeys } from '../../src/schedule/index.js';
 import { generateWorld } from './world.js';
@@ -94,6 +94,12 @@ export async function benchReconcile(opts: { quick: boolean }): Promise<Record<s
   const onePlan = reconcile(big.desired, changed, NO_HISTORY, NOW + 1, memo);
   bench(out, 'reconcile.one_change_5k_nodes_50k_replicas', runs * 2, () => reconcile(big.desired, changed, NO_HISTORY, NOW + 1, memo));
   bench(out, 'reconcile.one_change_no_memo_5k_nodes_50k_replicas', runs, () => reconcile(big.desired, changed, NO_HISTORY, NOW + 1));
+  // As the controller runs it: with the rollout book (every revision complete), which the memo must not defeat.
+  let ro: RolloutInputs = { book: NO_ROLLOUTS, wall: 1_796_040_000_000 };
+  const LATER = NOW + 20_000; // past every replica's monitor period
+  for (let i = 0; i < 2; i++) ro = { ...ro, book: reconcile(big.desired, converged, NO_HISTORY, LATER, undefined, ro).rollouts! };
+  const bookMemo = reconcile(big.desired, converged, NO_HISTORY, LATER, undefined, ro).memo;
+  bench(out, 'reconcile.one_change_with_rollouts_5k_nodes_50k_replicas', runs * 2, () => reconcile(big.desired, changed, NO_HISTORY, LATER + 1, bookMemo, ro));
   out['reconcile.one_change_actions'] = onePlan.actions.length;
   out['reconcile.one_change_reused_services'] = onePlan.memo.services.size;
   out['reconcile.one_change_pct_of_fresh'] = Math.round((1000 * out['reconcile.one_change_5k_nodes_50k_replicas_ms']!) / out['reconcile.fresh_5k_nodes_50k_replicas_ms']!) / 10;
