@@ -17,7 +17,8 @@ export function resolveServer(flag?: string): string {
 
 export type StatusFetch = { ok: true; doc: StatusDoc } | { ok: false; reason: string };
 
-export async function fetchStatus(server: string, timeoutMs = 3_000): Promise<StatusFetch> {
+/** Where to send a request to the controller at `server`, or why there is nowhere. */
+function endpoint(server: string): { ok: true; target: { socketPath: string } | { host: string; port: number } } | { ok: false; reason: string } {
   let listen;
   try {
     listen = parseListen(server);
@@ -27,8 +28,14 @@ export async function fetchStatus(server: string, timeoutMs = 3_000): Promise<St
   if ('socket' in listen && !existsSync(listen.socket)) {
     return { ok: false, reason: `no controller is listening at ${listen.socket} (start one with \`fogctl run\`, or point --server / FOG_SERVER at it)` };
   }
+  return { ok: true, target: 'socket' in listen ? { socketPath: listen.socket } : { host: listen.host, port: listen.port } };
+}
+
+export async function fetchStatus(server: string, timeoutMs = 3_000): Promise<StatusFetch> {
+  const at = endpoint(server);
+  if (!at.ok) return at;
+  const target = at.target;
   return new Promise((resolve) => {
-    const target = 'socket' in listen ? { socketPath: listen.socket } : { host: listen.host, port: listen.port };
     const req = request({ ...target, path: '/v1/status', method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -53,18 +60,11 @@ export type ControlReply = { ok: true; body: Record<string, unknown> } | { ok: f
 
 /** POST a rollout command to the controller's unix socket. */
 export async function postCommand(server: string, path: string, body: unknown, timeoutMs = 5_000): Promise<ControlReply> {
-  let listen;
-  try {
-    listen = parseListen(server);
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
-  }
-  if ('socket' in listen && !existsSync(listen.socket)) {
-    return { ok: false, reason: `no controller is listening at ${listen.socket} (start one with \`fogctl run\`, or point --server / FOG_SERVER at it)` };
-  }
+  const at = endpoint(server);
+  if (!at.ok) return at;
+  const target = at.target;
   const payload = JSON.stringify(body ?? {});
   return new Promise((resolve) => {
-    const target = 'socket' in listen ? { socketPath: listen.socket } : { host: listen.host, port: listen.port };
     const req = request({ ...target, path, method: 'POST', timeout: timeoutMs, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

@@ -1,7 +1,7 @@
 // The spec hash: FNV-1a 64 over a canonical JSON of everything that shapes a
 // container. Pure JS (no node:crypto), stable across runs and platforms.
 
-import type { ContainerSpec, EnvVar, Service } from '../api/types.js';
+import type { ContainerSpec, EnvVar, RevisionShape, Service, ServiceSpec } from '../api/types.js';
 
 /** JSON with sorted object keys and `undefined` fields omitted: equal values, equal text. */
 export function canonicalJson(v: unknown): string {
@@ -76,10 +76,16 @@ export type ContainerShape = Omit<ContainerSpec, 'name' | 'labels'>;
  * placement, update or mode: changing those never replaces a running replica.
  */
 export function containerShape(service: Service, depEnv: readonly EnvVar[] = []): ContainerShape {
-  const s = service.spec;
-  const shape: ContainerShape = {
+  const shape: ContainerShape = specShape(service.spec);
+  if (depEnv.length > 0) shape.env = [...service.spec.env, ...depEnv];
+  return shape;
+}
+
+/** The fields of a spec that shape a container, as written (what a revision keeps). */
+export function specShape(s: ServiceSpec): RevisionShape {
+  const shape: RevisionShape = {
     image: s.image,
-    env: depEnv.length > 0 ? [...s.env, ...depEnv] : s.env,
+    env: s.env,
     ports: s.ports,
     network: s.network,
     volumes: s.volumes,

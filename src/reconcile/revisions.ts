@@ -20,29 +20,10 @@
 // value (undo, pause, resume below); the controller persists the book.
 
 import type { Note, RolloutFailure } from '../api/notes.js';
-import { historyKey, REVISIONS_KEPT, type ActionHistory, type Revision, type RevisionShape, type RolloutInputs, type Service, type ServiceRollout, type ServiceSpec } from '../api/types.js';
+import { historyKey, REVISIONS_KEPT, type ActionHistory, type Revision, type RolloutInputs, type Service, type ServiceRollout, type ServiceSpec } from '../api/types.js';
 import { windowState } from '../api/window.js';
-import { specHash } from './hash.js';
+import { specHash, specShape } from './hash.js';
 import type { Replica } from './pair.js';
-
-/** The fields of a spec a revision keeps (what shapes a container). */
-export function shapeOf(spec: ServiceSpec): RevisionShape {
-  const shape: RevisionShape = {
-    image: spec.image,
-    env: spec.env,
-    ports: spec.ports,
-    network: spec.network,
-    volumes: spec.volumes,
-    devices: spec.devices,
-    resources: spec.resources,
-    restart: spec.restart,
-    stopGracePeriod: spec.stopGracePeriod,
-  };
-  if (spec.command !== undefined) shape.command = spec.command;
-  if (spec.healthcheck !== undefined) shape.healthcheck = spec.healthcheck;
-  if (spec.security !== undefined) shape.security = spec.security;
-  return shape;
-}
 
 const hashes = new WeakMap<Service, string>();
 
@@ -142,7 +123,7 @@ function newRevision(number: number, hash: string, svc: Service, inputs: Rollout
   return {
     number,
     hash,
-    shape: shapeOf(svc.spec),
+    shape: specShape(svc.spec),
     created: inputs.wall,
     source: { file: svc.source.file, line: svc.source.line },
     ...(inputs.commit !== undefined ? { commit: inputs.commit } : {}),
