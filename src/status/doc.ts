@@ -4,7 +4,7 @@
 
 import type { Note } from '../api/notes.js';
 import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, RolloutBook, RolloutPhase, ServiceStatus, Status, StatusEvent } from '../api/types.js';
-import { explainUnschedulable, failureText, noteText, type UnschedulableText } from './text.js';
+import { explainUnschedulable, failureText, isoUtc, noteText, type UnschedulableText } from './text.js';
 
 /** The latest failure of a slot's actions, from the controller's action history. */
 export interface ActionFailure {
@@ -123,11 +123,11 @@ export function showRollouts(book: RolloutBook): Record<string, RolloutView> {
       revision: number(e.target),
       manifestRevision: number(e.manifest),
       revisions: e.revisions.map((r) => {
-        const v: RevisionView = { revision: r.number, hash: r.hash, image: r.shape.image, created: new Date(r.created).toISOString(), outcome: r.outcome };
+        const v: RevisionView = { revision: r.number, hash: r.hash, image: r.shape.image, created: isoUtc(r.created), outcome: r.outcome };
         if (r.source !== undefined) v.source = `${r.source.file}:${r.source.line}`;
         if (r.commit !== undefined) v.commit = r.commit;
         if (r.failure !== undefined) v.failure = failureText(r.failure);
-        if (r.ended !== undefined) v.ended = new Date(r.ended).toISOString();
+        if (r.ended !== undefined) v.ended = isoUtc(r.ended);
         return v;
       }),
     };

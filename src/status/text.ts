@@ -277,5 +277,33 @@ export function failureText(c: RolloutFailure): string {
 
 /** A wall-clock instant (Unix ms), in UTC to the minute. */
 export function wallTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return `${isoUtc(ms).slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * Unix ms as ISO 8601 in UTC (`2026-11-30T12:48:19.000Z`, as toISOString
+ * writes it), by calendar arithmetic: src/status holds no Date (its only
+ * time is the one it is given).
+ */
+export function isoUtc(ms: number): string {
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  // Days since 1970-01-01 → civil date (proleptic Gregorian), eras of 400 years.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1_460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hh = Math.floor(rest / 3_600_000);
+  rest -= hh * 3_600_000;
+  const mm = Math.floor(rest / 60_000);
+  rest -= mm * 60_000;
+  const ss = Math.floor(rest / 1_000);
+  const milli = Math.floor(rest - ss * 1_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(year, 4)}-${p(month)}-${p(day)}T${p(hh)}:${p(mm)}:${p(ss)}.${p(milli, 3)}Z`;
 }

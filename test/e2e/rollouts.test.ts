@@ -134,7 +134,7 @@ describe('safe rollouts on real engines', () => {
     expect(pause).toMatchObject({ code: 0, stdout: 'service/press paused\n' });
     await ctl.stop();
     ctl = startController({ desired, stateDir: state, grace: '4s', resync: '2s' });
-    await waitFor('the restarted controller', async () => (await ctl.status())?.rollouts?.press?.paused === true, 20_000);
+    await waitFor('the restarted controller', async () => (await ctl.status())?.rollouts?.press?.paused === true, 60_000);
     const held = (await pressContainers()).map((c) => c.id).sort();
     await sleep(5_000);
     expect((await pressContainers()).map((c) => c.id).sort()).toEqual(held);
