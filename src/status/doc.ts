@@ -2,6 +2,7 @@
 // each read. Every note is shown with its words (status/text.ts) as seen at
 // that moment, beside the structured note itself for machines.
 
+import type { ControlView } from '../ha/gate.js';
 import type { Note } from '../api/notes.js';
 import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, ServiceStatus, Status, StatusEvent } from '../api/types.js';
 import { explainUnschedulable, noteText, type UnschedulableText } from './text.js';
@@ -86,6 +87,8 @@ export interface StatusDoc {
   specs?: Record<string, ServiceSummary>;
   nodeSpecs?: Record<string, NodeSummary>;
   sync?: unknown;
+  /** Whether this controller acts: leader election, conflicts (src/ha). */
+  control?: ControlView;
 }
 
 /** What `describe` shows of a Service's spec (secret values redacted). */

@@ -241,5 +241,11 @@ export function noteText(n: Note, now: number): string {
       return `node ${n.node} unreachable since ${ago(n.since, now)} (last seen ${ago(n.lastSeen, now)}): counted, not ready; re-placed ${within(n.until, now)}`;
     case 'UnknownNode':
       return `node ${n.node} is not in the desired state: replica ignored`;
+    case 'Conflict':
+      return `another controller of this cluster acts on the same engines (${n.others.map((o) => `${o.identity} created ${o.container} on ${o.node} ${ago(o.at, now)}`).join('; ')}): not acting until it has been silent, ${within(n.until, now)}`;
+    case 'Leading':
+      return `${n.identity} leads (etcd lease revision ${n.rev}) and acts`;
+    case 'NotLeading':
+      return `not acting: ${n.reason}`;
   }
 }

@@ -1,0 +1,23 @@
+// Who a controller is: host, pid and start time. Carried by every container
+// it creates (label fog.controller) and by its lease key in etcd, so that a
+// person (and another controller) can tell who acted.
+
+import { hostname } from 'node:os';
+
+export interface ControllerIdentity {
+  host: string;
+  pid: number;
+  /** Wall-clock ms when the process started acting as a controller. */
+  start: number;
+  /** The desired folder, to tell a person which controller this is. */
+  desired: string;
+}
+
+export function identityOf(desired: string, start: number): ControllerIdentity {
+  return { host: hostname(), pid: process.pid, start, desired };
+}
+
+/** `host/pid/start` (ISO time): the label value, unique per process. */
+export function identityText(id: Pick<ControllerIdentity, 'host' | 'pid' | 'start'>): string {
+  return `${id.host}/${id.pid}/${new Date(id.start).toISOString()}`;
+}
