@@ -5,6 +5,7 @@
 
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import type { StatusDoc } from '../status/doc.js';
 import { loopbackHost, serveAsset, StatusStreams } from '../status/dashboard/serve.js';
@@ -50,6 +51,10 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: `no such endpoint ${url.pathname}; try /v1/status` }));
   });
+  // A socket someone still answers on is theirs: never unlinked from under a running controller.
+  if ('socket' in listen && (await answers(listen.socket))) {
+    throw new Error(`--listen ${listen.socket}: another process (a running fogctl run?) answers on this socket; stop it, or listen elsewhere`);
+  }
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     if ('socket' in listen) {
@@ -73,4 +78,15 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
     return close(cb);
   };
   return server;
+}
+
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection({ path: socket });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
 }
