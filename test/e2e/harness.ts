@@ -219,6 +219,8 @@ export interface EngineEventRecord {
   id: string;
   name: string;
   service?: string;
+  /** The labels of the container (Docker puts them in every container event's attributes). */
+  labels?: Record<string, string>;
   /** Date.now() when the test heard it. */
   at: number;
 }
@@ -251,6 +253,7 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
           id: e.Actor?.ID ?? '',
           name: attrs.name ?? '',
           ...(attrs['fog.service'] ? { service: attrs['fog.service'] } : {}),
+          labels: attrs,
           at: Date.now(),
         });
       }
