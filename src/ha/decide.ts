@@ -56,6 +56,19 @@ export function renewalExpired(l: Leadership, now: number, t: LeaseTiming): bool
   return l.role === 'leader' && now >= l.renewSentAt + t.renewDeadlineMs;
 }
 
+/**
+ * How long a standby waits before its next attempt: the retry period (with
+ * client-go's jitter, `jitter` in [0, 1)), or, when etcd says the holder's
+ * lease has less than that to live, until then (not before 100 ms: etcd
+ * counts the remaining TTL in whole seconds, rounded down), so that it takes
+ * over as soon as the lease has run out instead of up to a retry period later.
+ */
+export function standbyWaitMs(t: LeaseTiming, holderTtlSeconds: number | undefined, jitter: number): number {
+  const retry = t.retryMs * (1 + 0.2 * jitter);
+  if (holderTtlSeconds === undefined) return retry;
+  return Math.min(retry, Math.max(100, holderTtlSeconds * 1_000));
+}
+
 // ---------------------------------------------------------------------------
 // Conflicts without etcd: another controller of the same cluster acting on
 // the same engines, seen by the containers it creates.

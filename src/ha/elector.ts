@@ -12,7 +12,7 @@
 
 import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/clock.js';
-import { leaderMayAct, renewalExpired, type ActVerdict, type Leadership, type LeaseTiming } from './decide.js';
+import { leaderMayAct, renewalExpired, standbyWaitMs, type ActVerdict, type Leadership, type LeaseTiming } from './decide.js';
 import { EtcdClient, type EtcdOptions } from './etcd.js';
 import { identityText, type ControllerIdentity } from './identity.js';
 
@@ -62,6 +62,8 @@ export class Elector {
   private timer?: NodeJS.Timeout;
   private wake?: () => void;
   private loopDone?: Promise<void>;
+  /** Seconds the holder's lease had left at the last look (standby). */
+  private holderTtl?: number;
 
   constructor(private readonly opts: ElectorOptions) {
     this.client = new EtcdClient(opts.etcd);
@@ -120,8 +122,8 @@ export class Elector {
       }
       this.checkDeadline();
       // client-go jitters the standby's retries (factor 1.2) so that candidates do not move in step.
-      const jitter = this.state.role === 'standby' ? Math.random() * 0.2 * this.opts.timing.retryMs : 0;
-      let wait = Math.max(0, this.opts.timing.retryMs + jitter - (this.opts.clock.now() - started));
+      const period = this.state.role === 'standby' ? standbyWaitMs(this.opts.timing, this.holderTtl, Math.random()) : this.opts.timing.retryMs;
+      let wait = Math.max(0, period - (this.opts.clock.now() - started));
       if (this.state.role === 'leader') wait = Math.min(wait, Math.max(0, this.state.renewSentAt + this.opts.timing.renewDeadlineMs - this.opts.clock.now()));
       await this.sleep(wait);
       this.checkDeadline();
@@ -167,9 +169,12 @@ export class Elector {
 
   private async tryAcquire(): Promise<void> {
     const t = this.opts.timing;
+    this.holderTtl = undefined;
     const holder = await this.client.get(this.key, t.retryMs * 2);
     if (holder) {
       this.leader = parseLeader(holder.value, holder.createRevision);
+      const ttl = await this.client.timeToLive(holder.leaseId, t.retryMs).catch(() => undefined);
+      if (ttl !== undefined) this.holderTtl = Math.max(0, ttl);
       this.setStandby(`standby: ${this.leader ? `${this.leader.identity} leads` : 'another controller leads'} (lease revision ${holder.createRevision}); this one observes and never acts`);
       return;
     }

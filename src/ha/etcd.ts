@@ -58,6 +58,12 @@ export class EtcdClient {
     return Number(r.result?.TTL ?? 0);
   }
 
+  /** Seconds the lease has left (etcd rounds down), or -1 when it is gone. */
+  async timeToLive(leaseId: string, timeoutMs: number): Promise<number> {
+    const r = (await this.call('/v3/lease/timetolive', { ID: leaseId }, timeoutMs)) as { TTL?: string };
+    return Number(r.TTL ?? 0);
+  }
+
   async revoke(leaseId: string, timeoutMs: number): Promise<void> {
     await this.call('/v3/lease/revoke', { ID: leaseId }, timeoutMs);
   }

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { LABEL, type ObservedContainer, type ObservedNode, type ObservedState } from '../../src/api/types.js';
-import { conflictVerdict, forgetOld, leaderMayAct, noteObservation, NO_CONFLICT_MEMORY, renewalExpired, timingFor, timingProblem, type Leadership } from '../../src/ha/decide.js';
+import { conflictVerdict, forgetOld, leaderMayAct, noteObservation, NO_CONFLICT_MEMORY, renewalExpired, standbyWaitMs, timingFor, timingProblem, type Leadership } from '../../src/ha/decide.js';
 
 const T = timingFor(10_000);
 
@@ -101,5 +101,17 @@ describe('conflicts', () => {
     expect(m.known.has('x')).toBe(true);
     m = noteObservation(m, world(node('n1', []), node('n2', [container('x', ours(OTHER))])), opts, 3_000);
     expect(conflictVerdict(m, 3_000, 30_000).conflict).toBe(false);
+  });
+});
+
+describe('standbyWaitMs', () => {
+  it.each([
+    ['no holder: the retry period', undefined, 0, 2_000],
+    ['jitter stretches it by up to 20 %', undefined, 0.5, 2_200],
+    ['a holder with a long lease left: the retry period', 9, 0, 2_000],
+    ['a holder whose lease ends within the period: until then', 1, 0, 1_000],
+    ['rounded down to 0 s: 100 ms, never a busy loop', 0, 0, 100],
+  ])('%s', (_what, ttl, jitter, want) => {
+    expect(standbyWaitMs(T, ttl, jitter)).toBe(want);
   });
 });
