@@ -30,6 +30,8 @@ export interface ExecutorOptions {
   logger?: Logger;
   /** Who acts (src/ha): asked before every engine call, so that a controller that may no longer act starts none; its labels go on every container it creates. */
   actor?: Actor;
+  /** Wall-clock ms (the controller's injected Clock), for each action's start in its log line. */
+  wall?: () => number;
 }
 
 export interface Actor {
@@ -123,11 +125,14 @@ export class Executor {
     try {
       const engine = this.engines.get(node);
       if (!engine) throw new ActionError('unknown-node', `no engine client for node ${node}`, false);
-      const startedAt = Date.now();
+      const startedAt = this.opts.wall?.();
       const labels = this.opts.actor?.labels();
       const containerId = await this.perform(engine, action, labels);
       // The window of each action and the lease revision it ran under: a test (and a person) can check that no two leaders acted at once.
-      log?.info({ action: action.type, reason: action.reason, startedAt, ...(labels?.[LABEL.leaseRev] ? { leaseRev: Number(labels[LABEL.leaseRev]) } : {}) }, `${action.type} ${name}`);
+      log?.info(
+        { action: action.type, reason: action.reason, ...(startedAt !== undefined ? { startedAt } : {}), ...(labels?.[LABEL.leaseRev] ? { leaseRev: Number(labels[LABEL.leaseRev]) } : {}) },
+        `${action.type} ${name}`,
+      );
       return { action, ok: true, ...(containerId ? { containerId } : {}) };
     } catch (err) {
       const f = classify(err);

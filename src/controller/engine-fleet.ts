@@ -94,6 +94,7 @@ class EngineFleet implements FleetPort {
         retries: this.opts.retries ?? 2,
         logger: this.opts.logger,
         ...(this.opts.actor ? { actor: this.opts.actor } : {}),
+        wall: this.opts.clock.wall,
       });
     }
   }
