@@ -94,7 +94,7 @@ export async function benchFailover({ quick }: { quick: boolean }): Promise<Reco
       got.push(ms);
       log(`sample ${k + 1}: leader ${leaderName} SIGKILLed → ${standbyName} created ${service} after ${Math.round(ms)} ms`);
       ctl[leaderName] = run(leaderName);
-      await waitRole(ctl[leaderName]!, 'standby');
+      await waitRole(ctl[leaderName], 'standby');
     }
     log(`samples (ms): ${got.map((x) => Math.round(x)).join(', ')}`);
     return { 'real.failover_ms': round(median(got)), 'real.failover_ms_min': round(Math.min(...got)), 'real.failover_ms_max': round(Math.max(...got)) };

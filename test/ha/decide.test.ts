@@ -26,8 +26,9 @@ describe('lease timing', () => {
 
 describe('leaderMayAct', () => {
   const leader: Leadership = { role: 'leader', rev: 7, leaseId: '1', renewSentAt: 1_000 };
+  const standby: Leadership = { role: 'standby', reason: 'x leads' };
   it.each([
-    ['a standby never acts', { role: 'standby', reason: 'x leads' } as Leadership, 1_000, false],
+    ['a standby never acts', standby, 1_000, false],
     ['the leader right after a renewal', leader, 1_000, true],
     ['the leader just within the renew deadline', leader, 1_000 + T.renewDeadlineMs - 1, true],
     ['the leader at the renew deadline (lease still alive at etcd, but the margin is kept)', leader, 1_000 + T.renewDeadlineMs, false],
@@ -51,7 +52,7 @@ const container = (id: string, labels: Record<string, string>): ObservedContaine
   resources: {},
   hostPorts: [],
 });
-const node = (name: string, containers: ObservedContainer[], reachable = true): ObservedNode => ({ name, reachable, containers, since: 0 }) as unknown as ObservedNode;
+const node = (name: string, containers: ObservedContainer[], reachable = true): ObservedNode => ({ name, reachable, containers, since: 0 });
 const world = (...nodes: ObservedNode[]): ObservedState => ({ nodes });
 const ME = 'gw1/10/2026-11-30T10:00:00.000Z';
 const OTHER = 'gw2/20/2026-11-30T10:00:01.000Z';
