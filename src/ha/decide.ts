@@ -98,7 +98,17 @@ export const NO_CONFLICT_MEMORY: ConflictMemory = { known: new Set(), reachable:
  * identity is a sighting, unless it carries a lease revision (`ha`: an
  * earlier leader elected through etcd, which etcd already kept apart).
  */
-export function noteObservation(mem: ConflictMemory, observed: ObservedState, opts: { cluster: string; me: string; ha: boolean }, now: number): ConflictMemory {
+export function noteObservation(
+  mem: ConflictMemory,
+  observed: ObservedState,
+  opts: {
+    cluster: string;
+    me: string;
+    ha: boolean;
+    /** False for an identity known to be gone (a process of this host that no longer exists: a killed predecessor whose last create landed late). */ mayBeAlive?: (identity: string) => boolean;
+  },
+  now: number,
+): ConflictMemory {
   const known = new Set<string>();
   const reachable = new Set<string>();
   let others: Map<string, ForeignSighting> | undefined;
@@ -116,6 +126,7 @@ export function noteObservation(mem: ConflictMemory, observed: ObservedState, op
       const identity = c.labels[LABEL.controller];
       if (identity === undefined || identity === opts.me) continue;
       if (opts.ha && c.labels[LABEL.leaseRev] !== undefined) continue;
+      if (opts.mayBeAlive && !opts.mayBeAlive(identity)) continue;
       others ??= new Map(mem.others);
       others.set(identity, { identity, node: n.name, container: c.name, at: now });
     }

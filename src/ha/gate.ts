@@ -8,7 +8,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import { conflictVerdict, forgetOld, noteObservation, NO_CONFLICT_MEMORY, type ActVerdict, type ConflictMemory, type ConflictVerdict } from './decide.js';
 import type { ElectionView, Elector } from './elector.js';
-import { identityText, type ControllerIdentity } from './identity.js';
+import { identityText, mayBeAlive, type ControllerIdentity } from './identity.js';
 
 /** The `control` part of the status document. */
 export interface ControlView {
@@ -46,7 +46,11 @@ export class ActGate {
 
   /** Folds an observation in; returns the events of a change of state (Conflict, Leading, NotLeading). */
   observe(observed: ObservedState, now: number): StatusEvent[] {
-    this.memory = forgetOld(noteObservation(this.memory, observed, { cluster: this.opts.cluster, me: this.identity, ha: this.opts.elector !== undefined }, now), now, this.opts.conflictGraceMs);
+    this.memory = forgetOld(
+      noteObservation(this.memory, observed, { cluster: this.opts.cluster, me: this.identity, ha: this.opts.elector !== undefined, mayBeAlive }, now),
+      now,
+      this.opts.conflictGraceMs,
+    );
     const before = this.conflict;
     this.conflict = conflictVerdict(this.memory, now, this.opts.conflictGraceMs);
     const events: StatusEvent[] = [];

@@ -21,3 +21,20 @@ export function identityOf(desired: string, start: number): ControllerIdentity {
 export function identityText(id: Pick<ControllerIdentity, 'host' | 'pid' | 'start'>): string {
   return `${id.host}/${id.pid}/${new Date(id.start).toISOString()}`;
 }
+
+/**
+ * Whether the controller named by a label value may still be running: false
+ * only for a process of this host that is gone (so a create that a SIGKILLed
+ * predecessor had in flight is not taken for a rival). Another host's, or a
+ * pid that exists: maybe.
+ */
+export function mayBeAlive(identity: string): boolean {
+  const m = /^(.*)\/(\d+)\/[^/]+$/.exec(identity);
+  if (!m || m[1] !== hostname()) return true;
+  try {
+    process.kill(Number(m[2]), 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}

@@ -116,3 +116,12 @@ describe('standbyWaitMs', () => {
     expect(standbyWaitMs(T, ttl, jitter)).toBe(want);
   });
 });
+
+describe('conflicts: a predecessor that is gone', () => {
+  it('a late create of a controller known to be gone (same host, pid no longer exists) is no conflict', () => {
+    const o = { ...opts, mayBeAlive: (id: string) => id !== OTHER };
+    let m = noteObservation(NO_CONFLICT_MEMORY, world(node('n1', [])), o, 0);
+    m = noteObservation(m, world(node('n1', [container('b', ours(OTHER))])), o, 1_000);
+    expect(conflictVerdict(m, 1_000, 30_000).conflict).toBe(false);
+  });
+});
