@@ -6,6 +6,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 
 export interface EtcdMember {
@@ -40,7 +42,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startEtcd(size: 1 | 3): Promise<Etcd> {
+/** TLS for the client URLs: the server pair, and the CA clients must be signed by (etcd --client-cert-auth); `client` is a pair the health check uses. */
+export interface EtcdTlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+  client: { cert: string; key: string };
+}
+
+export async function startEtcd(size: 1 | 3, opts: { tls?: EtcdTlsFiles } = {}): Promise<Etcd> {
+  const tls = opts.tls;
+  const scheme = tls ? 'https' : 'http';
   const probe = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(`etcd is not installed or does not run (${probe.error?.message ?? probe.stderr}): apt-get install etcd-server (.ci/run does)`);
   const dir = mkdtempSync('/tmp/fog-etcd-');
@@ -59,9 +71,10 @@ export async function startEtcd(size: 1 | 3): Promise<Etcd> {
         '--data-dir',
         join(dir, s.name),
         '--listen-client-urls',
-        `http://127.0.0.1:${s.client}`,
+        `${scheme}://127.0.0.1:${s.client}`,
         '--advertise-client-urls',
-        `http://127.0.0.1:${s.client}`,
+        `${scheme}://127.0.0.1:${s.client}`,
+        ...(tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth'] : []),
         '--listen-peer-urls',
         `http://127.0.0.1:${s.peer}`,
         '--initial-advertise-peer-urls',
@@ -105,7 +118,7 @@ export async function startEtcd(size: 1 | 3): Promise<Etcd> {
   };
   const members: EtcdMember[] = specs.map((s) => ({
     name: s.name,
-    clientUrl: `http://127.0.0.1:${s.client}`,
+    clientUrl: `${scheme}://127.0.0.1:${s.client}`,
     kill: () => killOne(s.name),
     start: () => {
       if (!alive(s.name)) launch(s);
@@ -124,8 +137,7 @@ export async function startEtcd(size: 1 | 3): Promise<Etcd> {
         for (const m of members) {
           if (!m.running()) continue;
           try {
-            const r = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1_000) });
-            const body = (await r.json()) as { health?: string };
+            const body = tls ? await healthTls(m.clientUrl, tls) : ((await (await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1_000) })).json()) as { health?: string });
             if (body.health === 'true') return;
             last = JSON.stringify(body);
           } catch (err) {
@@ -149,4 +161,23 @@ export async function startEtcd(size: 1 | 3): Promise<Etcd> {
     throw err;
   }
   return etcd;
+}
+
+function healthTls(url: string, tls: EtcdTlsFiles): Promise<{ health?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL('/health', url), { ca: readFileSync(tls.ca), cert: readFileSync(tls.client.cert), key: readFileSync(tls.client.key), timeout: 1_000 }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(text) as { health?: string });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }
