@@ -171,8 +171,8 @@ function healthTls(url: string, tls: EtcdTlsFiles): Promise<{ health?: string }>
       res.on('end', () => {
         try {
           resolve(JSON.parse(text) as { health?: string });
-        } catch (err) {
-          reject(err as Error);
+        } catch {
+          reject(new Error(`etcd /health answered with something that is not JSON: ${text.slice(0, 200)}`));
         }
       });
     });
