@@ -13,22 +13,11 @@
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
-import { startFleet, TEST_IMAGE } from '../../test/support/fleet.js';
+import { startFleet } from '../../test/support/fleet.js';
 import { startEtcd } from '../../test/support/etcd.js';
 import { Cleanup, median, round, sleep, startController, tempDir, writeFile, type ControllerProc } from '../hollow/bench-kit.js';
 import { writeNodeManifests } from '../hollow/manifests.js';
-
-function serviceYaml(name: string): string {
-  return `apiVersion: fog/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  image: ${TEST_IMAGE}
-  network: none
-  command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
-`;
-}
+import { serviceYaml } from './real.js';
 
 export async function benchFailover({ quick }: { quick: boolean }): Promise<Record<string, number>> {
   const samples = quick ? 5 : 7;

@@ -5,46 +5,27 @@
 // engines' create events in the engines' time order, and the controller-kill
 // checks (one running container per slot with the current spec, no orphan).
 
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containersOn, loopService, recordEngineEvents, runFogctl, sleep, tempDir, waitConverged, waitFor, writeManifest, writeNodeManifests, type EventRecorder } from '../e2e/harness.js';
-import { startFleet, type Fleet } from '../support/fleet.js';
-import { startEtcd, type Etcd } from '../support/etcd.js';
-import { checkEngineOrder, checkNoOverlap, haController, restart, role, type HaController } from './support.js';
+import { containersOn, loopService, runFogctl, sleep, waitConverged, waitFor, writeManifest } from '../e2e/harness.js';
+import { checkEngineOrder, checkNoOverlap, haController, haWorld, waitForCreate, restart, role, type HaController, type HaWorld } from './support.js';
 
-let fleet: Fleet;
-let etcd: Etcd;
-let recorder: EventRecorder;
-let desired: string;
-const dirs: string[] = [];
-/** Every controller process ever started here (killed ones too: their logs count). */
-const all: HaController[] = [];
+let w: HaWorld;
 /** The current process of each of the two gateways. */
 const gw: Record<'a' | 'b', HaController | undefined> = { a: undefined, b: undefined };
-const nodes = () => fleet.nodes.map((n) => ({ name: n.name, socket: n.socket }));
 
 beforeAll(async () => {
-  fleet = await startFleet([{ name: 'ha1' }, { name: 'ha2' }]);
-  etcd = await startEtcd(1);
-  recorder = await recordEngineEvents(fleet.nodes);
-  desired = tempDir('fog-ha-desired-');
-  dirs.push(desired);
-  writeNodeManifests(desired, nodes());
+  w = await haWorld(['ha1', 'ha2'], 1);
 }, 180_000);
 
 afterAll(async () => {
-  recorder?.close();
-  for (const c of all) await c.kill();
-  await etcd?.stop();
-  await fleet?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await w?.cleanup();
 }, 120_000);
 
 function start(which: 'a' | 'b'): HaController {
   const prev = gw[which];
-  const c = prev ? restart(prev) : haController(which, desired, etcd.urls, dirs);
+  const c = prev ? restart(prev) : haController(which, w.desired, w.etcd.urls, w.dirs);
   gw[which] = c;
-  all.push(c);
+  w.all.push(c);
   return c;
 }
 
@@ -62,7 +43,7 @@ async function leaderOf(): Promise<{ leader: HaController; standby: HaController
   );
 }
 
-const version = (v: number, replicas = 3) => writeManifest(desired, 'services/roll.yaml', loopService('roll', replicas, `  env:\n    VERSION: "${v}"\n`));
+const version = (v: number, replicas = 3) => writeManifest(w.desired, 'services/roll.yaml', loopService('roll', replicas, `  env:\n    VERSION: "${v}"\n`));
 
 describe('leader election on etcd, two controllers', () => {
   it('one leads and acts, the other stands by, observes and serves read-only status naming the leader', async () => {
@@ -71,7 +52,7 @@ describe('leader election on etcd, two controllers', () => {
     start('b');
     const { leader, standby } = await leaderOf();
     version(1);
-    await waitConverged(leader, nodes(), { roll: 3 }, 30_000);
+    await waitConverged(leader, w.nodes(), { roll: 3 }, 30_000);
     // The standby observes the same fleet: it sees the replicas running.
     await waitFor('the standby to see them', async () => (await standby.status())?.status.services.find((s) => s.name === 'roll')?.ready === 3, 20_000);
     const doc = (await standby.status())!;
@@ -86,25 +67,16 @@ describe('leader election on etcd, two controllers', () => {
 
   it('SIGKILL of the leader mid-rollout: the standby takes over and finishes it, no duplicate, no orphan, no overlap', async () => {
     const { leader, standby } = await leaderOf();
-    const before = recorder.events().length;
+    const before = w.recorder.events().length;
     version(2);
     // The rollout is under way: its first new container exists.
-    await waitFor(
-      'the rollout to start',
-      async () =>
-        recorder
-          .events()
-          .slice(before)
-          .some((e) => e.action === 'create' && e.service === 'roll'),
-      20_000,
-      20,
-    );
+    await waitForCreate(w, 'roll', before);
     await leader.kill();
     await waitFor('the standby to lead', async () => (await role(standby)) === 'leader', 30_000, 100);
-    await waitConverged(standby, nodes(), { roll: 3 }, 30_000);
-    const windows = checkNoOverlap(all);
+    await waitConverged(standby, w.nodes(), { roll: 3 }, 30_000);
+    const windows = checkNoOverlap(w.all);
     expect(windows.length).toBeGreaterThanOrEqual(2);
-    checkEngineOrder(recorder.events());
+    checkEngineOrder(w.recorder.events());
   });
 
   it('a flapping leader (kill, restart, kill, restart, kill): never two acting at once, and the fleet converges', async () => {
@@ -118,16 +90,16 @@ describe('leader election on etcd, two controllers', () => {
     }
     await leaderOf();
     const { leader } = await leaderOf();
-    await waitConverged(leader, nodes(), { roll: 2 }, 40_000);
-    const windows = checkNoOverlap(all);
+    await waitConverged(leader, w.nodes(), { roll: 2 }, 40_000);
+    const windows = checkNoOverlap(w.all);
     console.log(`[ha] flapping: windows ${windows.map((w) => `rev ${w.rev} pid ${w.pid} ${w.actions} action(s)`).join(', ')}`);
-    checkEngineOrder(recorder.events());
+    checkEngineOrder(w.recorder.events());
   });
 
   it('etcd down altogether: no controller acts, running containers keep running, the status says why; back when etcd is', async () => {
     await leaderOf();
-    const running = (await containersOn(nodes())).filter((c) => c.state === 'running').length;
-    await etcd.members[0]!.kill();
+    const running = (await containersOn(w.nodes())).filter((c) => c.state === 'running').length;
+    await w.etcd.members[0]!.kill();
     await waitFor(
       'both controllers to stop acting',
       async () => {
@@ -137,27 +109,27 @@ describe('leader election on etcd, two controllers', () => {
       20_000,
       100,
     );
-    const mark = recorder.events().length;
+    const mark = w.recorder.events().length;
     version(20, 3);
     await sleep(6_000);
     expect(
-      recorder
+      w.recorder
         .events()
         .slice(mark)
         .filter((e) => e.action === 'create' || e.action === 'destroy' || e.action === 'kill'),
     ).toEqual([]);
-    expect((await containersOn(nodes())).filter((c) => c.state === 'running').length).toBe(running);
+    expect((await containersOn(w.nodes())).filter((c) => c.state === 'running').length).toBe(running);
     const doc = (await gw.a!.status())!;
     expect(doc.control?.reason).toMatch(/etcd/);
     expect(doc.control?.election?.etcdError).toMatch(/etcd did not answer/);
     const get = await runFogctl(['get', 'services', '--server', gw.a!.socket]);
     expect(get.stdout.split('\n')[0]).toMatch(/^Controller: STANDBY .*not acting: .*etcd/);
-    etcd.members[0]!.start();
-    await etcd.ready();
+    w.etcd.members[0]!.start();
+    await w.etcd.ready();
     const { leader } = await leaderOf();
-    await waitConverged(leader, nodes(), { roll: 3 }, 40_000);
-    checkNoOverlap(all);
-    checkEngineOrder(recorder.events());
+    await waitConverged(leader, w.nodes(), { roll: 3 }, 40_000);
+    checkNoOverlap(w.all);
+    checkEngineOrder(w.recorder.events());
   });
 });
 

@@ -6,73 +6,45 @@
 // lease revisions and the action windows (a stopped acting before b began)
 // and on the engines' create events, never on speed.
 
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loopService, recordEngineEvents, tempDir, waitConverged, waitFor, writeManifest, writeNodeManifests, type EventRecorder } from '../e2e/harness.js';
-import { startFleet, type Fleet } from '../support/fleet.js';
-import { startEtcd, type Etcd } from '../support/etcd.js';
-import { actionsOf, checkEngineOrder, checkNoOverlap, haController, role, type HaController } from './support.js';
+import { loopService, waitConverged, waitFor, writeManifest } from '../e2e/harness.js';
+import { actionsOf, checkEngineOrder, checkNoOverlap, haController, haWorld, waitForCreate, role, type HaWorld } from './support.js';
 
-let fleet: Fleet;
-let etcd: Etcd;
-let recorder: EventRecorder;
-let desired: string;
-const dirs: string[] = [];
-const all: HaController[] = [];
-const nodes = () => fleet.nodes.map((n) => ({ name: n.name, socket: n.socket }));
+let w: HaWorld;
 
 beforeAll(async () => {
-  fleet = await startFleet([{ name: 'hp1' }, { name: 'hp2' }]);
-  etcd = await startEtcd(3);
-  recorder = await recordEngineEvents(fleet.nodes);
-  desired = tempDir('fog-ha-part-desired-');
-  dirs.push(desired);
-  writeNodeManifests(desired, nodes());
+  w = await haWorld(['hp1', 'hp2'], 3);
 }, 180_000);
 
 afterAll(async () => {
-  recorder?.close();
-  for (const m of etcd?.members ?? []) m.thaw();
-  for (const c of all) await c.kill();
-  await etcd?.stop();
-  await fleet?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await w?.cleanup();
 }, 120_000);
 
-const version = (v: number) => writeManifest(desired, 'services/roll.yaml', loopService('roll', 4, `  env:\n    VERSION: "${v}"\n`));
+const version = (v: number) => writeManifest(w.desired, 'services/roll.yaml', loopService('roll', 4, `  env:\n    VERSION: "${v}"\n`));
 
 describe('the leader partitioned from etcd (3 members)', () => {
   it('the old leader stops acting before the new one starts; the new one finishes the rollout', async () => {
-    const [m1, m2, m3] = etcd.members;
-    const a = haController('a', desired, m1!.clientUrl, dirs);
-    all.push(a);
+    const [m1, m2, m3] = w.etcd.members;
+    const a = haController('a', w.desired, m1!.clientUrl, w.dirs);
+    w.all.push(a);
     await waitFor('a to lead', async () => (await role(a)) === 'leader', 30_000, 100);
-    const b = haController('b', desired, `${m2!.clientUrl},${m3!.clientUrl}`, dirs);
-    all.push(b);
+    const b = haController('b', w.desired, `${m2!.clientUrl},${m3!.clientUrl}`, w.dirs);
+    w.all.push(b);
     await waitFor('b to stand by', async () => (await role(b)) === 'standby', 30_000, 100);
     version(1);
-    await waitConverged(a, nodes(), { roll: 4 }, 30_000);
+    await waitConverged(a, w.nodes(), { roll: 4 }, 30_000);
 
-    const before = recorder.events().length;
+    const before = w.recorder.events().length;
     version(2);
-    await waitFor(
-      'the rollout to start',
-      async () =>
-        recorder
-          .events()
-          .slice(before)
-          .some((e) => e.action === 'create' && e.service === 'roll'),
-      20_000,
-      20,
-    );
+    await waitForCreate(w, 'roll', before);
     m1!.freeze();
     await waitFor('b to lead', async () => (await role(b)) === 'leader', 30_000, 100);
-    await waitConverged(b, nodes(), { roll: 4 }, 40_000);
+    await waitConverged(b, w.nodes(), { roll: 4 }, 40_000);
 
     // a is alive and knows it no longer leads.
     expect(a.proc.exitCode).toBeNull();
     expect(a.logs()).toContain('leadership lost');
-    const windows = checkNoOverlap(all);
+    const windows = checkNoOverlap(w.all);
     const aRevs = new Set(actionsOf(a).map((x) => x.leaseRev));
     const bRevs = new Set(actionsOf(b).map((x) => x.leaseRev));
     expect(aRevs.size).toBeGreaterThan(0);
@@ -81,7 +53,7 @@ describe('the leader partitioned from etcd (3 members)', () => {
     const aEnd = Math.max(...actionsOf(a).map((x) => x.time));
     const bStart = Math.min(...actionsOf(b).map((x) => x.startedAt));
     expect(aEnd).toBeLessThanOrEqual(bStart);
-    checkEngineOrder(recorder.events());
+    checkEngineOrder(w.recorder.events());
     console.log(`[ha] partition: windows ${windows.map((w) => `rev ${w.rev} pid ${w.pid} ${w.actions} action(s) ${new Date(w.start).toISOString()}..${new Date(w.end).toISOString()}`).join(', ')}`);
 
     // Healed: a sees b lead and stays a standby.

@@ -3,8 +3,11 @@
 // window and lease revision from the controllers' own logs, and the
 // engines' create events with the revision label.
 
+import { rmSync } from 'node:fs';
 import { expect } from 'vitest';
-import { startController, tempDir, type EngineEventRecord, type RunningController } from '../e2e/harness.js';
+import { recordEngineEvents, startController, waitFor, tempDir, writeNodeManifests, type EngineEventRecord, type EventRecorder, type RunningController } from '../e2e/harness.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import { startEtcd, type Etcd } from '../support/etcd.js';
 
 /** Short lease for tests (etcd's TTLs are whole seconds, 2 s at least); the margin lease - renew deadline is 1 s. */
 export const HA_TIMING = ['--ha-lease', '3s', '--ha-renew-deadline', '2s', '--ha-retry-period', '500ms'];
@@ -111,4 +114,62 @@ export function checkEngineOrder(events: readonly EngineEventRecord[]): number[]
     if (i > 0) expect(r, `create ${creates[i]!.name} (revision ${r}) after a create of revision ${revs[i - 1]}`).toBeGreaterThanOrEqual(revs[i - 1]!);
   }
   return revs;
+}
+
+export interface HaWorld {
+  fleet: Fleet;
+  etcd: Etcd;
+  recorder: EventRecorder;
+  /** The desired folder every controller shares (two gateways on one GitOps checkout). */
+  desired: string;
+  dirs: string[];
+  /** Every controller process started (killed ones too: their logs count). */
+  all: HaController[];
+  nodes(): { name: string; socket: string }[];
+  cleanup(): Promise<void>;
+}
+
+/** Real engines, real etcd members, the engines' event recorder and a desired folder naming the engines. */
+export async function haWorld(nodeNames: readonly string[], etcdSize: 1 | 3): Promise<HaWorld> {
+  const fleet = await startFleet(nodeNames.map((name) => ({ name })));
+  const etcd = await startEtcd(etcdSize).catch(async (err: unknown) => {
+    await fleet.stop();
+    throw err;
+  });
+  const recorder = await recordEngineEvents(fleet.nodes);
+  const desired = tempDir('fog-ha-desired-');
+  const nodes = () => fleet.nodes.map((n) => ({ name: n.name, socket: n.socket }));
+  writeNodeManifests(desired, nodes());
+  const w: HaWorld = {
+    fleet,
+    etcd,
+    recorder,
+    desired,
+    dirs: [desired],
+    all: [],
+    nodes,
+    async cleanup() {
+      recorder.close();
+      for (const m of etcd.members) m.thaw();
+      for (const c of w.all) await c.kill();
+      await etcd.stop();
+      await fleet.stop();
+      for (const d of w.dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+  return w;
+}
+
+/** Writes nothing: waits until the engines report a create of `service` after the `since`-th recorded event (a rollout under way). */
+export async function waitForCreate(w: HaWorld, service: string, since: number): Promise<void> {
+  await waitFor(
+    `a create of ${service}`,
+    async () =>
+      w.recorder
+        .events()
+        .slice(since)
+        .some((e) => e.action === 'create' && e.service === service),
+    20_000,
+    20,
+  );
 }

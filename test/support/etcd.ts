@@ -4,11 +4,10 @@
 // stop() kills every member and removes the dirs.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { freePort } from '../security/certs.js';
 
 export interface EtcdMember {
   name: string;
@@ -29,17 +28,6 @@ export interface Etcd {
   /** Waits until a member answers /health with a leader. */
   ready(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** TLS for the client URLs: the server pair, and the CA clients must be signed by (etcd --client-cert-auth); `client` is a pair the health check uses. */
