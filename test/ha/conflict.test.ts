@@ -8,7 +8,20 @@
 
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loopService, recordEngineEvents, runFogctl, sleep, startController, tempDir, waitFor, writeManifest, writeNodeManifests, type EventRecorder, type RunningController } from '../e2e/harness.js';
+import {
+  containersOn,
+  loopService,
+  recordEngineEvents,
+  runFogctl,
+  sleep,
+  startController,
+  tempDir,
+  waitFor,
+  writeManifest,
+  writeNodeManifests,
+  type EventRecorder,
+  type RunningController,
+} from '../e2e/harness.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 
 let fleet: Fleet;
@@ -48,7 +61,7 @@ const lines = (c: RunningController): LogLine[] =>
 /** The executor's lines for actions carried out (create, start, remove), in the order they happened. */
 const acted = (ls: LogLine[]) => ls.filter((l) => l.component === 'executor' && l.action !== undefined && !/failed/.test(l.msg ?? ''));
 
-function side(name: string, service: string) {
+function side(name: string, service: string, cluster = 'duel', grace = '10m') {
   const desired = tempDir(`fog-ha-duel-${name}-`);
   const state = tempDir(`fog-ha-duel-${name}-state-`);
   dirs.push(desired, state);
@@ -57,7 +70,7 @@ function side(name: string, service: string) {
     fleet.nodes.map((n) => ({ name: n.name, socket: n.socket })),
   );
   writeManifest(desired, `services/${service}.yaml`, loopService(service, 2));
-  const ctl = startController({ desired, stateDir: state, cluster: 'duel', extra: ['--conflict-grace', '10m'] });
+  const ctl = startController({ desired, stateDir: state, cluster, extra: ['--conflict-grace', grace] });
   ctls.push(ctl);
   return { desired, state, ctl };
 }
@@ -114,5 +127,38 @@ describe('two controllers of one cluster, two folders, the same engines', () => 
     const winners = [a.ctl, b.ctl].filter((c) => !losers.some((l) => l.ctl === c));
     if (winners.length === 0) expect(recorder.events().filter((e) => e.at > lastSeen + 2_000 && (e.action === 'create' || e.action === 'destroy'))).toEqual([]);
     console.log(`[ha] conflict: ${losers.length} controller(s) in conflict; engine events create/destroy: ${recorder.events().filter((e) => e.action === 'create' || e.action === 'destroy').length}`);
+  }, 120_000);
+
+  it('once the other has been silent for the conflict grace period, the controller acts again (and removes what the other left)', async () => {
+    // Another cluster name: what the first test left is foreign to these two and never touched.
+    const a = side('c', 'gamma', 'duel2', '4s');
+    await waitFor('gamma placed', async () => (await a.ctl.status())?.status.services.find((s) => s.name === 'gamma')?.ready === 2, 30_000);
+    const b = side('d', 'delta', 'duel2', '4s');
+    const loser = await waitFor(
+      'a Conflict',
+      async () => {
+        for (const c of [a, b]) if ((await c.ctl.status())?.control?.state === 'conflict') return c;
+        return undefined;
+      },
+      30_000,
+      100,
+    );
+    const winner = loser === a ? b : a;
+    const [mine, theirs] = loser === a ? ['gamma', 'delta'] : ['delta', 'gamma'];
+    await winner.ctl.stop();
+    // Silent for 4 s: the loser acts again: its own service back, the other's containers removed as not desired.
+    const acting = await waitFor('the loser to act again', async () => ((await loser.ctl.status())?.control?.state === 'acting' ? true : undefined), 30_000, 200);
+    expect(acting).toBe(true);
+    await waitFor(
+      `${mine} running and ${theirs} gone`,
+      async () => {
+        const d = await loser.ctl.status();
+        const cs = (await containersOn(fleet.nodes)).filter((c) => c.labels['fog.cluster'] === 'duel2');
+        return d?.status.services.find((s) => s.name === mine)?.ready === 2 && cs.every((c) => c.service === mine) ? true : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(lines(loser.ctl).some((l) => l.component === 'gate' && /conflict over/.test(l.msg ?? ''))).toBe(true);
   }, 120_000);
 });
