@@ -14,7 +14,7 @@ import { identityText, mayBeAlive, type ControllerIdentity } from './identity.js
 export interface ControlView {
   /** This controller's identity (label fog.controller on what it creates). */
   identity: string;
-  /** acting: it applies its plans; standby: elected away (etcd); conflict: another controller acts on the same cluster; blocked: etcd lost or lease not renewed. */
+  /** acting: it applies its plans; standby: not the leader (another leads, etcd does not answer, or the lease was not renewed in time: `reason` says which); conflict: another controller acts on the same cluster. */
   state: 'acting' | 'standby' | 'conflict';
   /** Why it does not act (standby, conflict). */
   reason?: string;
