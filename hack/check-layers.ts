@@ -22,7 +22,7 @@ import ts from 'typescript';
 const ROOT = resolve(process.argv[2] ?? join(dirname(new URL(import.meta.url).pathname), '..'));
 const CORE = ['src/api/', 'src/schedule/', 'src/reconcile/'];
 /** Modules outside the core directories that the core may import: pure, and checked as the core is. */
-const PURE_HELPERS = ['src/manifest/cross.ts', 'src/manifest/errors.ts'];
+const PURE_HELPERS = ['src/manifest/cross.ts', 'src/manifest/errors.ts', 'src/ha/decide.ts'];
 /** Packages and builtins the core may import at run time. None so far. */
 const PURE_PACKAGES: string[] = [];
 

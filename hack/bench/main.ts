@@ -16,6 +16,7 @@ import { benchReconcile } from './reconcile.js';
 import { benchFleet } from './fleet.js';
 import { benchReal } from './real.js';
 import { benchLiveness } from './liveness.js';
+import { benchFailover } from './failover.js';
 
 export type Bench = (opts: { quick: boolean }) => Promise<Record<string, number>>;
 
@@ -24,6 +25,7 @@ export const BENCHES: readonly { name: string; run: Bench }[] = [
   { name: 'fleet', run: benchFleet },
   { name: 'real', run: benchReal },
   { name: 'liveness', run: benchLiveness },
+  { name: 'failover', run: benchFailover },
 ];
 
 /** Open files the hollow fleet and its connections need. */

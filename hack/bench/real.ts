@@ -27,7 +27,7 @@ const GRACE_MS = 3_000;
 const NODES = ['r1', 'r2'];
 const SERVE = ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 1; done"];
 
-function serviceYaml(name: string, body = ''): string {
+export function serviceYaml(name: string, body = ''): string {
   return `apiVersion: fog/v1
 kind: Service
 metadata:

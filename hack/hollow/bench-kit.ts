@@ -78,6 +78,8 @@ export interface ControllerArgs {
   callTimeout?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Extra fogctl run flags, e.g. --ha-etcd. */
+  runFlags?: string[];
 }
 
 /** `fogctl run` as a child, through `sh` so that `ulimit -n` can be raised to the hard limit first. */
@@ -101,6 +103,7 @@ export function startController(a: ControllerArgs, cleanup: Cleanup): Controller
     a.callTimeout ?? '5s',
     '--log-level',
     'warn',
+    ...(a.runFlags ?? []),
   ];
   const startedAt = performance.now();
   const proc = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {

@@ -64,7 +64,9 @@ export type ActionFailureCode =
   | 'name-conflict'
   | 'not-managed'
   | 'not-found'
-  | 'engine-error';
+  | 'engine-error'
+  /** Not carried out: this controller may not act now (standby, lease not renewed, or a conflict with another controller). */
+  | 'fenced';
 
 // ---------------------------------------------------------------------------
 // Notes, one shape per reason code.
@@ -147,6 +149,12 @@ export interface NoteDetail {
   RolloutUndo: { to: number; hash: string };
   /** A revision completed: every replica on it passed its monitor period (event). */
   RevisionComplete: { revision: number; hash: string };
+  /** Another controller of the same cluster created containers on these engines (`at`: when seen); this one does not act until `until`. */
+  Conflict: { others: readonly { identity: string; node: string; container: string; at: number }[]; until: number };
+  /** This controller won the etcd lease (revision `rev`) and acts. */
+  Leading: { identity: string; rev: number };
+  /** This controller stopped acting: it lost (or never had) the etcd lease. */
+  NotLeading: { reason: string };
 }
 
 /** Why a rollout failed. */
@@ -192,6 +200,9 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'ReplicasNotReady',
   'RolloutComplete',
   'ReplicasPending',
+  'Conflict',
+  'Leading',
+  'NotLeading',
   'PolicyRefused',
   'ReplicaUnreachable',
   'UnknownNode',

@@ -307,6 +307,10 @@ export const LABEL = {
   memory: 'fog.memory',
   /** Host ports a container binds, `tcp/1883,udp/5683` (needed for network host, where the engine records none). */
   ports: 'fog.ports',
+  /** The controller that created the container: `host/pid/start` (one actor per cluster, see src/ha). */
+  controller: 'fog.controller',
+  /** With etcd leader election: the revision of the leader's lease key when it was created. */
+  leaseRev: 'fog.lease-rev',
 } as const;
 
 /**

@@ -28,6 +28,17 @@ export interface ExecutorOptions {
   /** Deadline of an image pull, ms. Default 5 minutes. */
   pullTimeoutMs?: number;
   logger?: Logger;
+  /** Who acts (src/ha): asked before every engine call, so that a controller that may no longer act starts none; its labels go on every container it creates. */
+  actor?: Actor;
+  /** Wall-clock ms (the controller's injected Clock), for each action's start in its log line. */
+  wall?: () => number;
+}
+
+export interface Actor {
+  /** Undefined: may act; else why not. */
+  refusal(): string | undefined;
+  /** fog.controller (and fog.lease-rev under etcd election). */
+  labels(): Record<string, string>;
 }
 
 /** Why an action cannot complete: its failure code and whether trying again may help. */
@@ -114,8 +125,14 @@ export class Executor {
     try {
       const engine = this.engines.get(node);
       if (!engine) throw new ActionError('unknown-node', `no engine client for node ${node}`, false);
-      const containerId = await this.perform(engine, action);
-      log?.info({ action: action.type, reason: action.reason }, `${action.type} ${name}`);
+      const startedAt = this.opts.wall?.();
+      const labels = this.opts.actor?.labels();
+      const containerId = await this.perform(engine, action, labels);
+      // The window of each action and the lease revision it ran under: a test (and a person) can check that no two leaders acted at once.
+      log?.info(
+        { action: action.type, reason: action.reason, ...(startedAt !== undefined ? { startedAt } : {}), ...(labels?.[LABEL.leaseRev] ? { leaseRev: Number(labels[LABEL.leaseRev]) } : {}) },
+        `${action.type} ${name}`,
+      );
       return { action, ok: true, ...(containerId ? { containerId } : {}) };
     } catch (err) {
       const f = classify(err);
@@ -124,10 +141,10 @@ export class Executor {
     }
   }
 
-  private perform(engine: Engine, action: Action): Promise<string | undefined> {
+  private perform(engine: Engine, action: Action, labels: Record<string, string> | undefined): Promise<string | undefined> {
     switch (action.type) {
       case 'create':
-        return this.create(engine, action);
+        return this.create(engine, action, labels);
       case 'start':
         return this.owned(
           engine,
@@ -145,9 +162,10 @@ export class Executor {
     }
   }
 
-  private async create(engine: Engine, action: Extract<Action, { type: 'create' }>): Promise<string> {
+  private async create(engine: Engine, action: Extract<Action, { type: 'create' }>, labels: Record<string, string> | undefined): Promise<string> {
     const spec = action.container;
     const body = createBody(spec);
+    if (labels) body.Labels = { ...(body.Labels as Record<string, string>), ...labels };
     let id: string | undefined;
     for (let pulled = false; id === undefined;) {
       try {
@@ -227,6 +245,8 @@ export class Executor {
 
   private async retry<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      const refused = this.opts.actor?.refusal();
+      if (refused !== undefined) throw new ActionError('fenced', `not carried out: ${refused}`, true);
       try {
         return await fn();
       } catch (err) {

@@ -62,7 +62,20 @@ function render(doc: StatusDoc, what: Resource, name: string | undefined, output
           },
         };
   const wide = out === 'wide';
-  return what === 'nodes' ? nodesTable(filtered, wide) : what === 'services' ? servicesTable(filtered, wide) : replicasTable(filtered, wide);
+  return what === 'nodes' ? controlLine(doc) + nodesTable(filtered, wide) : what === 'services' ? controlLine(doc) + servicesTable(filtered, wide) : replicasTable(filtered, wide);
+}
+
+/** The header line of `get nodes`/`get services`: who leads (etcd election), or a conflict. Nothing for a lone controller that acts. */
+export function controlLine(doc: StatusDoc): string {
+  const c = doc.control;
+  if (!c) return '';
+  if (c.state === 'conflict') return `CONFLICT: this controller (${c.identity}) does not act: ${c.reason ?? 'another controller acts on this cluster'}\n`;
+  const e = c.election;
+  if (!e) return '';
+  const leader = e.leader ? `${e.leader.identity}, lease revision ${e.leader.rev}` : 'none';
+  if (c.state === 'acting') return `Controller: LEADER ${c.identity} (lease revision ${e.leader?.rev ?? '?'}, etcd ${e.etcd.join(',')})\n`;
+  if (e.etcdError) return `Controller: STANDBY ${c.identity}, not acting: ${c.reason ?? e.etcdError}\n`;
+  return `Controller: STANDBY ${c.identity}, read-only; leader: ${leader}\n`;
 }
 
 /** `get replicas --all`: what runs on the nodes that is not ours, and whose it is. */

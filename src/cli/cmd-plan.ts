@@ -1,6 +1,7 @@
 // fogctl plan: what the reconcile would do now against the live fleet.
 // Exit 0: nothing to do; 2: something to do; 1: error (like terraform's
-// -detailed-exitcode), so it fits a GitOps pipeline.
+// -detailed-exitcode), so it fits a GitOps pipeline; 3: the running
+// controller reports a Conflict with another controller and does not act.
 
 import type { Command } from 'commander';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
@@ -25,15 +26,14 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
     .option('-o, --output <format>', 'json | yaml')
     .addHelpText(
       'after',
-      '\nExit status: 0 nothing to do, 2 there are actions, 1 error.\nGive the same --allow-* flags as the controller, so that the plan places what it would place.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n',
+      '\nExit status: 0 nothing to do, 2 there are actions, 3 the running controller reports a Conflict (another controller acts on the cluster) and will not act, 1 error.\nGive the same --allow-* flags as the controller, so that the plan places what it would place.\n\nExamples:\n  fogctl plan\n  fogctl plan --desired desired/ -o json\n',
     );
   addPolicyOptions(plan).action(async (flags: PolicyFlags & { desired: string; cluster?: string; server?: string; grace: string; output?: string; stateDir: string }) => {
     const out = parseOutput(flags.output);
     let cluster = flags.cluster;
-    if (cluster === undefined) {
-      const got = await fetchStatus(resolveServer(flags.server), 1_500);
-      cluster = got.ok ? got.doc.cluster : DEFAULT_SETTINGS.cluster;
-    }
+    const running = await fetchStatus(resolveServer(flags.server), 1_500);
+    if (cluster === undefined) cluster = running.ok ? running.doc.cluster : DEFAULT_SETTINGS.cluster;
+    const conflict = running.ok && running.doc.cluster === cluster && running.doc.control?.state === 'conflict' ? running.doc.control : undefined;
     const policy = parsePolicyFlags(flags);
     if (!policy.ok) throw new ExitError(policy.error, 1);
     const doc = await observeOnce({
@@ -61,6 +61,12 @@ export function registerPlan(program: Command, setCode: (c: number) => void): vo
     }
     if (out !== 'json' && out !== 'yaml' && held.length > 0) process.stdout.write(`\nHeld rollouts:\n${held.map((h) => `  ${h}\n`).join('')}`);
     for (const e of doc.desired.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
+    if (conflict) {
+      // Whatever the plan says, the running controller does not act on it while another one acts on the cluster.
+      process.stderr.write(`Conflict: the running controller (${conflict.identity}) does not act: ${conflict.reason ?? 'another controller acts on this cluster'}\n`);
+      setCode(3);
+      return;
+    }
     setCode(actions.length > 0 ? 2 : 0);
   });
 }

@@ -1,7 +1,7 @@
 // fogctl run: the controller.
 
 import type { Command } from 'commander';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { systemClock } from '../runtime/clock.js';
@@ -14,6 +14,11 @@ import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-f
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
 import { durationFlag } from './flags.js';
+import { addHaFlags, parseHaFlags, type HaFlags } from './ha-flags.js';
+import { acquireHostLock } from '../ha/host-lock.js';
+import { identityOf } from '../ha/identity.js';
+import { Elector } from '../ha/elector.js';
+import { ActGate } from '../ha/gate.js';
 
 export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -50,21 +55,37 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       'after',
       '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n',
     );
-  addPolicyOptions(addRunSyncFlags(run)).action(async (flags: RunFlags & PolicyFlags) => {
+  addHaFlags(addPolicyOptions(addRunSyncFlags(run))).action(async (flags: RunFlags & PolicyFlags & HaFlags) => {
     if (!CLUSTER_NAME.test(flags.cluster)) throw new ExitError(`--cluster ${flags.cluster}: must be 1-32 lowercase letters, digits or '-', starting and ending with a letter or digit`, 1);
     const policy = parsePolicyFlags(flags);
     if (!policy.ok) throw new ExitError(policy.error, 1);
     const actionBackoffMax = durationFlag('--action-backoff-max', flags.actionBackoffMax);
     if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
     const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), actionBackoffMax, policy: policy.policy };
+    const ha = parseHaFlags(flags);
     const logger = rootLogger({ level: flags.logLevel });
     const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
-    if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
+    // One controller per state directory on this host: refuse to start next to another (it would take over the socket, and both would act).
+    const me = identityOf(flags.desired, Date.now());
+    const lock = await acquireHostLock(flags.stateDir, { pid: me.pid, start: me.start, desired: flags.desired, cluster: flags.cluster });
+    if (!lock.ok) throw new ExitError(lock.message, 1);
     const heartbeatMs = durationFlag('--heartbeat', flags.heartbeat);
     const heartbeat = heartbeatMs > 0 && { intervalMs: heartbeatMs, timeoutMs: durationFlag('--heartbeat-timeout', flags.heartbeatTimeout) };
     if (heartbeat && heartbeat.timeoutMs <= 0) throw new ExitError(`--heartbeat-timeout ${flags.heartbeatTimeout}: must be more than 0`, 1);
-    const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true, heartbeat });
+    let onLeadership = () => {};
+    const elector = ha.etcd && new Elector({ etcd: ha.etcd.options, cluster: flags.cluster, me, timing: ha.etcd.timing, clock: systemClock, logger, onChange: () => onLeadership() });
+    const gate = new ActGate({ cluster: flags.cluster, me, clock: systemClock, logger, conflictGraceMs: ha.conflictGraceMs, ...(elector ? { elector } : {}) });
+    const actor = {
+      refusal: () => {
+        const v = gate.verdict();
+        return v.act ? undefined : v.why;
+      },
+      labels: () => gate.labels(),
+    };
+    const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true, heartbeat, actor });
     const controller = new Controller({
+      gate,
       desiredDir: flags.desired,
       settings,
       fleet,
@@ -76,7 +97,8 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
-    if (sync) controller.extraStatus = () => ({ sync: sync.status() });
+    controller.extraStatus = () => ({ ...(sync ? { sync: sync.status() } : {}), control: gate.view() });
+    onLeadership = () => controller.reconsider('leadership changed');
     const server = await serveStatus(
       listen,
       () => controller.statusDoc(),
@@ -84,8 +106,21 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       (service, cmd) => controller.command(service, cmd),
     );
     const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
-    logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`, dashboard }, 'controller started');
+    // Only the socket this process made is removed when it stops (compared by inode).
+    const socketIno = 'socket' in listen ? statSync(listen.socket).ino : undefined;
+    logger.info(
+      {
+        desired: flags.desired,
+        cluster: flags.cluster,
+        identity: gate.identity,
+        status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`,
+        dashboard,
+        etcd: ha.etcd?.options.endpoints,
+      },
+      'controller started',
+    );
     controller.start();
+    elector?.start();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'stopping; containers are left running');
@@ -96,8 +131,10 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     });
     await sync?.stop();
     await controller.stop();
+    await elector?.stop();
     await new Promise<void>((r) => server.close(() => r()));
-    if ('socket' in listen) rmSync(listen.socket, { force: true });
+    if ('socket' in listen && socketIno !== undefined && statSync(listen.socket, { throwIfNoEntry: false })?.ino === socketIno) rmSync(listen.socket, { force: true });
+    await lock.release();
     logger.flush?.();
     setCode(0);
   });

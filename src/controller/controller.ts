@@ -21,6 +21,13 @@ import type { ActionFailure, CountedEvent, StatusDoc } from '../status/doc.js';
 import type { FleetPort } from './fleet.js';
 import { summarizeNode, summarizeService } from './summary.js';
 import { watchDesired, type Watch } from './watch.js';
+import type { ActVerdict } from '../ha/decide.js';
+
+/** One actor per cluster (src/ha/gate.ts): told every observation, asked before a plan is applied. */
+export interface ControllerGate {
+  observe(observed: ObservedState, now: number): StatusEvent[];
+  verdict(): ActVerdict;
+}
 
 export interface ControllerOptions {
   desiredDir: string;
@@ -44,6 +51,8 @@ export interface ControllerOptions {
   commit?: () => string | undefined;
   /** A rollout book to start from without a state directory (`fogctl plan` reads a controller's, read-only). */
   rollouts?: RolloutBook;
+  /** Whether this controller may act now (leader election, conflicts); absent: always. */
+  gate?: ControllerGate;
 }
 
 const EVENT_RING = 200;
@@ -167,6 +176,14 @@ export class Controller {
     this.wake?.();
   }
 
+  /** Something outside the inputs changed whether this controller may act (leadership won or lost): look at the whole world again now. */
+  reconsider(why: string): void {
+    this.log.info({ why }, 'looking again');
+    this.lastInputs = undefined;
+    this.resyncDue = true;
+    this.wake?.();
+  }
+
   markNode(node: string): void {
     this.nodesDue.add(node);
     this.wake?.();
@@ -278,6 +295,7 @@ export class Controller {
     const observed: ObservedState = await this.opts.fleet.observe(full ? undefined : due);
     const desired: DesiredState = { nodes: snap.nodes, services: snap.services, settings: this.opts.settings };
     const now = clock.now();
+    if (this.opts.gate) this.recordEvents(this.opts.gate.observe(observed, now));
     this.latestNodes = observed.nodes;
     if (this.unchangedSince(snap.generation, observed, now)) {
       this.skipped++;
@@ -321,8 +339,12 @@ export class Controller {
       this.log.info({ action: a.type, service: a.service, node: a.node, slot: a.slot, reason: a.reason }, noteText(a.note, now));
     }
     let failed = false;
-    if (actions.length > 0 && !this.opts.dryRun) {
-      const results = await this.opts.fleet.execute(actions);
+    const verdict = actions.length > 0 && !this.opts.dryRun ? this.opts.gate?.verdict() : undefined;
+    const blocked = verdict !== undefined && !verdict.act;
+    if (blocked) this.log.info({ actions: actions.length }, `not acting: ${verdict.why}`);
+    if (actions.length > 0 && !this.opts.dryRun && !blocked) {
+      // An action the gate refused mid-way (fenced) is no failure of the action: it is planned again when this controller may act.
+      const results = (await this.opts.fleet.execute(actions)).filter((r) => r.ok || r.code !== 'fenced');
       this.history = recordOutcomes(this.history, results, clock.now());
       for (const r of results) {
         if (r.ok) continue;
@@ -337,7 +359,8 @@ export class Controller {
     // back-off and delays are the reconcile's requeueAt; otherwise only the
     // resync interval.
     const busy = actions.length > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
-    this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed, busy };
+    // A blocked plan is looked at again every pass (never skipped as unchanged): acting may become allowed.
+    this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed || blocked, busy };
     this.scheduleNext(now, requeueAt, busy);
   }
 

@@ -5,7 +5,7 @@
 // onChange as soon as it is lost, and again when it answers.
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
-import { Executor } from '../apply/executor.js';
+import { Executor, type Actor } from '../apply/executor.js';
 import type { Engine } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
@@ -26,6 +26,8 @@ export interface EngineFleetOptions {
   retries?: number;
   /** The heartbeat (only with watchEvents): each engine pinged once per intervalMs, lost after `misses` pings in a row get no answer within timeoutMs. false: none. */
   heartbeat?: Partial<{ intervalMs: number; timeoutMs: number; misses: number }> | false;
+  /** Who acts: asked before every engine call of an action (src/ha). */
+  actor?: Actor;
 }
 
 interface Member {
@@ -91,6 +93,8 @@ class EngineFleet implements FleetPort {
         callTimeoutMs: this.opts.callTimeoutMs,
         retries: this.opts.retries ?? 2,
         logger: this.opts.logger,
+        ...(this.opts.actor ? { actor: this.opts.actor } : {}),
+        wall: this.opts.clock.wall,
       });
     }
   }

@@ -5,6 +5,7 @@
 
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command, CommandResult } from '../reconcile/index.js';
@@ -66,6 +67,10 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: `no such endpoint ${url.pathname}; try /v1/status` }));
   });
+  // A socket someone still answers on is theirs: never unlinked from under a running controller.
+  if ('socket' in listen && (await answers(listen.socket))) {
+    throw new Error(`--listen ${listen.socket}: another process (a running fogctl run?) answers on this socket; stop it, or listen elsewhere`);
+  }
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     if ('socket' in listen) {
@@ -125,5 +130,16 @@ function handleControl(req: IncomingMessage, res: ServerResponse, control: Contr
     const r = control(service!, cmd);
     if (r.ok) reply(200, { ok: true, service, command: kind, phase: r.entry.phase, ...(r.entry.pinned !== undefined ? { pinned: r.entry.pinned } : {}) });
     else reply(409, { error: r.message });
+  });
+}
+
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection({ path: socket });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
   });
 }

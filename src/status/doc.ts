@@ -2,6 +2,7 @@
 // each read. Every note is shown with its words (status/text.ts) as seen at
 // that moment, beside the structured note itself for machines.
 
+import type { ControlView } from '../ha/gate.js';
 import type { Note } from '../api/notes.js';
 import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, RolloutBook, RolloutPhase, ServiceStatus, Status, StatusEvent } from '../api/types.js';
 import { explainUnschedulable, failureText, isoUtc, noteText, type UnschedulableText } from './text.js';
@@ -88,6 +89,8 @@ export interface StatusDoc {
   /** Each service's revisions (`fogctl rollout history`): no env, only what identifies a revision. */
   rollouts?: Record<string, RolloutView>;
   sync?: unknown;
+  /** Whether this controller acts: leader election, conflicts (src/ha). */
+  control?: ControlView;
 }
 
 export interface RevisionView {

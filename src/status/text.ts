@@ -261,6 +261,12 @@ export function noteText(n: Note, now: number): string {
       return `rollout of revision ${n.revision} resumed (fogctl rollout resume)`;
     case 'RevisionComplete':
       return `revision ${n.revision} (${n.hash}) complete: every replica passed its monitor period`;
+    case 'Conflict':
+      return `another controller of this cluster acts on the same engines (${n.others.map((o) => `${o.identity} created ${o.container} on ${o.node} ${ago(o.at, now)}`).join('; ')}): not acting until it has been silent, ${within(n.until, now)}`;
+    case 'Leading':
+      return `${n.identity} leads (etcd lease revision ${n.rev}) and acts`;
+    case 'NotLeading':
+      return `not acting: ${n.reason}`;
   }
 }
 

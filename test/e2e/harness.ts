@@ -220,6 +220,10 @@ export interface EngineEventRecord {
   id: string;
   name: string;
   service?: string;
+  /** The labels of the container (Docker puts them in every container event's attributes). */
+  labels?: Record<string, string>;
+  /** The engine's own time of the event, ms since the epoch (from timeNano). */
+  engineTime?: number;
   /** Date.now() when the test heard it. */
   at: number;
 }
@@ -244,7 +248,7 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (!line) continue;
-        const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+        const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
         const attrs = e.Actor?.Attributes ?? {};
         got.push({
           node: n.name,
@@ -252,6 +256,8 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
           id: e.Actor?.ID ?? '',
           name: attrs.name ?? '',
           ...(attrs['fog.service'] ? { service: attrs['fog.service'] } : {}),
+          labels: attrs,
+          ...(e.timeNano ? { engineTime: e.timeNano / 1e6 } : {}),
           at: Date.now(),
         });
       }

@@ -51,7 +51,12 @@ export async function makeCa(dir: string, name: string): Promise<Ca> {
 }
 
 /** `prefix-cert.pem` and `prefix-key.pem` in `dir`, signed by `ca`. */
-export async function issue(ca: Ca, dir: string, prefix: string, opts: { cn: string; san?: string; usage: 'serverAuth' | 'clientAuth' }): Promise<{ cert: string; key: string }> {
+export async function issue(
+  ca: Ca,
+  dir: string,
+  prefix: string,
+  opts: { cn: string; san?: string; usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth' },
+): Promise<{ cert: string; key: string }> {
   mkdirSync(dir, { recursive: true });
   const out = { cert: join(dir, `${prefix}-cert.pem`), key: join(dir, `${prefix}-key.pem`) };
   const csr = join(dir, `${prefix}.csr`);
