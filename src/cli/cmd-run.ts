@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS } from '../api/types.js';
 import { systemClock } from '../runtime/clock.js';
 import { Controller } from '../controller/controller.js';
 import { createEngineFleet } from '../controller/engine-fleet.js';
-import { rootLogger } from '../runtime/logger.js';
+import { checkLogFlags, rootLogger } from '../runtime/logger.js';
 import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
 import { parseListen, serveStatus } from '../controller/status-server.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
@@ -29,6 +29,7 @@ interface RunFlags {
   heartbeatTimeout: string;
   actionBackoffMax: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
@@ -45,7 +46,8 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
-    .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
+    .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
       'after',
       '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n',
@@ -57,7 +59,9 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     const actionBackoffMax = durationFlag('--action-backoff-max', flags.actionBackoffMax);
     if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
     const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), actionBackoffMax, policy: policy.policy };
-    const logger = rootLogger({ level: flags.logLevel });
+    const logFlags = checkLogFlags(flags.logLevel, flags.logFormat);
+    if (logFlags) throw new ExitError(logFlags, 1);
+    const logger = rootLogger({ level: flags.logLevel, format: flags.logFormat });
     const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
     if ('socket' in listen) mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
     const heartbeatMs = durationFlag('--heartbeat', flags.heartbeat);

@@ -9,6 +9,7 @@ import { registerPlan } from './cmd-plan.js';
 import { registerRun } from './cmd-run.js';
 import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
+import { registerVersion } from './cmd-version.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('fogctl').description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.').exitOverride().showHelpAfterError();
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   registerPlan(program, setCode);
   registerSync(program, setCode);
   registerDashboard(program, setCode);
+  registerVersion(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;
