@@ -10,6 +10,9 @@ import { createEngineFleet } from '../controller/engine-fleet.js';
 import { checkLogFlags, rootLogger } from '../runtime/logger.js';
 import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
 import { parseListen, serveStatus } from '../controller/status-server.js';
+import { ControllerMetrics, metricsRoute } from '../controller/metrics.js';
+import { EventStreams } from '../controller/events-api.js';
+import { buildInfo } from './cmd-version.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
@@ -67,7 +70,16 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     const heartbeatMs = durationFlag('--heartbeat', flags.heartbeat);
     const heartbeat = heartbeatMs > 0 && { intervalMs: heartbeatMs, timeoutMs: durationFlag('--heartbeat-timeout', flags.heartbeatTimeout) };
     if (heartbeat && heartbeat.timeoutMs <= 0) throw new ExitError(`--heartbeat-timeout ${flags.heartbeatTimeout}: must be more than 0`, 1);
-    const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true, heartbeat });
+    const metrics = new ControllerMetrics(buildInfo());
+    const fleet = createEngineFleet({
+      clock: systemClock,
+      logger,
+      callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout),
+      cluster: flags.cluster,
+      watchEvents: true,
+      heartbeat,
+      onEngineCall: metrics.engineCall,
+    });
     const controller = new Controller({
       desiredDir: flags.desired,
       settings,
@@ -75,14 +87,18 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       clock: systemClock,
       logger,
       resyncMs: flags.resync === 'auto' ? undefined : durationFlag('--resync', flags.resync),
+      metrics,
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
     if (sync) controller.extraStatus = () => ({ sync: sync.status() });
+    // Beside the status document: GET /metrics (Prometheus) and /v1/events (fogctl events).
+    const events = new EventStreams({ events: () => controller.eventList(), onStatus: (cb) => controller.onStatus(cb) });
     const server = await serveStatus(
       listen,
       () => controller.statusDoc(),
       (cb) => controller.onStatus(cb),
+      [metricsRoute(metrics, () => controller.statusDoc()), (req, res, url) => events.handle(req, res, url)],
     );
     const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
     logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`, dashboard }, 'controller started');
@@ -97,6 +113,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     });
     await sync?.stop();
     await controller.stop();
+    events.close();
     await new Promise<void>((r) => server.close(() => r()));
     if ('socket' in listen) rmSync(listen.socket, { force: true });
     logger.flush?.();

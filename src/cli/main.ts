@@ -10,6 +10,7 @@ import { registerRun } from './cmd-run.js';
 import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
 import { registerVersion } from './cmd-version.js';
+import { registerEvents } from './cmd-events.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('fogctl').description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.').exitOverride().showHelpAfterError();
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSync(program, setCode);
   registerDashboard(program, setCode);
   registerVersion(program, setCode);
+  registerEvents(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;

@@ -20,6 +20,8 @@ import type { ActionFailure, CountedEvent, StatusDoc } from '../status/doc.js';
 import type { FleetPort } from './fleet.js';
 import { summarizeNode, summarizeService } from './summary.js';
 import { watchDesired, type Watch } from './watch.js';
+import type { PassMetrics } from './metrics.js';
+import type { EventList } from './events-api.js';
 
 export interface ControllerOptions {
   desiredDir: string;
@@ -37,6 +39,8 @@ export interface ControllerOptions {
   removalConfirmMs?: number;
   /** Compute and report, never apply. */
   dryRun?: boolean;
+  /** Told about every pass and every action's result (Prometheus metrics). */
+  metrics?: PassMetrics;
 }
 
 const EVENT_RING = 200;
@@ -139,11 +143,14 @@ export class Controller {
     while (!this.stopped) {
       await this.waitForWork();
       if (this.stopped) break;
+      const t0 = this.opts.clock.now();
       try {
-        await this.pass();
+        const outcome = await this.pass();
+        this.opts.metrics?.pass((this.opts.clock.now() - t0) / 1000, outcome);
       } catch (err) {
         // A pass must never kill the controller; the next trigger retries.
         this.log.error({ err }, 'reconcile pass failed; retrying on the next trigger');
+        this.opts.metrics?.pass((this.opts.clock.now() - t0) / 1000, 'failed');
         this.requeue(this.opts.requeueMs ?? 1_000);
       }
       for (const cb of this.statusListeners) cb();
@@ -206,7 +213,7 @@ export class Controller {
     });
   }
 
-  private async pass(): Promise<void> {
+  private async pass(): Promise<'run' | 'skipped'> {
     const clock = this.opts.clock;
     const full = this.resyncDue;
     if (full) {
@@ -247,7 +254,7 @@ export class Controller {
       this.passes++;
       this.lastPassAt = now;
       this.scheduleNext(now, this.lastInputs?.requeueAt, this.lastInputs?.busy ?? false);
-      return;
+      return 'skipped';
     }
     if (reloadDesired) {
       const wanted = new Map(snap.services.map((s) => [s.metadata.name, s.spec.mode === 'global' ? 1 : s.spec.replicas]));
@@ -267,6 +274,7 @@ export class Controller {
     let failed = false;
     if (actions.length > 0 && !this.opts.dryRun) {
       const results = await this.opts.fleet.execute(actions);
+      this.opts.metrics?.actions(results);
       this.history = recordOutcomes(this.history, results, clock.now());
       for (const r of results) {
         if (r.ok) continue;
@@ -283,6 +291,7 @@ export class Controller {
     const busy = actions.length > 0 || status.nodes.some((n) => !n.reachable) || status.services.some((s) => s.ready < s.desired || s.upToDate < s.desired);
     this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed, busy };
     this.scheduleNext(now, requeueAt, busy);
+    return 'run';
   }
 
   /** The latest failure of each slot's actions, for describe. */
@@ -330,6 +339,12 @@ export class Controller {
       } else next.push(e);
     }
     this.events = next.slice(-EVENT_RING);
+  }
+
+  /** The events alone (`fogctl events`), without building the whole status document. */
+  eventList(): EventList {
+    const now = this.opts.clock.now();
+    return { apiVersion: 'fog/v1', kind: 'EventList', clock: { now, wall: this.opts.clock.wall() }, events: this.events.map((e) => showEvent(e, now)) };
   }
 
   statusDoc(): StatusDoc {

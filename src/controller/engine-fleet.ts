@@ -6,7 +6,7 @@
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor } from '../apply/executor.js';
-import type { Engine } from '../docker/engine.js';
+import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
 import type { Clock } from '../runtime/clock.js';
@@ -26,6 +26,8 @@ export interface EngineFleetOptions {
   retries?: number;
   /** The heartbeat (only with watchEvents): each engine pinged once per intervalMs, lost after `misses` pings in a row get no answer within timeoutMs. false: none. */
   heartbeat?: Partial<{ intervalMs: number; timeoutMs: number; misses: number }> | false;
+  /** Told when each engine call ends (metrics). */
+  onEngineCall?: (node: string, seconds: number, error?: EngineErrorKind) => void;
 }
 
 interface Member {
@@ -66,7 +68,12 @@ class EngineFleet implements FleetPort {
     }
     for (const [name, n] of wanted) {
       if (this.members.has(name)) continue;
-      const observer = new NodeObserver(n, { now: this.opts.clock.now, callTimeoutMs: this.opts.callTimeoutMs, logger: this.opts.logger });
+      const observer = new NodeObserver(n, {
+        now: this.opts.clock.now,
+        callTimeoutMs: this.opts.callTimeoutMs,
+        logger: this.opts.logger,
+        ...(this.opts.onEngineCall ? { onEngineCall: this.opts.onEngineCall } : {}),
+      });
       if (this.opts.watchEvents) observer.watch((node) => this.listeners.forEach((l) => l(node)));
       const engine = observer.engine;
       const beat: HeartbeatMember | undefined = engine && {

@@ -4,12 +4,15 @@
 // dashboard (status/dashboard/).
 
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import type { StatusDoc } from '../status/doc.js';
 import { loopbackHost, serveAsset, StatusStreams } from '../status/dashboard/serve.js';
 
 export type Listen = { socket: string } | { host: string; port: number };
+
+/** More read-only endpoints on the same listener (metrics, events): each answers its own paths and returns true, or false to pass. */
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 export function parseListen(value: string): Listen {
   const m = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d{1,5})$/.exec(value);
@@ -21,7 +24,7 @@ export function parseListen(value: string): Listen {
 }
 
 /** `onStatus`: told after each controller pass, so that streams push at once (without it they look every second). */
-export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void): Promise<Server> {
+export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void, routes: readonly Route[] = []): Promise<Server> {
   const streams = new StatusStreams(onStatus ? { doc, onStatus } : { doc });
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -36,6 +39,7 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
       return;
     }
     if (serveAsset(req, res, url.pathname) || streams.handle(req, res, url)) return;
+    if (routes.some((route) => route(req, res, url))) return;
     if (url.pathname === '/v1/status' || url.pathname === '/') {
       const body = JSON.stringify(doc());
       res.writeHead(200, { 'content-type': 'application/json' });

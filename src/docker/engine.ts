@@ -43,6 +43,8 @@ export interface EngineOptions {
   callTimeoutMs: number;
   /** Deadline of an image pull, ms. Default 5 minutes. */
   pullTimeoutMs?: number;
+  /** Told when each call ends (metrics): its duration and, when it failed, how. 4xx answers count as answers, not errors. */
+  onCall?: (node: string, seconds: number, error?: EngineErrorKind) => void;
 }
 
 /** The container fields of GET /containers/json that we read. */
@@ -407,6 +409,8 @@ export class Engine {
   /** A call with its deadline: one timer, cleared on the answer. A GET that failed on a kept-alive connection the engine had closed meanwhile is sent once more, on a new one. */
   private call<T>(spec: CallSpec & { raw?: boolean }, retried = false): Promise<T> {
     const timeoutMs = spec.timeoutMs ?? this.opts.callTimeoutMs;
+    const onCall = retried ? undefined : this.opts.onCall;
+    const t0 = onCall && performance.now();
     return new Promise<T>((resolve, reject) => {
       const req = this.send(spec);
       let done = false;
@@ -414,6 +418,10 @@ export class Engine {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        if (onCall) {
+          const kind = err === undefined ? undefined : err instanceof EngineError ? err.kind : 'connection';
+          onCall(this.node, (performance.now() - t0!) / 1000, kind === 'http' && (err as EngineError).status! < 500 ? undefined : kind);
+        }
         if (err === undefined) return resolve(value as T);
         const code = (err as { code?: string }).code;
         if (!retried && spec.method === 'GET' && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) return resolve(this.call<T>({ ...spec, own: true }, true));
