@@ -11,6 +11,7 @@ import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
 import { registerVersion } from './cmd-version.js';
 import { registerEvents } from './cmd-events.js';
+import { registerLogs } from './cmd-logs.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('fogctl').description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.').exitOverride().showHelpAfterError();
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDashboard(program, setCode);
   registerVersion(program, setCode);
   registerEvents(program, setCode);
+  registerLogs(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;

@@ -71,7 +71,7 @@ export interface EngineContainer {
     Health?: { Status: string } | null;
   };
   RestartCount: number;
-  Config: { Image: string; Labels?: Record<string, string> | null; ExposedPorts?: Record<string, unknown> | null };
+  Config: { Image: string; Labels?: Record<string, string> | null; ExposedPorts?: Record<string, unknown> | null; Tty?: boolean };
   HostConfig: {
     NanoCpus?: number;
     Memory?: number;
@@ -266,6 +266,40 @@ export class Engine {
   /** The same list unparsed (JSON of EngineContainerSummary[]): a caller can compare it with the last one before paying for parsing. */
   listContainersText(): Promise<string> {
     return this.call({ method: 'GET', path: '/containers/json', query: { all: true }, ok: [200], raw: true });
+  }
+
+  /** Containers (running or not) carrying every one of `labels` (`key=value`). */
+  listContainersLabelled(labels: readonly string[]): Promise<EngineContainerSummary[]> {
+    return this.call({ method: 'GET', path: '/containers/json', query: { all: true, filters: JSON.stringify({ label: labels }) }, ok: [200] });
+  }
+
+  /**
+   * GET /containers/{id}/logs with timestamps, on a connection of its own:
+   * resolves with the response once the engine answers (within the call
+   * deadline); the body is Docker's multiplexed stream (or raw for a TTY
+   * container) and, with `follow`, stays open until the container stops or
+   * the caller destroys it.
+   */
+  containerLogs(id: string, o: { follow: boolean; since?: number; tail?: number }): Promise<IncomingMessage> {
+    const timeoutMs = this.opts.callTimeoutMs;
+    const query: Record<string, string | number | boolean> = { stdout: true, stderr: true, timestamps: true, follow: o.follow, tail: o.tail ?? 'all' };
+    if (o.since !== undefined) query.since = o.since;
+    return new Promise((resolve, reject) => {
+      const req = this.send({ method: 'GET', path: `/containers/${encodeURIComponent(id)}/logs`, query, ok: [200], own: true });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new EngineError('timeout', `no answer from the logs of ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(toEngineError(err));
+      });
+      req.on('response', (res) => {
+        clearTimeout(timer);
+        if (res.statusCode === 200) return resolve(res);
+        readBody(res, (text) => reject(httpError(res.statusCode ?? 0, res.headers['content-type'], text)));
+      });
+    });
   }
 
   listImages(): Promise<EngineImage[]> {
