@@ -13,17 +13,23 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-/** A --log-level or --log-format value, checked: the error names the flag and the values it takes. */
+/** The --log-level and --log-format values (or FOG_LOG_LEVEL / FOG_LOG_FORMAT), checked: the error names the flag and the values it takes. */
 export function checkLogFlags(level: string | undefined, format: string | undefined): string | undefined {
-  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) return `--log-level ${level}: must be one of ${LOG_LEVELS.join(', ')}`;
-  if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) return `--log-format ${format}: must be one of ${LOG_FORMATS.join(', ')}`;
+  const lv = level ?? env('FOG_LOG_LEVEL');
+  const fm = format ?? env('FOG_LOG_FORMAT');
+  const from = (flag: string, envName: string, given: string | undefined) => (given !== undefined ? flag : envName);
+  if (lv !== undefined && !(LOG_LEVELS as readonly string[]).includes(lv)) return `${from('--log-level', 'FOG_LOG_LEVEL', level)} ${lv}: must be one of ${LOG_LEVELS.join(', ')}`;
+  if (fm !== undefined && !(LOG_FORMATS as readonly string[]).includes(fm)) return `${from('--log-format', 'FOG_LOG_FORMAT', format)} ${fm}: must be one of ${LOG_FORMATS.join(', ')}`;
   return undefined;
 }
 
+/** An environment variable; set but empty counts as not set. */
+const env = (name: string) => process.env[name] || undefined;
+
 /** pretty: false/true forces JSON/readable; undefined follows `format`, then FOG_LOG_FORMAT, then whether stderr is a terminal. */
 export function rootLogger(opts: { level?: string; pretty?: boolean; format?: string; destination?: number } = {}): Logger {
-  const level = opts.level ?? process.env.FOG_LOG_LEVEL ?? 'info';
-  const format = opts.format ?? process.env.FOG_LOG_FORMAT ?? 'auto';
+  const level = opts.level ?? env('FOG_LOG_LEVEL') ?? 'info';
+  const format = opts.format ?? env('FOG_LOG_FORMAT') ?? 'auto';
   const readable = opts.pretty ?? (format === 'pretty' || (format !== 'json' && process.stderr.isTTY === true));
   const base = { level, base: { pid: process.pid }, redact: { paths: ['*.env', '*.*.env', 'env', '*.value'], censor: '[redacted]' } };
   if (readable) {
