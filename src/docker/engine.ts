@@ -125,8 +125,15 @@ interface CallSpec {
 
 /** Connections kept open per engine for short calls; the observer and the executor share them. */
 const POOL_SOCKETS = 4;
-/** An idle kept-alive connection is closed after this long (dockerd keeps idle connections open). */
-const POOL_IDLE_MS = 30_000;
+/**
+ * An idle pooled connection is closed after this long. The pool is for
+ * bursts (a pass's list and inspects, the executor's calls); between them an
+ * idle engine keeps only its event stream and its heartbeat line, instead of
+ * up to 4 more kept-alive sockets each (at 1,000 engines, thousands of
+ * sockets and their buffers for nothing). The resync lists a node every
+ * interval (spread), so a steady fleet reconnects once per node per resync.
+ */
+const POOL_IDLE_MS = 3_000;
 
 /** Where requests go: unix socket or host/port, http or https with the client certificate. */
 interface Transport {

@@ -5,7 +5,7 @@
 // actions are logged by name only, and the redact paths are a second net.
 
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 
 export type { Logger };
 
@@ -34,6 +34,8 @@ export function rootLogger(opts: { level?: string; pretty?: boolean; format?: st
   const base = { level, base: { pid: process.pid }, redact: { paths: ['*.env', '*.*.env', 'env', '*.value'], censor: '[redacted]' } };
   if (readable) {
     // In this thread, synchronously (no transport worker: its own heap was ~10 MB of RSS).
+    // Loaded only for a terminal: a service logging JSON never pays for it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     const stream = pretty({
       destination: opts.destination ?? 2,
       sync: true,
