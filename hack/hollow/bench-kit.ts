@@ -3,7 +3,7 @@
 // medians, and a clean-up list that runs even when a benchmark fails.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fetchStatus } from '../../src/controller/status-client.js';
 import type { StatusDoc } from '../../src/status/doc.js';
@@ -116,7 +116,10 @@ export function startController(a: ControllerArgs, cleanup: Cleanup): Controller
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // FOG_BENCH_LOG=FILE: every controller's output is appended there too (to see what happened after the fact).
+  const logFile = process.env.FOG_BENCH_LOG;
   const keep = (d: Buffer) => {
+    if (logFile) appendFileSync(logFile, d);
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };

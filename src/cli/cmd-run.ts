@@ -13,6 +13,7 @@ import { parseListen, serveStatus } from '../controller/status-server.js';
 import { ControllerMetrics, metricsRoute } from '../controller/metrics.js';
 import { EventStreams } from '../controller/events-api.js';
 import { buildInfo } from './cmd-version.js';
+import { startHeapTrim } from '../runtime/heap.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
@@ -103,6 +104,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
     logger.info({ desired: flags.desired, cluster: flags.cluster, status: 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`, dashboard }, 'controller started');
     controller.start();
+    const stopHeapTrim = startHeapTrim();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'stopping; containers are left running');
@@ -111,6 +113,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+    stopHeapTrim();
     await sync?.stop();
     await controller.stop();
     events.close();

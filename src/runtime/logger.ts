@@ -6,6 +6,7 @@
 
 import { pino, type Logger } from 'pino';
 import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -35,7 +36,7 @@ export function rootLogger(opts: { level?: string; pretty?: boolean; format?: st
   if (readable) {
     // In this thread, synchronously (no transport worker: its own heap was ~10 MB of RSS).
     // Loaded only for a terminal: a service logging JSON never pays for it.
-    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     const stream = pretty({
       destination: opts.destination ?? 2,
       sync: true,
