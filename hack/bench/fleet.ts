@@ -17,6 +17,10 @@
 //   fleet.partition_to_notready_ms  a node black-holed (accepts, never answers, open connections go silent) → the
 //                               controller's `node lost` line (heartbeat: 1 s interval, 750 ms deadline, 2 misses), median of 5 (7)
 //   fleet.heartbeat_pings_per_s heartbeat pings the hollow engines answered while idle (not in idle_calls_per_s)
+//   fleet.idle_sockets_per_node the controller's open sockets while idle (/proc/PID/fd, median of the 1 s samples) per node
+//   fleet.startup_ms            process start → first pass done (status API: passes >= 1), a fresh controller on the
+//                               converged fleet (a gateway restarting its service), median of 3 (--quick) or 5
+//   fleet.compiled              1 when the controller ran from the compiled build (dist/), 0 through tsx (FOG_BENCH_FOGCTL=source)
 //
 // Timings of single containers are taken from the hollow engines' own event
 // feed (in this process), not from the controller. FOG_BENCH_NODES and
@@ -178,7 +182,11 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     const windows = quick ? 3 : 6;
     const cpu: number[] = [];
     const rss: number[] = [];
-    const sampleRss = setInterval(() => rss.push(live.rssMb()), 1_000);
+    const sockets: number[] = [];
+    const sampleRss = setInterval(() => {
+      rss.push(live.rssMb());
+      sockets.push(live.sockets());
+    }, 1_000);
     const calls0 = fleet.calls();
     const before = await live.status();
     try {
@@ -189,6 +197,7 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     const after = await live.status();
     out['fleet.rss_mb'] = round(median(rss));
     out['fleet.rss_mb_max'] = round(Math.max(...rss));
+    out['fleet.idle_sockets_per_node'] = round(median(sockets) / count, 2);
     out['fleet.idle_cpu_pct'] = round(median(cpu), 2);
     out['fleet.idle_cpu_pct_max'] = round(Math.max(...cpu), 2);
     out['fleet.idle_window_s'] = (windows * RESYNC_MS) / 1000;
@@ -276,6 +285,25 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     }
     out['fleet.clean_stop_replaced_after_grace_ms_p50'] = round(median(lost));
     out['fleet.rss_mb_end'] = round(live.rssMb());
+
+    // Startup: a fresh controller on the converged fleet, from process start to its first pass done.
+    await live.stop();
+    const startups: number[] = [];
+    for (let k = 0; k < (quick ? 3 : 5); k++) {
+      const c = startController({ desired, stateDir: join(dir, `st${k}`), grace: `${GRACE_MS / 1000}s`, resync: 'auto', nodeFlags }, cleanup);
+      let done: number | undefined;
+      while (done === undefined && performance.now() - c.startedAt < 120_000) {
+        if (c.proc.exitCode !== null) throw new Error(`the controller exited with ${c.proc.exitCode}:\n${c.logs().slice(-3000)}`);
+        const doc = await c.status(1_000).catch(() => undefined);
+        if (doc && doc.passes >= 1) done = performance.now();
+        else await sleep(10);
+      }
+      startups.push((done ?? Number.NaN) - c.startedAt);
+      await c.stop();
+    }
+    log(`start → first pass done: ${startups.map(Math.round).join(', ')} ms`);
+    out['fleet.startup_ms'] = round(median(startups), 0);
+    out['fleet.compiled'] = process.env.FOG_BENCH_FOGCTL === 'source' ? 0 : 1;
     return out;
   } finally {
     await cleanup.run();

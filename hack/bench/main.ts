@@ -54,6 +54,11 @@ async function main(argv: string[]): Promise<void> {
   const only = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--out');
   const limit = openFileLimit();
   if (limit < WANT_FILES) process.stderr.write(`bench: open-file limit ${limit} (wanted ${WANT_FILES}); 1,000 hollow nodes may fail to start\n`);
+  // The controller runs from the compiled build (dist/), as installed: build it from this tree first.
+  if (process.env.FOG_BENCH_FOGCTL !== 'source') {
+    const built = spawnSync(process.execPath, [fileURLToPath(new URL('../build.mjs', import.meta.url))], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('bench: npm run build failed; the benchmarks run the compiled controller');
+  }
   const results: Record<string, number> = {};
   for (const b of BENCHES) {
     if (only.length > 0 && !only.includes(b.name)) continue;

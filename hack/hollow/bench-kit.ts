@@ -3,13 +3,18 @@
 // medians, and a clean-up list that runs even when a benchmark fails.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fetchStatus } from '../../src/controller/status-client.js';
 import type { StatusDoc } from '../../src/status/doc.js';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
-const FOGCTL = join(ROOT, 'src/cli/fogctl.mjs');
+/**
+ * The controller the benchmarks run: the compiled build (dist/, made by
+ * `npm run build`; hack/bench/main.ts builds it first), as a gateway runs it.
+ * FOG_BENCH_FOGCTL=source runs the TypeScript through tsx instead, for comparison.
+ */
+export const FOGCTL = process.env.FOG_BENCH_FOGCTL === 'source' ? join(ROOT, 'src/cli/fogctl.mjs') : join(ROOT, 'dist/cli/bin.js');
 /** USER_HZ: /proc/PID/stat counts CPU time in these ticks (100 on Linux everywhere we run). */
 const CLK_TCK = 100;
 
@@ -67,6 +72,8 @@ export interface ControllerProc {
   rssMb(): number;
   /** utime + stime, seconds. */
   cpuSeconds(): number;
+  /** Open sockets (/proc/PID/fd). */
+  sockets(): number;
   stop(): Promise<void>;
 }
 
@@ -112,7 +119,10 @@ export function startController(a: ControllerArgs, cleanup: Cleanup): Controller
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // FOG_BENCH_LOG=FILE: every controller's output is appended there too (to see what happened after the fact).
+  const logFile = process.env.FOG_BENCH_LOG;
   const keep = (d: Buffer) => {
+    if (logFile) appendFileSync(logFile, d);
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
@@ -147,6 +157,17 @@ export function startController(a: ControllerArgs, cleanup: Cleanup): Controller
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    },
+    sockets: () => {
+      let n = 0;
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+        } catch {
+          // closed meanwhile
+        }
+      }
+      return n;
     },
     stop,
   };

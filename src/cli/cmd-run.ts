@@ -7,9 +7,13 @@ import { DEFAULT_SETTINGS } from '../api/types.js';
 import { systemClock } from '../runtime/clock.js';
 import { Controller } from '../controller/controller.js';
 import { createEngineFleet } from '../controller/engine-fleet.js';
-import { rootLogger } from '../runtime/logger.js';
+import { checkLogFlags, rootLogger } from '../runtime/logger.js';
 import { DEFAULT_STATE_DIR, SOCKET_NAME } from '../controller/status-client.js';
 import { parseListen, serveStatus } from '../controller/status-server.js';
+import { ControllerMetrics, metricsRoute } from '../controller/metrics.js';
+import { EventStreams } from '../controller/events-api.js';
+import { buildInfo } from './cmd-version.js';
+import { startHeapTrim } from '../runtime/heap.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
@@ -34,6 +38,7 @@ interface RunFlags {
   heartbeatTimeout: string;
   actionBackoffMax: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
@@ -45,12 +50,13 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--state-dir <dir>', 'where the status socket and the rollout book (revisions, pins, pauses) live', process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
     .option('--listen <socket|127.0.0.1:port>', 'status endpoint (default <state-dir>/fogctl.sock, mode 0600)')
     .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
-    .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
+    .option('--resync <duration>', 'every node is re-observed once per interval, spread evenly over it: the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
-    .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
+    .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
       'after',
       '\nExamples:\n  fogctl run --desired desired/\n  fogctl run --desired /srv/fog/desired --sync-repo file:///srv/git/plant.git --sync-ref main --sync-path fleet\n  fogctl run --desired /srv/fog/current --cluster plant-a --listen 127.0.0.1:7420\n\nStops cleanly on SIGTERM/SIGINT; running containers are left as they are.\n',
@@ -63,7 +69,9 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
     const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), actionBackoffMax, policy: policy.policy };
     const ha = parseHaFlags(flags);
-    const logger = rootLogger({ level: flags.logLevel });
+    const logFlags = checkLogFlags(flags.logLevel, flags.logFormat);
+    if (logFlags) throw new ExitError(logFlags, 1);
+    const logger = rootLogger({ level: flags.logLevel, format: flags.logFormat });
     const listen = parseListen(flags.listen ?? join(flags.stateDir, SOCKET_NAME));
     mkdirSync(flags.stateDir, { recursive: true, mode: 0o700 });
     // One controller per state directory on this host: refuse to start next to another (it would take over the socket, and both would act).
@@ -83,7 +91,17 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       },
       labels: () => gate.labels(),
     };
-    const fleet = createEngineFleet({ clock: systemClock, logger, callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout), cluster: flags.cluster, watchEvents: true, heartbeat, actor });
+    const metrics = new ControllerMetrics(buildInfo());
+    const fleet = createEngineFleet({
+      clock: systemClock,
+      logger,
+      callTimeoutMs: durationFlag('--call-timeout', flags.callTimeout),
+      cluster: flags.cluster,
+      watchEvents: true,
+      heartbeat,
+      actor,
+      onEngineCall: metrics.engineCall,
+    });
     const controller = new Controller({
       gate,
       desiredDir: flags.desired,
@@ -94,15 +112,19 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       resyncMs: flags.resync === 'auto' ? undefined : durationFlag('--resync', flags.resync),
       stateDir: flags.stateDir,
       commit: () => sync?.status().current?.sha,
+      metrics,
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
     controller.extraStatus = () => ({ ...(sync ? { sync: sync.status() } : {}), control: gate.view() });
     onLeadership = () => controller.reconsider('leadership changed');
+    // Beside the status document: GET /metrics (Prometheus) and /v1/events (fogctl events).
+    const events = new EventStreams({ events: () => controller.eventList(), onStatus: (cb) => controller.onStatus(cb) });
     const server = await serveStatus(
       listen,
       () => controller.statusDoc(),
       (cb) => controller.onStatus(cb),
+      [metricsRoute(metrics, () => controller.statusDoc()), (req, res, url) => events.handle(req, res, url)],
       (service, cmd) => controller.command(service, cmd),
     );
     const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
@@ -121,6 +143,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     );
     controller.start();
     elector?.start();
+    const stopHeapTrim = startHeapTrim();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'stopping; containers are left running');
@@ -129,9 +152,11 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+    stopHeapTrim();
     await sync?.stop();
     await controller.stop();
     await elector?.stop();
+    events.close();
     await new Promise<void>((r) => server.close(() => r()));
     if ('socket' in listen && socketIno !== undefined && statSync(listen.socket, { throwIfNoEntry: false })?.ino === socketIno) rmSync(listen.socket, { force: true });
     await lock.release();

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { systemClock, type Clock } from '../runtime/clock.js';
-import { rootLogger, type Logger } from '../runtime/logger.js';
+import { checkLogFlags, rootLogger, type Logger } from '../runtime/logger.js';
 import { exitCodeOf, formatSyncStatus, GitSync, layoutOf, readSyncStatus, SyncSetupError, type GitSyncOptions, type Revision } from '../sync/index.js';
 import { writeFileAtomic } from '../sync/layout.js';
 import { durationFlag } from './flags.js';
@@ -108,17 +108,20 @@ export function registerSync(program: Command, setCode: (c: number) => void): vo
     .option('--once', 'one fetch/validate/swap, then exit: 0 current is good, 1 error, 3 a revision is held')
     .option('--confirm <sha>', 'accept a revision held as prune-blocked (written to .<into>.confirm, read by the running sync)')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--log-format <format>', 'auto (readable on a terminal, JSON otherwise) | json | pretty')
     .addHelpText(
       'after',
       '\nExamples:\n  fogctl sync --repo ssh://git@git.plant.local/fog.git --ref main --path line1 --into /srv/fog/desired\n  fogctl sync --repo /srv/git/fog.git --ref main --into desired --once\n  fogctl sync --into /srv/fog/desired --confirm 3f2a9c1\n  fogctl sync status --into /srv/fog/desired\n\nExit codes with --once: 0 current is good, 1 error (fetch, checkout, target not ours), 3 a revision is held.\nSee docs/gitops.md.\n',
     )
-    .action(async (flags: Flags & { into?: string; once?: boolean; confirm?: string; logLevel?: string }) => {
+    .action(async (flags: Flags & { into?: string; once?: boolean; confirm?: string; logLevel?: string; logFormat?: string }) => {
       if (!flags.into) throw new ExitError('--into is required: the desired folder that fogctl run --desired watches', 1);
       if (flags.confirm) {
         await writeConfirm(flags.into, flags.confirm);
         if (flags.repo === undefined) return setCode(0);
       }
-      const logger = rootLogger({ level: flags.logLevel });
+      const logFlags = checkLogFlags(flags.logLevel, flags.logFormat);
+      if (logFlags) throw new ExitError(logFlags, 1);
+      const logger = rootLogger({ level: flags.logLevel, format: flags.logFormat });
       const sync = await create(optionsFrom(flags, '', flags.into), { clock: systemClock, logger });
       if (flags.once) {
         const outcome = await sync.syncOnce();

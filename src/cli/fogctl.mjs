@@ -1,21 +1,8 @@
 #!/usr/bin/env node
-// The fogctl executable: runs the TypeScript sources through tsx so that
-// `npx fogctl` works straight after `npm ci`, with no build step to go stale.
-import { setFlagsFromString } from 'node:v8';
+// fogctl from the TypeScript sources, through tsx (a devDependency): what the
+// tests and `npm run fogctl` use, so they never run a stale build. The
+// installed command is the compiled dist/cli/bin.js (`npm run build`).
 import { register } from 'tsx/esm/api';
 
-// The controller lives long with a small live heap (~50 MB at 1,000 nodes),
-// but after a burst (a fleet converging) V8 let the heap grow to 4-5 × that
-// and kept it for minutes (RSS ~415 MB). A fixed growth factor of 1.2 keeps
-// RSS near 220 MB for a few more major GCs, which are incremental and mostly
-// concurrent (docs/performance.md). No heap cap: a bigger fleet must never
-// crash on one. V8 reads this flag at every GC, so setting it now works;
-// a --heap-growing-percent given to node (or in NODE_OPTIONS) wins.
-const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
-if (command === 'run' && !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('--heap-growing-percent')) {
-  setFlagsFromString('--heap-growing-percent=20');
-}
-
 register();
-const { main } = await import('./main.ts');
-process.exitCode = await main(process.argv);
+await import('./bin.ts');

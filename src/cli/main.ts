@@ -10,6 +10,9 @@ import { registerRollout } from './cmd-rollout.js';
 import { registerRun } from './cmd-run.js';
 import { registerSync } from './cmd-sync.js';
 import { registerValidate } from './cmd-validate.js';
+import { registerVersion } from './cmd-version.js';
+import { registerEvents } from './cmd-events.js';
+import { registerLogs } from './cmd-logs.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('fogctl').description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.').exitOverride().showHelpAfterError();
@@ -24,6 +27,9 @@ export async function main(argv: string[]): Promise<number> {
   registerRollout(program, setCode);
   registerSync(program, setCode);
   registerDashboard(program, setCode);
+  registerVersion(program, setCode);
+  registerEvents(program, setCode);
+  registerLogs(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;

@@ -28,6 +28,8 @@ export interface ControllerGate {
   observe(observed: ObservedState, now: number): StatusEvent[];
   verdict(): ActVerdict;
 }
+import type { PassMetrics } from './metrics.js';
+import type { EventList } from './events-api.js';
 
 export interface ControllerOptions {
   desiredDir: string;
@@ -53,9 +55,13 @@ export interface ControllerOptions {
   rollouts?: RolloutBook;
   /** Whether this controller may act now (leader election, conflicts); absent: always. */
   gate?: ControllerGate;
+  /** Told about every pass and every action's result (Prometheus metrics). */
+  metrics?: PassMetrics;
 }
 
 const EVENT_RING = 200;
+/** The spread resync looks at its next share of the nodes this often (or once per interval when that is shorter). */
+const RESYNC_TICK_MS = 1_000;
 
 export class Controller {
   private readonly store: DesiredStore;
@@ -72,6 +78,8 @@ export class Controller {
   private resyncTimer?: NodeJS.Timeout;
   private requeueDue = false;
   private resyncs = 0;
+  /** Where the spread resync is in the list of nodes (fractional: a tick covers nodes × tick / interval of them). */
+  private resyncCursor = 0;
   /** The desired generation whose nodes the fleet was last synced to. */
   private syncedGeneration?: number;
   private skipped = 0;
@@ -113,6 +121,10 @@ export class Controller {
    * otherwise overwrite it), recorded as an event.
    */
   command(service: string, cmd: Command): CommandResult {
+    // Only the controller that acts keeps the book that counts: a standby (or one in conflict) says where to go.
+    const verdict = this.opts.gate?.verdict();
+    if (verdict !== undefined && !verdict.act)
+      return { ok: false, message: `this controller does not act now (${verdict.why}); send the command to the controller that leads (fogctl get nodes names it)` };
     const pending = this.commands.reduce((book, c) => {
       const r = applyCommand(book.get(c.service), c.service, c.cmd, this.opts.clock.now());
       return r.ok ? new Map(book).set(c.service, r.entry) : book;
@@ -193,11 +205,14 @@ export class Controller {
     while (!this.stopped) {
       await this.waitForWork();
       if (this.stopped) break;
+      const t0 = this.opts.clock.now();
       try {
-        await this.pass();
+        const outcome = await this.pass();
+        this.opts.metrics?.pass((this.opts.clock.now() - t0) / 1000, outcome);
       } catch (err) {
         // A pass must never kill the controller; the next trigger retries.
         this.log.error({ err }, 'reconcile pass failed; retrying on the next trigger');
+        this.opts.metrics?.pass((this.opts.clock.now() - t0) / 1000, 'failed');
         this.requeue(this.opts.requeueMs ?? 1_000);
       }
       for (const cb of this.statusListeners) cb();
@@ -228,12 +243,32 @@ export class Controller {
     return t;
   }
 
-  /** The next full re-observation of every node, `ms` from now. */
-  private scheduleResync(ms: number): void {
-    if (this.resyncTimer) clearTimeout(this.resyncTimer);
-    this.resyncTimer = this.after(ms, () => {
+  /**
+   * The resync, spread evenly over its interval: every tick marks the next
+   * share of the nodes due, so each node is re-observed once per interval and
+   * the engines (and this process) never get all the list calls at once
+   * (1,000 in one burst at 1,000 nodes before). A full round also reloads the
+   * desired folder every 6th time, the safety net under the file watcher.
+   */
+  private scheduleResync(): void {
+    if (this.resyncTimer || this.stopped) return;
+    const interval = this.resyncMs;
+    const tickMs = Math.min(RESYNC_TICK_MS, interval);
+    this.resyncTimer = this.after(tickMs, () => {
       this.resyncTimer = undefined;
-      this.resyncDue = true;
+      const names = this.store.current().nodes.map((n) => n.metadata.name);
+      const n = names.length;
+      if (n > 0) {
+        const from = this.resyncCursor % n;
+        const to = from + (n * tickMs) / interval;
+        for (let i = Math.floor(from); i < Math.floor(to); i++) this.nodesDue.add(names[i % n]!);
+        this.resyncCursor = to;
+        if (to >= n) {
+          this.resyncCursor = to - n;
+          if (++this.resyncs % 6 === 1) this.desiredDue = true;
+        }
+      } else if (++this.resyncs % 6 === 1) this.desiredDue = true;
+      this.scheduleResync();
     });
   }
 
@@ -260,12 +295,12 @@ export class Controller {
     });
   }
 
-  private async pass(): Promise<void> {
+  private async pass(): Promise<'run' | 'skipped'> {
     const clock = this.opts.clock;
     const full = this.resyncDue;
     if (full) {
       this.resyncs++;
-      this.scheduleResync(this.resyncMs);
+      this.scheduleResync();
     }
     // The watcher reports file changes; a timed reload (cheap: stat only when
     // nothing changed) every 6th resync is the safety net under it.
@@ -302,7 +337,7 @@ export class Controller {
       this.passes++;
       this.lastPassAt = now;
       this.scheduleNext(now, this.lastInputs?.requeueAt, this.lastInputs?.busy ?? false);
-      return;
+      return 'skipped';
     }
     if (reloadDesired) {
       const wanted = new Map(snap.services.map((s) => [s.metadata.name, s.spec.mode === 'global' ? 1 : s.spec.replicas]));
@@ -345,6 +380,7 @@ export class Controller {
     if (actions.length > 0 && !this.opts.dryRun && !blocked) {
       // An action the gate refused mid-way (fenced) is no failure of the action: it is planned again when this controller may act.
       const results = (await this.opts.fleet.execute(actions)).filter((r) => r.ok || r.code !== 'fenced');
+      this.opts.metrics?.actions(results);
       this.history = recordOutcomes(this.history, results, clock.now());
       for (const r of results) {
         if (r.ok) continue;
@@ -362,6 +398,7 @@ export class Controller {
     // A blocked plan is looked at again every pass (never skipped as unchanged): acting may become allowed.
     this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed || blocked, busy };
     this.scheduleNext(now, requeueAt, busy);
+    return 'run';
   }
 
   /** The latest failure of each slot's actions, for describe. */
@@ -409,6 +446,12 @@ export class Controller {
       } else next.push(e);
     }
     this.events = next.slice(-EVENT_RING);
+  }
+
+  /** The events alone (`fogctl events`), without building the whole status document. */
+  eventList(): EventList {
+    const now = this.opts.clock.now();
+    return { apiVersion: 'fog/v1', kind: 'EventList', clock: { now, wall: this.opts.clock.wall() }, events: this.events.map((e) => showEvent(e, now)) };
   }
 
   statusDoc(): StatusDoc {

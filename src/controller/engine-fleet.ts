@@ -6,7 +6,7 @@
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor, type Actor } from '../apply/executor.js';
-import type { Engine } from '../docker/engine.js';
+import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
 import type { Clock } from '../runtime/clock.js';
@@ -28,6 +28,8 @@ export interface EngineFleetOptions {
   heartbeat?: Partial<{ intervalMs: number; timeoutMs: number; misses: number }> | false;
   /** Who acts: asked before every engine call of an action (src/ha). */
   actor?: Actor;
+  /** Told when each engine call ends (metrics). */
+  onEngineCall?: (node: string, seconds: number, error?: EngineErrorKind) => void;
 }
 
 interface Member {
@@ -68,7 +70,12 @@ class EngineFleet implements FleetPort {
     }
     for (const [name, n] of wanted) {
       if (this.members.has(name)) continue;
-      const observer = new NodeObserver(n, { now: this.opts.clock.now, callTimeoutMs: this.opts.callTimeoutMs, logger: this.opts.logger });
+      const observer = new NodeObserver(n, {
+        now: this.opts.clock.now,
+        callTimeoutMs: this.opts.callTimeoutMs,
+        logger: this.opts.logger,
+        ...(this.opts.onEngineCall ? { onEngineCall: this.opts.onEngineCall } : {}),
+      });
       if (this.opts.watchEvents) observer.watch((node) => this.listeners.forEach((l) => l(node)));
       const engine = observer.engine;
       const beat: HeartbeatMember | undefined = engine && {

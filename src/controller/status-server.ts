@@ -4,15 +4,17 @@
 // dashboard (status/dashboard/).
 
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command, CommandResult } from '../reconcile/index.js';
 import type { StatusDoc } from '../status/doc.js';
 import { loopbackHost, serveAsset, StatusStreams } from '../status/dashboard/serve.js';
 
 export type Listen = { socket: string } | { host: string; port: number };
+
+/** More read-only endpoints on the same listener (metrics, events): each answers its own paths and returns true, or false to pass. */
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 export function parseListen(value: string): Listen {
   const m = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d{1,5})$/.exec(value);
@@ -30,11 +32,12 @@ const CONTROL_PATH = /^\/v1\/rollouts\/([a-z0-9][a-z0-9-]*)\/(undo|pause|resume)
 
 /**
  * `onStatus`: told after each controller pass, so that streams push at once
- * (without it they look every second). `control`: POST
+ * (without it they look every second). `routes`: more endpoints beside the
+ * status document (metrics, events). `control`: POST
  * /v1/rollouts/SERVICE/{undo,pause,resume}, answered only on a unix socket
  * (whose 0600 mode is the access control); a TCP listener refuses it.
  */
-export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void, control?: ControlHandler): Promise<Server> {
+export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void, routes: readonly Route[] = [], control?: ControlHandler): Promise<Server> {
   const streams = new StatusStreams(onStatus ? { doc, onStatus } : { doc });
   const server = createServer((req, res) => {
     if (req.method === 'POST' && CONTROL_PATH.test(new URL(req.url ?? '/', 'http://local').pathname)) {
@@ -53,6 +56,7 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
       return;
     }
     if (serveAsset(req, res, url.pathname) || streams.handle(req, res, url)) return;
+    if (routes.some((route) => route(req, res, url))) return;
     if (url.pathname === '/v1/status' || url.pathname === '/') {
       const body = JSON.stringify(doc());
       res.writeHead(200, { 'content-type': 'application/json' });

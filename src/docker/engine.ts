@@ -43,6 +43,8 @@ export interface EngineOptions {
   callTimeoutMs: number;
   /** Deadline of an image pull, ms. Default 5 minutes. */
   pullTimeoutMs?: number;
+  /** Told when each call ends (metrics): its duration and, when it failed, how. 4xx answers count as answers, not errors. */
+  onCall?: (node: string, seconds: number, error?: EngineErrorKind) => void;
 }
 
 /** The container fields of GET /containers/json that we read. */
@@ -69,7 +71,7 @@ export interface EngineContainer {
     Health?: { Status: string } | null;
   };
   RestartCount: number;
-  Config: { Image: string; Labels?: Record<string, string> | null; ExposedPorts?: Record<string, unknown> | null };
+  Config: { Image: string; Labels?: Record<string, string> | null; ExposedPorts?: Record<string, unknown> | null; Tty?: boolean };
   HostConfig: {
     NanoCpus?: number;
     Memory?: number;
@@ -123,8 +125,15 @@ interface CallSpec {
 
 /** Connections kept open per engine for short calls; the observer and the executor share them. */
 const POOL_SOCKETS = 4;
-/** An idle kept-alive connection is closed after this long (dockerd keeps idle connections open). */
-const POOL_IDLE_MS = 30_000;
+/**
+ * An idle pooled connection is closed after this long. The pool is for
+ * bursts (a pass's list and inspects, the executor's calls); between them an
+ * idle engine keeps only its event stream and its heartbeat line, instead of
+ * up to 4 more kept-alive sockets each (at 1,000 engines, thousands of
+ * sockets and their buffers for nothing). The resync lists a node every
+ * interval (spread), so a steady fleet reconnects once per node per resync.
+ */
+const POOL_IDLE_MS = 3_000;
 
 /** Where requests go: unix socket or host/port, http or https with the client certificate. */
 interface Transport {
@@ -264,6 +273,40 @@ export class Engine {
   /** The same list unparsed (JSON of EngineContainerSummary[]): a caller can compare it with the last one before paying for parsing. */
   listContainersText(): Promise<string> {
     return this.call({ method: 'GET', path: '/containers/json', query: { all: true }, ok: [200], raw: true });
+  }
+
+  /** Containers (running or not) carrying every one of `labels` (`key=value`). */
+  listContainersLabelled(labels: readonly string[]): Promise<EngineContainerSummary[]> {
+    return this.call({ method: 'GET', path: '/containers/json', query: { all: true, filters: JSON.stringify({ label: labels }) }, ok: [200] });
+  }
+
+  /**
+   * GET /containers/{id}/logs with timestamps, on a connection of its own:
+   * resolves with the response once the engine answers (within the call
+   * deadline); the body is Docker's multiplexed stream (or raw for a TTY
+   * container) and, with `follow`, stays open until the container stops or
+   * the caller destroys it.
+   */
+  containerLogs(id: string, o: { follow: boolean; since?: number; tail?: number }): Promise<IncomingMessage> {
+    const timeoutMs = this.opts.callTimeoutMs;
+    const query: Record<string, string | number | boolean> = { stdout: true, stderr: true, timestamps: true, follow: o.follow, tail: o.tail ?? 'all' };
+    if (o.since !== undefined) query.since = o.since;
+    return new Promise((resolve, reject) => {
+      const req = this.send({ method: 'GET', path: `/containers/${encodeURIComponent(id)}/logs`, query, ok: [200], own: true });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new EngineError('timeout', `no answer from the logs of ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(toEngineError(err));
+      });
+      req.on('response', (res) => {
+        clearTimeout(timer);
+        if (res.statusCode === 200) return resolve(res);
+        readBody(res, (text) => reject(httpError(res.statusCode ?? 0, res.headers['content-type'], text)));
+      });
+    });
   }
 
   listImages(): Promise<EngineImage[]> {
@@ -407,6 +450,8 @@ export class Engine {
   /** A call with its deadline: one timer, cleared on the answer. A GET that failed on a kept-alive connection the engine had closed meanwhile is sent once more, on a new one. */
   private call<T>(spec: CallSpec & { raw?: boolean }, retried = false): Promise<T> {
     const timeoutMs = spec.timeoutMs ?? this.opts.callTimeoutMs;
+    const onCall = retried ? undefined : this.opts.onCall;
+    const t0 = onCall && performance.now();
     return new Promise<T>((resolve, reject) => {
       const req = this.send(spec);
       let done = false;
@@ -414,6 +459,10 @@ export class Engine {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        if (onCall) {
+          const kind = err === undefined ? undefined : err instanceof EngineError ? err.kind : 'connection';
+          onCall(this.node, (performance.now() - t0!) / 1000, kind === 'http' && (err as EngineError).status! < 500 ? undefined : kind);
+        }
         if (err === undefined) return resolve(value as T);
         const code = (err as { code?: string }).code;
         if (!retried && spec.method === 'GET' && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) return resolve(this.call<T>({ ...spec, own: true }, true));

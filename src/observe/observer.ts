@@ -23,7 +23,7 @@
 
 import type { Logger } from 'pino';
 import type { FogNode, ObservedContainer, ObservedNode } from '../api/types.js';
-import { Engine, EngineError, type EngineContainer, type EngineContainerSummary } from '../docker/engine.js';
+import { Engine, EngineError, type EngineContainer, type EngineContainerSummary, type EngineOptions } from '../docker/engine.js';
 import { madeByFog, listKey, listPrint, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
 import { eachLimited } from '../docker/limit.js';
 import { DEFAULT_EVENT_WATCH, EventWatch, type EventWatchOptions } from './events.js';
@@ -43,6 +43,8 @@ export interface NodeObserverOptions {
   /** Facts and images are read again at least this often, ms. Default 5 minutes. */
   factsEveryMs?: number;
   events?: Partial<EventWatchOptions>;
+  /** Told when each engine call ends (metrics); only for an engine made here. */
+  onEngineCall?: EngineOptions['onCall'];
 }
 
 /** A managed container as last inspected. */
@@ -90,7 +92,7 @@ export class NodeObserver {
   ) {
     this.name = node.metadata.name;
     try {
-      this.engine = opts.engine ?? Engine.forNode(node, { callTimeoutMs: opts.callTimeoutMs });
+      this.engine = opts.engine ?? Engine.forNode(node, { callTimeoutMs: opts.callTimeoutMs, ...(opts.onEngineCall ? { onCall: opts.onEngineCall } : {}) });
     } catch (err) {
       if (!(err instanceof EngineError)) throw err;
       this.configError = err.message;

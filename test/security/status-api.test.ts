@@ -51,8 +51,8 @@ describe('the status API', () => {
       return { ok: true as const, entry: { service, revisions: [], manifest: 'a', target: 'a', phase: 'Paused' as const }, note: { code: 'RolloutPaused' as const, revision: 1, by: 'user' as const } };
     };
     const socket = join(dir, 'ctl', 'fogctl.sock');
-    const onSocket = await serveStatus({ socket }, () => ({}) as StatusDoc, undefined, control);
-    const onTcp = await serveStatus({ host: '127.0.0.1', port: 0 }, () => ({}) as StatusDoc, undefined, control);
+    const onSocket = await serveStatus({ socket }, () => ({}) as StatusDoc, undefined, [], control);
+    const onTcp = await serveStatus({ host: '127.0.0.1', port: 0 }, () => ({}) as StatusDoc, undefined, [], control);
     try {
       expect(await call(socket, 'POST', '/v1/rollouts/press/pause')).toEqual({ status: 200, body: '{"ok":true,"service":"press","command":"pause","phase":"Paused"}' });
       expect(await call(socket, 'POST', '/v1/rollouts/Bad_Name/pause')).toMatchObject({ status: 405 });
