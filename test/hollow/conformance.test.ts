@@ -244,12 +244,31 @@ async function scenario(t: Target) {
     await run('remove-again', [removeAction(NODE, target(a), 5)]);
     // The last events (destroy) must be in before the stream closes.
     await until('destroy events', async () => (everything.every((s) => events.some((e) => e.name === s.name && e.action === 'destroy')) ? true : undefined));
-    transcript.events = Object.fromEntries(everything.map((s) => [s.name, events.filter((e) => e.name === s.name)]));
+    transcript.events = Object.fromEntries(everything.map((s) => [s.name, withoutRacingProbes(events.filter((e) => e.name === s.name))]));
     return transcript;
   } finally {
     stream.close();
     observer.close();
   }
+}
+
+/**
+ * A healthcheck probe that dockerd happens to run between a stop's `kill` and
+ * the container's `die` (or just before the kill) is timing, not behaviour:
+ * probe events (exec_*) from a kill until the next start are dropped on both
+ * sides before they are compared.
+ */
+function withoutRacingProbes<E extends { action: string }>(list: readonly E[]): E[] {
+  const out: E[] = [];
+  let stopping = false;
+  for (const e of list) {
+    if (e.action === 'kill') stopping = true;
+    else if (e.action === 'start') stopping = false;
+    if (stopping && e.action.startsWith('exec_')) continue;
+    out.push(e);
+  }
+  // A probe started just before the kill that had not finished: its exec_create stands alone before the kill.
+  return out.filter((e, i) => !(e.action.startsWith('exec_create') && out[i + 1]?.action === 'kill'));
 }
 
 describe('hollow engine conformance with dockerd', () => {
