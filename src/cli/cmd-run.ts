@@ -50,7 +50,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--state-dir <dir>', 'where the status socket and the rollout book (revisions, pins, pauses) live', process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
     .option('--listen <socket|127.0.0.1:port>', 'status endpoint (default <state-dir>/fogctl.sock, mode 0600)')
     .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
-    .option('--resync <duration>', 'every node is re-observed once per interval, spread evenly over it: the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
+    .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')

@@ -60,8 +60,6 @@ export interface ControllerOptions {
 }
 
 const EVENT_RING = 200;
-/** The spread resync looks at its next share of the nodes this often (or once per interval when that is shorter). */
-const RESYNC_TICK_MS = 1_000;
 
 export class Controller {
   private readonly store: DesiredStore;
@@ -78,8 +76,6 @@ export class Controller {
   private resyncTimer?: NodeJS.Timeout;
   private requeueDue = false;
   private resyncs = 0;
-  /** Where the spread resync is in the list of nodes (fractional: a tick covers nodes × tick / interval of them). */
-  private resyncCursor = 0;
   /** The desired generation whose nodes the fleet was last synced to. */
   private syncedGeneration?: number;
   private skipped = 0;
@@ -244,31 +240,17 @@ export class Controller {
   }
 
   /**
-   * The resync, spread evenly over its interval: every tick marks the next
-   * share of the nodes due, so each node is re-observed once per interval and
-   * the engines (and this process) never get all the list calls at once
-   * (1,000 in one burst at 1,000 nodes before). A full round also reloads the
-   * desired folder every 6th time, the safety net under the file watcher.
+   * The next full re-observation of every node, `ms` from now. (Spreading it
+   * over the interval, a share of the nodes each second, was tried for issue
+   * 15 and taken out: in its one 1,000-node run on a loaded machine, 697
+   * nodes missed their heartbeat during convergence, against none in the
+   * run without it; not proven to be the cause. See docs/performance.md.)
    */
-  private scheduleResync(): void {
-    if (this.resyncTimer || this.stopped) return;
-    const interval = this.resyncMs;
-    const tickMs = Math.min(RESYNC_TICK_MS, interval);
-    this.resyncTimer = this.after(tickMs, () => {
+  private scheduleResync(ms: number): void {
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.resyncTimer = this.after(ms, () => {
       this.resyncTimer = undefined;
-      const names = this.store.current().nodes.map((n) => n.metadata.name);
-      const n = names.length;
-      if (n > 0) {
-        const from = this.resyncCursor % n;
-        const to = from + (n * tickMs) / interval;
-        for (let i = Math.floor(from); i < Math.floor(to); i++) this.nodesDue.add(names[i % n]!);
-        this.resyncCursor = to;
-        if (to >= n) {
-          this.resyncCursor = to - n;
-          if (++this.resyncs % 6 === 1) this.desiredDue = true;
-        }
-      } else if (++this.resyncs % 6 === 1) this.desiredDue = true;
-      this.scheduleResync();
+      this.resyncDue = true;
     });
   }
 
@@ -300,7 +282,7 @@ export class Controller {
     const full = this.resyncDue;
     if (full) {
       this.resyncs++;
-      this.scheduleResync();
+      this.scheduleResync(this.resyncMs);
     }
     // The watcher reports file changes; a timed reload (cheap: stat only when
     // nothing changed) every 6th resync is the safety net under it.

@@ -126,14 +126,15 @@ interface CallSpec {
 /** Connections kept open per engine for short calls; the observer and the executor share them. */
 const POOL_SOCKETS = 4;
 /**
- * An idle pooled connection is closed after this long. The pool is for
- * bursts (a pass's list and inspects, the executor's calls); between them an
- * idle engine keeps only its event stream and its heartbeat line, instead of
- * up to 4 more kept-alive sockets each (at 1,000 engines, thousands of
- * sockets and their buffers for nothing). The resync lists a node every
- * interval (spread), so a steady fleet reconnects once per node per resync.
+ * An idle pooled connection is closed after this long (dockerd keeps idle
+ * connections open). Tried at 3 s for issue 15 (an idle engine would keep
+ * only its event stream and heartbeat line): at 1,000 hollow engines on a
+ * loaded machine those runs converged slowly or not at all, while the same
+ * build with 30 s converged; the likely cause (not proven) is that every
+ * pass longer than 3 s reopened thousands of connections at once. See
+ * docs/performance.md.
  */
-const POOL_IDLE_MS = 3_000;
+const POOL_IDLE_MS = 30_000;
 
 /** Where requests go: unix socket or host/port, http or https with the client certificate. */
 interface Transport {
