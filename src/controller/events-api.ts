@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventView } from '../status/doc.js';
+import { openEventStream } from '../status/dashboard/serve.js';
 
 export interface EventList {
   apiVersion: 'fog/v1';
@@ -47,13 +48,7 @@ export class EventStreams {
       res.end(req.method === 'HEAD' ? undefined : JSON.stringify(list));
       return true;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    if (req.method === 'HEAD') {
-      res.end();
-      return true;
-    }
-    res.socket?.setNoDelay(true);
-    res.write('retry: 2000\n\n');
+    if (!openEventStream(req, res)) return true;
     res.write(frame(list));
     this.clients.set(res, newest(list.events));
     const drop = () => this.clients.delete(res);

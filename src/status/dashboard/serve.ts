@@ -67,6 +67,18 @@ export function loopbackHost(req: IncomingMessage): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host);
 }
 
+/** Answers with a server-sent event stream (for HEAD: only its headers); false when nothing more is to be written. */
+export function openEventStream(req: IncomingMessage, res: ServerResponse): boolean {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  if (req.method === 'HEAD') {
+    res.end();
+    return false;
+  }
+  res.socket?.setNoDelay(true);
+  res.write('retry: 2000\n\n');
+  return true;
+}
+
 export interface StatusSource {
   doc(): StatusDoc;
   /** Called after every pass; returns the unsubscribe. Without it, streams look every second. */
@@ -108,13 +120,7 @@ export class StatusStreams {
       res.end(req.method === 'HEAD' ? undefined : body);
       return true;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    if (req.method === 'HEAD') {
-      res.end();
-      return true;
-    }
-    res.socket?.setNoDelay(true);
-    res.write('retry: 2000\n\n');
+    if (!openEventStream(req, res)) return true;
     res.write(event(render(this.source.doc())));
     this.clients.set(res, render);
     const drop = () => this.clients.delete(res);
