@@ -95,8 +95,6 @@ export class Controller {
   /** Each service's revisions and rollout state: the reconcile's input and output, saved in the state directory. */
   private rollouts: RolloutBook = NO_ROLLOUTS;
   private readonly rolloutStore?: RolloutStore;
-  /** `fogctl rollout undo|pause|resume` accepted since the last pass, applied at the start of the next. */
-  private commands: { service: string; cmd: Command }[] = [];
   /** Extra fields merged into the status document (e.g. GitOps sync). */
   extraStatus: () => Record<string, unknown> = () => ({});
   private readonly statusListeners = new Set<() => void>();
@@ -112,22 +110,20 @@ export class Controller {
   }
 
   /**
-   * A user's rollout command (the control endpoint): checked against the book
-   * now, applied at the start of the next pass (a pass in flight would
-   * otherwise overwrite it), recorded as an event.
+   * A user's rollout command (the control endpoint): applied to the book and
+   * saved at once (a controller stopped right after still has it), recorded
+   * as an event. A pass reads the book and replaces it with the reconcile's
+   * result with no await in between, so no command can fall between the two.
    */
   command(service: string, cmd: Command): CommandResult {
     // Only the controller that acts keeps the book that counts: a standby (or one in conflict) says where to go.
     const verdict = this.opts.gate?.verdict();
     if (verdict !== undefined && !verdict.act)
       return { ok: false, message: `this controller does not act now (${verdict.why}); send the command to the controller that leads (fogctl get nodes names it)` };
-    const pending = this.commands.reduce((book, c) => {
-      const r = applyCommand(book.get(c.service), c.service, c.cmd, this.opts.clock.now());
-      return r.ok ? new Map(book).set(c.service, r.entry) : book;
-    }, this.rollouts);
-    const result = applyCommand(pending.get(service), service, cmd, this.opts.clock.now());
+    const result = applyCommand(this.rollouts.get(service), service, cmd, this.opts.clock.now());
     if (!result.ok) return result;
-    this.commands.push({ service, cmd });
+    this.rollouts = new Map(this.rollouts).set(service, result.entry);
+    this.saveRollouts();
     this.log.info({ service, command: cmd.kind, ...(cmd.kind === 'undo' && cmd.toRevision !== undefined ? { toRevision: cmd.toRevision } : {}) }, 'rollout command accepted');
     this.recordEvents([{ time: this.opts.clock.now(), type: 'Normal', reason: result.note.code, object: `service/${service}`, note: result.note }]);
     this.requeueDue = true;
@@ -325,11 +321,6 @@ export class Controller {
       const wanted = new Map(snap.services.map((s) => [s.metadata.name, s.spec.mode === 'global' ? 1 : s.spec.replicas]));
       this.history = pruneHistory(this.history, (service, slot) => slot < (wanted.get(service) ?? 0));
     }
-    for (const { service, cmd } of this.commands.splice(0)) {
-      const r = applyCommand(this.rollouts.get(service), service, cmd, now);
-      if (r.ok) this.rollouts = new Map(this.rollouts).set(service, r.entry);
-      else this.log.warn({ service, command: cmd.kind }, r.message);
-    }
     const commit = this.opts.commit?.();
     const { actions, status, requeueAt, memo, rollouts } = reconcile(desired, observed, this.history, now, this.memo, {
       book: this.rollouts,
@@ -339,12 +330,7 @@ export class Controller {
     this.memo = memo;
     if (rollouts !== undefined) {
       this.rollouts = rollouts;
-      try {
-        // Written when it is not the book written last (a pass's change, or a command's).
-        this.rolloutStore?.save(rollouts);
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'cannot save the rollout book; revisions and pins are kept in memory only until it can');
-      }
+      this.saveRollouts();
     }
     this.passes++;
     this.lastPassAt = now;
@@ -381,6 +367,15 @@ export class Controller {
     this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed || blocked, busy };
     this.scheduleNext(now, requeueAt, busy);
     return 'run';
+  }
+
+  /** Writes the book when it is not the one written last (a pass's change, or a command's). */
+  private saveRollouts(): void {
+    try {
+      this.rolloutStore?.save(this.rollouts);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'cannot save the rollout book; revisions and pins are kept in memory only until it can');
+    }
   }
 
   /** The latest failure of each slot's actions, for describe. */
