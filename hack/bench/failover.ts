@@ -15,7 +15,7 @@ import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
 import { startFleet } from '../../test/support/fleet.js';
 import { startEtcd } from '../../test/support/etcd.js';
-import { Cleanup, median, round, sleep, startController, tempDir, writeFile, type ControllerProc } from '../hollow/bench-kit.js';
+import { Cleanup, median, onJsonLines, round, sleep, startController, tempDir, writeFile, type ControllerProc } from '../hollow/bench-kit.js';
 import { writeNodeManifests } from '../hollow/manifests.js';
 import { serviceYaml } from './real.js';
 
@@ -32,16 +32,9 @@ export async function benchFailover({ quick }: { quick: boolean }): Promise<Reco
     const docker = new Docker({ socketPath: fleet.node('fo1').socket });
     const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create'] } })) as IncomingMessage;
     cleanup.add(() => stream.destroy());
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
-        const line = buf.slice(0, nl).trim();
-        const e = line ? (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }) : undefined;
-        const service = e?.Actor?.Attributes?.['fog.service'];
-        if (service && !creates.has(service)) creates.set(service, performance.now());
-      }
+    onJsonLines<{ Actor?: { Attributes?: Record<string, string> } }>(stream, (e) => {
+      const service = e.Actor?.Attributes?.['fog.service'];
+      if (service && !creates.has(service)) creates.set(service, performance.now());
     });
 
     const dir = tempDir('ffo-', cleanup);

@@ -20,7 +20,7 @@ import { LABEL } from '../../src/api/types.js';
 import { createBody } from '../../src/apply/container-config.js';
 import { startFleet, TEST_IMAGE } from '../../test/support/fleet.js';
 import { stopAndWatch } from '../../test/support/outage.js';
-import { Cleanup, StartWaiter, median, round, sleep, startController, startedOf, tempDir, writeFile } from '../hollow/bench-kit.js';
+import { Cleanup, StartWaiter, median, onJsonLines, round, sleep, startController, startedOf, tempDir, writeFile } from '../hollow/bench-kit.js';
 import { writeNodeManifests } from '../hollow/manifests.js';
 
 const GRACE_MS = 3_000;
@@ -49,16 +49,9 @@ function follow(node: string, docker: Docker, starts: StartWaiter) {
       (s) => {
         const stream = s as IncomingMessage;
         state.stream = stream;
-        let buf = '';
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk: string) => {
-          buf += chunk;
-          for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
-            const line = buf.slice(0, nl).trim();
-            const e = line ? (JSON.parse(line) as Parameters<typeof startedOf>[1]) : undefined;
-            const started = e && startedOf(node, e);
-            if (started) starts.push(started);
-          }
+        onJsonLines<Parameters<typeof startedOf>[1]>(stream, (e) => {
+          const started = startedOf(node, e);
+          if (started) starts.push(started);
         });
         stream.once('close', () => {
           state.lostAt = performance.now();
@@ -222,14 +215,8 @@ async function benchRollback(desired: string, dockers: ReadonlyMap<string, Docke
   for (const d of dockers.values()) {
     const s = (await d.getEvents({ filters: { type: ['container'], event: ['health_status'], label: [`${LABEL.service}=press`] } })) as IncomingMessage;
     streams.push(s);
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
-        const e = JSON.parse(buf.slice(0, nl)) as { status?: string; Actor?: { Attributes?: Record<string, string> } };
-        if (e.status?.includes('unhealthy')) unhealthy.push({ at: performance.now(), hash: e.Actor?.Attributes?.[LABEL.hash] ?? '' });
-      }
+    onJsonLines<{ status?: string; Actor?: { Attributes?: Record<string, string> } }>(s, (e) => {
+      if (e.status?.includes('unhealthy')) unhealthy.push({ at: performance.now(), hash: e.Actor?.Attributes?.[LABEL.hash] ?? '' });
     });
   }
   const list = async () => {

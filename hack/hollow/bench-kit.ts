@@ -2,6 +2,7 @@
 // process (with its file limit raised), its /proc figures, the status API,
 // medians, and a clean-up list that runs even when a benchmark fails.
 
+import type { IncomingMessage } from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -202,6 +203,19 @@ export async function idleCpuPct(c: ControllerProc, windowMs: number): Promise<n
   const t0 = performance.now();
   await sleep(windowMs);
   return ((c.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+}
+
+/** Calls `each` with every JSON object of a Docker event stream (one per line), as they arrive. */
+export function onJsonLines<T>(stream: IncomingMessage, each: (value: T) => void): void {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buf += chunk;
+    for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
+      const line = buf.slice(0, nl).trim();
+      if (line) each(JSON.parse(line) as T);
+    }
+  });
 }
 
 export function round(n: number, digits = 1): number {

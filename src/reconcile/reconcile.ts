@@ -146,7 +146,9 @@ export function reconcile(
       const judged = judge(entry, manifestSvc, mine, ctx.hash, history, wantedCount(manifestSvc, mine), now, rollouts.wall);
       for (const n of judged.events) pass.event(object, n);
       entry = judged.entry;
-      ctx = serviceCtx(judged.retarget ? effectiveService(manifestSvc, entry) : ctx.svc, rolloutGates(entry, manifestSvc, rollouts.wall, now));
+      // Dependencies, shape and hash are worked out again only when the target changed (a rollback).
+      const gates = rolloutGates(entry, manifestSvc, rollouts.wall, now);
+      ctx = judged.retarget ? serviceCtx(effectiveService(manifestSvc, entry), gates) : { ...ctx, rollout: gates };
     } else ctx = serviceCtx(manifestSvc);
     const svc = ctx.svc;
     const frozen = ctx.frozen;
