@@ -115,7 +115,12 @@ class EngineFleet implements FleetPort {
 
   async execute(actions: readonly Action[]): Promise<ActionResult[]> {
     if (!this.executor) return actions.map((action) => ({ action, ok: false, code: 'unknown-node', message: `node ${action.node} is not in the desired state`, retryable: false }));
-    return this.executor.execute(actions);
+    const results = await this.executor.execute(actions);
+    for (const r of results) {
+      const id = r.containerId ?? (r.action.type === 'create' ? undefined : r.action.containerId);
+      if (id !== undefined) this.members.get(r.action.node)?.observer.actedOn([id]);
+    }
+    return results;
   }
 
   onChange(cb: (node: string) => void): void {

@@ -130,6 +130,17 @@ export class NodeObserver {
    * last answer), not since we noticed: the grace period counts from there,
    * as Kubernetes counts from the last heartbeat.
    */
+  /**
+   * The controller acted on these containers: what was last inspected is out
+   * of date, whatever the next list shows. Two exits in a row list alike
+   * (`Exited (137)`), and the engine's event for the second may come after the
+   * next list: without this, a container killed again right after its restart
+   * would be judged by its previous run.
+   */
+  actedOn(ids: Iterable<string>): void {
+    for (const id of ids) this.named.add(id);
+  }
+
   heartbeatLost(error: string, silentSince?: number): void {
     if (this.lost) return;
     this.lost = true;

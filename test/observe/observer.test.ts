@@ -8,7 +8,9 @@ import { LABEL, type ObservedContainer } from '../../src/api/types.js';
 import { Executor } from '../../src/apply/executor.js';
 import { Engine, EngineError } from '../../src/docker/engine.js';
 import { NodeObserver } from '../../src/observe/observer.js';
-import { containerSpec, createAction, TEST_CLUSTER } from '../support/actions.js';
+import { createEngineFleet } from '../../src/controller/engine-fleet.js';
+import pino from 'pino';
+import { containerSpec, createAction, startAction, TEST_CLUSTER } from '../support/actions.js';
 import { startFleet, TEST_IMAGE, type Fleet } from '../support/fleet.js';
 
 const CALL_TIMEOUT = 1_000;
@@ -131,6 +133,39 @@ describe('NodeObserver', () => {
     expect(after.finishedAt).toBeGreaterThan(c.startedAt ?? 0);
     expect(after.finishedAt).toBeLessThanOrEqual(clock);
     o.close();
+  });
+
+  // Two exits in a row list alike (`Exited (137)`); without events to name it,
+  // only the controller's own start says that what it knew is out of date.
+  it('reads a container the controller started again afresh, though the next list shows the same exit as before', async () => {
+    const fleet2 = createEngineFleet({ clock: { now, wall: () => Date.now() }, logger: pino({ level: 'silent' }), callTimeoutMs: 5_000, cluster: TEST_CLUSTER, watchEvents: false });
+    fleet2.sync([fleet.manifest('b')]);
+    try {
+      const spec = containerSpec('ticker', 0);
+      const [made] = await fleet2.execute([createAction('b', spec)]);
+      const id = made!.containerId!;
+      const mine = async () => find((await fleet2.observe()).nodes.find((n) => n.name === 'b')!.containers, spec.name);
+      expect((await mine()).state).toBe('running');
+      await raw('b').getContainer(id).kill();
+      clock += 1_000;
+      const first = await mine();
+      expect(first.state).toBe('exited');
+      const [started] = await fleet2.execute([startAction('b', { id, name: spec.name, service: 'ticker' })]);
+      expect(started).toMatchObject({ ok: true });
+      await raw('b').getContainer(id).kill();
+      clock += 1_000;
+      const second = await mine();
+      expect(second.state).toBe('exited');
+      // This run's times, not the first run's: it ran a moment, after the first exit.
+      expect(second.startedAt).toBeGreaterThanOrEqual(first.finishedAt!);
+      expect(second.finishedAt).toBeGreaterThan(first.finishedAt!);
+    } finally {
+      await fleet2.close();
+      await raw('b')
+        .getContainer('fog-test-ticker-0')
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
   });
 
   it('shows a container made by someone else as foreign, with its reservations, and the executor leaves it alone', async () => {
