@@ -65,6 +65,8 @@ export type ActionFailureCode =
   | 'not-managed'
   | 'not-found'
   | 'engine-error'
+  /** The engine cannot start this container: state it holds for it is left over (a task or network endpoint from before it restarted). A new container clears it. */
+  | 'container-stale'
   /** Not carried out: this controller may not act now (standby, lease not renewed, or a conflict with another controller). */
   | 'fenced';
 
@@ -106,6 +108,8 @@ export interface NoteDetail {
   NodeReturned: Slotted & { kept: string; keptNode: string; onNodeReturn: OnNodeReturn; since: number };
   Misplaced: { slot?: number; container: string; node: string; rejection: Rejection };
   Dead: { container: string; node: string };
+  /** The engine refused to start it again for state left over from before it restarted (`container-stale`): a new container takes the slot. */
+  Unstartable: Slotted & { message: string };
   // conditions, replica lines, events
   Unschedulable: Unschedulable;
   BackOff: { container: string; backoff: number; until: number };
@@ -185,6 +189,7 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'NodeReturned',
   'Misplaced',
   'Dead',
+  'Unstartable',
   'Unschedulable',
   'BackOff',
   'ActionBackOff',

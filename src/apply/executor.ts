@@ -60,6 +60,9 @@ const TERMINAL: ReadonlyArray<[RegExp, ActionFailureCode]> = [
   [/executable file not found|oci runtime|permission denied|no such file or directory|invalid/i, 'start-failed'],
 ];
 
+const STALE = /task [0-9a-f]+: already exists|endpoint with name .* already exists/i;
+const STALE_ENDPOINT = /endpoint with name (\S+) already exists in network (\S+)/i;
+
 /** Turns an engine error into the action's outcome. */
 export function classify(err: unknown): ActionError {
   if (err instanceof ActionError) return err;
@@ -79,6 +82,10 @@ export function classify(err: unknown): ActionError {
   if (status === 404) return new ActionError('not-found', err.message, false);
   if (status === 409) return new ActionError('name-conflict', err.message, false);
   for (const [re, code] of TERMINAL) if (re.test(err.message)) return new ActionError(code, err.message, false);
+  // Left over in the engine from before it restarted (its containerd still holds the task, or its network the
+  // endpoint): this container will not start again, a new one will (the reconcile replaces it). Retryable: a create
+  // whose start hits it backs off like any other, so a replacement that fails the same way cannot churn.
+  if (STALE.test(err.message)) return new ActionError('container-stale', err.message, true);
   return new ActionError('engine-error', err.message, status >= 500);
 }
 
@@ -150,7 +157,7 @@ export class Executor {
           engine,
           action.containerId,
           async (id) => {
-            await this.retry(() => engine.startContainer(id));
+            await this.start(engine, id);
           },
           false,
         );
@@ -184,11 +191,28 @@ export class Executor {
         }
       }
     }
-    if (action.start) {
-      const createdId = id;
-      await this.retry(() => engine.startContainer(createdId));
-    }
+    if (action.start) await this.start(engine, id);
     return id;
+  }
+
+  /**
+   * Starts a container. A daemon that stopped mid-start can keep its network
+   * endpoint after it comes back (`endpoint with name N already exists in
+   * network M`), keyed by name, so a new container of that name hits it too:
+   * the endpoint is dropped (`docker network disconnect --force`, Docker's own
+   * advice) and the start tried once more. A stale task is left to the
+   * reconcile, which replaces the container (`container-stale`).
+   */
+  private async start(engine: Engine, id: string): Promise<void> {
+    try {
+      await this.retry(() => engine.startContainer(id));
+    } catch (err) {
+      const stale = err instanceof EngineError ? STALE_ENDPOINT.exec(err.message) : null;
+      if (!stale) throw err;
+      await this.retry(() => engine.disconnectEndpoint(stale[2]!, stale[1]!));
+      this.log?.warn({ container: stale[1], network: stale[2] }, 'dropped a network endpoint the engine kept from before it restarted');
+      await this.retry(() => engine.startContainer(id));
+    }
   }
 
   /** The name is taken: use that container if it is ours with the same spec. */

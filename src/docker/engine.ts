@@ -334,6 +334,11 @@ export class Engine {
     return this.notModified({ method: 'POST', path: `/containers/${encodeURIComponent(id)}/start`, ok: [204] }, 'started');
   }
 
+  /** Drops a network's endpoint for `container` (by name) even when the engine has no such container: `docker network disconnect --force`. */
+  async disconnectEndpoint(network: string, container: string): Promise<void> {
+    await this.call({ method: 'POST', path: `/networks/${encodeURIComponent(network)}/disconnect`, body: { Container: container, Force: true }, ok: [200] });
+  }
+
   /** Waits up to `timeoutSec` for the process to exit, then kills it; 'already' when it was not running. */
   stopContainer(id: string, timeoutSec: number): Promise<'stopped' | 'already'> {
     return this.notModified(

@@ -4,7 +4,8 @@
 //
 // An observation is one list of the engine's containers. A managed container
 // is inspected again only when it is new, its list entry's state changed
-// (listKey), an engine event named it since the last look, the event stream
+// (listKey), an engine event or the controller's own action named it since
+// the last look (two exits in a row list alike), the event stream
 // (re)connected or the engine was unreachable (events may have been missed),
 // or its last inspect is older than inspectMaxAgeMs. That last rule is the
 // net under a missed event: a change that neither an event nor the list shows

@@ -13,6 +13,16 @@
 import type { Note } from '../api/notes.js';
 import { actionKey, historyKey, LABEL, type Action, type ActionHistory, type ActionResult, type FailureRecord, type ReconcileSettings, type SlotHistory } from '../api/types.js';
 
+/**
+ * The failed start that makes this container unstartable: the engine refused it
+ * for state left over from before it restarted (`container-stale`). Trying the
+ * same container again cannot help; a new one in its slot does.
+ */
+export function staleStart(history: ActionHistory, service: string, slot: number, containerId: string, pinnedNode?: string): FailureRecord | undefined {
+  const f = history.get(historyKey(service, slot, pinnedNode))?.failures?.find((x) => x.type === 'start' && x.containerId === containerId);
+  return f?.code === 'container-stale' ? f : undefined;
+}
+
 /** base · 2^(attempts-1), capped: the wait after the attempts-th failure in a row. */
 export function actionBackoff(attempts: number, settings: Pick<ReconcileSettings, 'actionBackoffBase' | 'actionBackoffMax'>): number {
   const exp = Math.min(Math.max(0, attempts - 1), 30);

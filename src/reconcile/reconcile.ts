@@ -55,7 +55,7 @@ import { planSlots } from './slots.js';
 
 const DEFAULT_STOP_TIMEOUT = 10;
 const TYPE_ORDER: Record<Action['type'], number> = { remove: 0, start: 1, create: 2 };
-const WARNING_ACTIONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['Dead', 'NodeLost', 'Misplaced', 'Rescheduled']);
+const WARNING_ACTIONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['Dead', 'Unstartable', 'NodeLost', 'Misplaced', 'Rescheduled']);
 const WARNING_NOTES: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['DependencyCycle', 'BackOff', 'ActionBackOff', 'Unschedulable', 'PolicyRefused', 'NodeLost', 'NodeUnreachable']);
 
 /**

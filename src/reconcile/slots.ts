@@ -9,9 +9,10 @@
 // returned. A replica on a lost node keeps nothing: its slot is re-placed.
 
 import type { NodeVerdict, Note, Rejection } from '../api/notes.js';
-import type { Placement } from '../api/types.js';
+import type { FailureRecord, Placement } from '../api/types.js';
 import type { ServicePicker } from '../schedule/scheduler.js';
 import type { NodeInfo } from '../schedule/types.js';
+import { staleStart } from './backoff.js';
 import { replicaReady, type Removal, type ServiceCtx } from './context.js';
 import { cmp, compareReplicas, type Replica } from './pair.js';
 
@@ -121,13 +122,19 @@ function globalGroups(
   return groups;
 }
 
+/** The failed start that makes a live, not running replica unstartable (backoff.ts `staleStart`), if any. */
+function unstartable(ctx: ServiceCtx, slot: number, r: Replica): FailureRecord | undefined {
+  if (r.where !== 'live' || r.c.state === 'running' || ctx.history.size === 0) return undefined;
+  return staleStart(ctx.history, ctx.name, slot, r.c.id, ctx.svc.spec.mode === 'global' ? r.nodeName : undefined);
+}
+
 /** Drop what cannot stay in the slot, then keep one current and one old container. */
 function pruneSlot(ctx: ServiceCtx, g: Group, picker: ServicePicker, out: { removals: Removal[]; unslotted: Unslotted[] }): Slot {
   const base = g.pin !== undefined ? { slot: g.slot, pin: g.pin } : { slot: g.slot };
   if (g.replicas.length === 1) {
     // The common case, without the allocations of the general one.
     const r = g.replicas[0]!;
-    if (r.where === 'pending' || (r.where === 'live' && r.c.state !== 'dead' && r.c.state !== 'removing' && (g.pin !== undefined || picker.enforcedOk(r.node!)))) {
+    if (r.where === 'pending' || (r.where === 'live' && r.c.state !== 'dead' && r.c.state !== 'removing' && (g.pin !== undefined || picker.enforcedOk(r.node!)) && !unstartable(ctx, g.slot, r))) {
       return r.hash === ctx.hash ? { ...base, cur: r } : { ...base, old: r };
     }
   }
@@ -157,6 +164,13 @@ function pruneSlot(ctx: ServiceCtx, g: Group, picker: ServicePicker, out: { remo
     }
     if (r.where === 'live' && r.c.state === 'dead') {
       out.removals.push({ replica: r, reason: 'Dead', note: { code: 'Dead', container: r.c.name, node: r.nodeName } });
+      prefer ??= r.node;
+      createReason ??= 'Recreate';
+      continue;
+    }
+    const stale = r.where === 'live' ? unstartable(ctx, g.slot, r) : undefined;
+    if (stale !== undefined) {
+      out.removals.push({ replica: r, reason: 'Unstartable', note: { code: 'Unstartable', slot: g.slot, container: r.c.name, node: r.nodeName, message: stale.message } });
       prefer ??= r.node;
       createReason ??= 'Recreate';
       continue;

@@ -192,6 +192,8 @@ export function noteText(n: Note, now: number): string {
       return `${n.container} on ${n.node}: node no longer eligible (${formatRejection(n.rejection, now)})${n.slot !== undefined ? `; re-placing slot ${n.slot}` : ''}`;
     case 'Dead':
       return `${n.container} on ${n.node} is dead: removing and recreating`;
+    case 'Unstartable':
+      return `${n.container} on ${n.node} cannot be started again (${n.message}): removing it, slot ${n.slot} gets a new container`;
     case 'Unschedulable':
       return explainUnschedulable(n, now).message;
     case 'BackOff':

@@ -197,6 +197,27 @@ describe('restarts', () => {
     expect(out.actions.map(brief)).toEqual(['start n1 web/0 Start', 'remove n1 web/2 Dead', 'create n1 web/2 Recreate']);
   });
 
+  it('replaces a container the engine cannot start again (state left over from its restart), and only that one', () => {
+    const svc = service('web', { replicas: 2 });
+    const h = specHash(svc);
+    const exited = { state: 'exited' as const, exitCode: 137, finishedAt: NOW - 5_000 };
+    const failed = (id: string, code: 'container-stale' | 'engine-error') => ({
+      service: 'web',
+      slot: id === 'a' ? 0 : 1,
+      failures: [
+        { type: 'start' as const, node: 'n1', specHash: h, containerId: id, attempts: 1, time: NOW - 4_000, code, message: `task ${id}: already exists`, retryable: true },
+      ],
+    });
+    const history = new Map([
+      ['web/0', failed('a', 'container-stale')],
+      ['web/1', failed('b', 'engine-error')],
+    ]);
+    const out = run([{ name: 'n1', containers: [managed('web', 0, h, { id: 'a', ...exited }), managed('web', 1, h, { id: 'b', ...exited })] }], [svc], NOW, SETTINGS, history);
+    // web/1's start failed for another reason: it is only retried after its back-off (1 s, long past).
+    expect(out.actions.map(brief)).toEqual(['remove n1 web/0 Unstartable', 'create n1 web/0 Recreate', 'start n1 web/1 Restart']);
+    expect(out.status.events.find((e) => e.reason === 'Unstartable')).toMatchObject({ type: 'Warning', note: { code: 'Unstartable', message: 'task a: already exists' } });
+  });
+
   it('lets a container being removed hold its slot, with no action', () => {
     const svc = service('web', { replicas: 1 });
     const out = run([{ name: 'n1', containers: [managed('web', 0, specHash(svc), { state: 'removing' })] }], [svc]);
