@@ -194,8 +194,30 @@ export async function convergedOn(ctl: Pick<RunningController, 'status'>, nodes:
   return true;
 }
 
-/** Waits for `convergedOn`; the error says what was last wrong. */
-export async function waitConverged(ctl: Pick<RunningController, 'status'>, nodes: { name: string; socket: string }[], want: Readonly<Record<string, number>>, timeoutMs = 20_000): Promise<void> {
+/** The controller's last warnings and errors (its JSON log), one short line each: what a failed wait should show. */
+export function recentWarnings(logs: string, max = 15): string {
+  const out: string[] = [];
+  for (const line of logs.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(line) as Record<string, unknown>;
+      if (typeof j.level !== 'number' || j.level < 40) continue;
+      const where = ['service', 'node', 'action', 'code'].flatMap((k) => (j[k] !== undefined ? [`${k}=${String(j[k])}`] : []));
+      out.push(`  ${String(j.msg)} ${where.join(' ')}`.slice(0, 300));
+    } catch {
+      // not a log line
+    }
+  }
+  return out.slice(-max).join('\n');
+}
+
+/** Waits for `convergedOn`; the error says what was last wrong, with the controller's last warnings when its log is at hand. */
+export async function waitConverged(
+  ctl: Pick<RunningController, 'status'> & Partial<Pick<RunningController, 'logs'>>,
+  nodes: { name: string; socket: string }[],
+  want: Readonly<Record<string, number>>,
+  timeoutMs = 20_000,
+): Promise<void> {
   let last = '';
   try {
     await waitFor(
@@ -209,7 +231,8 @@ export async function waitConverged(ctl: Pick<RunningController, 'status'>, node
       200,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${last}`);
+    const warnings = ctl.logs ? recentWarnings(ctl.logs()) : '';
+    throw new Error(`${(err as Error).message}; last seen: ${last}${warnings ? `\ncontroller's last warnings:\n${warnings}` : ''}`);
   }
 }
 
