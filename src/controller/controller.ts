@@ -269,7 +269,7 @@ export class Controller {
     if (prev.requeueAt !== undefined && now >= prev.requeueAt) return false;
     return observed.nodes.every((n, i) => {
       const p = prev.nodes[i]!;
-      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts;
+      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts && p.disk === n.disk;
     });
   }
 

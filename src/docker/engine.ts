@@ -90,6 +90,8 @@ export interface EngineInfo {
   ServerVersion?: string;
   /** The engine's wall clock, RFC 3339 with nanoseconds. */
   SystemTime: string;
+  /** Where the engine keeps images and containers (a path on the engine's host). */
+  DockerRootDir?: string;
 }
 
 export interface EngineImage {
