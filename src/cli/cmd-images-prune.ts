@@ -32,9 +32,10 @@ export function pruneText(r: PruneReport): string {
       out += `${n.node}: not collected: ${n.error}\n`;
       continue;
     }
-    const counts = new Map<string, number>();
-    for (const k of n.kept) counts.set(KEPT[k.why], (counts.get(KEPT[k.why]) ?? 0) + 1);
-    const kept = [...counts].map(([why, c]) => `${c} ${why}`).join(', ');
+    const kept = (Object.keys(KEPT) as (keyof typeof KEPT)[])
+      .map((why) => [n.kept.filter((k) => k.why === why).length, KEPT[why]] as const)
+      .flatMap(([c, why]) => (c > 0 ? [`${c} ${why}`] : []))
+      .join(', ');
     out += `${n.node}: kept ${n.kept.length} image(s)${kept ? ` (${kept})` : ''}\n`;
   }
   return `${out}Total reclaimed space: ${formatMemory(r.reclaimed)}${r.dryRun ? ' (dry run: nothing removed)' : ''}\n`;
