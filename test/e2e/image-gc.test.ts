@@ -29,7 +29,7 @@ beforeAll(async () => {
   docker = new Docker({ socketPath: node.socket });
   // Three versions and a foreign image from the fleet's busybox tar: a label makes each a distinct image.
   await Promise.all(
-    ['fog/app:v1', 'fog/app:v2', 'fog/app:v3', 'someone/tool:1'].map((tag) =>
+    ['fog/app:v1', 'fog/app:v2', 'fog/app:v3', 'fog/app:v4', 'someone/tool:1'].map((tag) =>
       run('docker', ['-H', node.endpoint, 'import', '--change', 'CMD ["sh"]', '--change', `LABEL version=${tag}`, join(fleet.dir, 'image.tar'), tag]),
     ),
   );
@@ -66,8 +66,9 @@ describe('image GC and disk on a real engine', () => {
     const pruned = await runFogctl(['images', 'prune', '--node', 'gc-1', ...server]);
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toMatch(/gc-1\s+fog\/app:v1\s+[0-9a-f]{12}\s+\S+\s+removed/);
-    expect(pruned.stdout).toMatch(/gc-1: kept 4 image\(s\) \(1 in use, 1 previous revision, 2 not ours\)/);
-    expect(await tags()).toEqual(['fog/app:v2', 'fog/app:v3', 'fog/busybox:latest', 'someone/tool:1']);
+    // v4 was never named by a revision yet: not ours.
+    expect(pruned.stdout).toMatch(/gc-1: kept 5 image\(s\) \(1 in use, 1 previous revision, 3 not ours\)/);
+    expect(await tags()).toEqual(['fog/app:v2', 'fog/app:v3', 'fog/app:v4', 'fog/busybox:latest', 'someone/tool:1']);
 
     const doc = await ctl.status();
     const ev = doc?.events.find((e) => e.reason === 'ImageRemoved');
@@ -77,7 +78,7 @@ describe('image GC and disk on a real engine', () => {
     // Nothing left to remove: the second prune removes nothing.
     const again = await runFogctl(['images', 'prune', ...server]);
     expect(again.stdout).toContain('no unused images of ours to remove');
-    expect(await tags()).toHaveLength(4);
+    expect(await tags()).toHaveLength(5);
   }, 60_000);
 
   it('a replica needing more disk than the node has is unschedulable with the reason, and nothing is created', async () => {
@@ -93,4 +94,24 @@ describe('image GC and disk on a real engine', () => {
     expect(wide.stdout).toMatch(/DISK/);
     expect(wide.stdout).toMatch(/gc-1\s+Ready\s.*\S+\/\S+ free, reserved 0\/100Mi/);
   }, 30_000);
+
+  it('below the thresholds: the node reads DiskPressure, takes nothing new, and collects by itself', async () => {
+    await rollTo('v4');
+    await ctl.stop();
+    // Free space is always below 100% of the data root: both thresholds crossed at once.
+    ctl = startController({ desired, stateDir: state, extra: ['--disk-pressure', '100%', '--image-gc', '100%'] });
+    const ev = await waitFor('an automatic ImageRemoved event', async () => (await ctl.status())?.events.find((e) => e.reason === 'ImageRemoved'), 15_000);
+    expect(ev.message).toMatch(/^removed image fog\/app:v2 \(.*\) from gc-1: data root below the image GC threshold$/);
+    expect(await tags()).toEqual(['fog/app:v3', 'fog/app:v4', 'fog/busybox:latest', 'someone/tool:1']);
+    const big = await waitFor(
+      'big unschedulable for disk pressure',
+      async () => (await ctl.status())?.status.services.find((s) => s.name === 'big' && s.unschedulable?.message.includes('disk pressure')),
+      10_000,
+    );
+    expect(big.unschedulable?.message).toBe('0/1 nodes eligible: 1 disk pressure');
+    const nodesOut = await runFogctl(['get', 'nodes', '--server', ctl.socket]);
+    expect(nodesOut.stdout).toMatch(/gc-1\s+Ready,DiskPressure\s/);
+    // What runs stays.
+    expect((await containersOn(nodes())).filter((c) => c.service === 'app' && c.state === 'running')).toHaveLength(1);
+  }, 40_000);
 });
