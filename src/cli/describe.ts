@@ -57,7 +57,14 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
     ['Command', spec?.command?.join(' ')],
     ['Network', spec?.network],
     ['Ports', spec?.ports.join(', ')],
-    ['Resources', spec ? [spec.resources.cpu && `cpu ${spec.resources.cpu}`, spec.resources.memory && `memory ${spec.resources.memory}`].filter(Boolean).join(', ') || 'none reserved' : undefined],
+    [
+      'Resources',
+      spec
+        ? [spec.resources.cpu && `cpu ${spec.resources.cpu}`, spec.resources.memory && `memory ${spec.resources.memory}`, spec.resources.disk && `disk ${spec.resources.disk}`]
+            .filter(Boolean)
+            .join(', ') || 'none reserved'
+        : undefined,
+    ],
     ['Devices', spec?.devices.join(', ')],
     ['Constraints', spec?.constraints.join(' && ')],
     ['Spread', spec?.spread],

@@ -116,16 +116,16 @@ export async function serveStatus(
   return server;
 }
 
-function handleControl(req: IncomingMessage, res: ServerResponse, control: ControlHandler | undefined): void {
-  const reply = (code: number, body: unknown) => {
+/** A JSON reply. */
+function replier(res: ServerResponse): (code: number, body: unknown) => void {
+  return (code, body) => {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  if (control === undefined) {
-    reply(403, { error: "rollout commands are accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
-    return;
-  }
-  const [, service, kind] = CONTROL_PATH.exec(new URL(req.url ?? '/', 'http://local').pathname)!;
+}
+
+/** A command's JSON body (at most 4 KiB read; empty means {}), or a 400 that shows `example`. */
+function readCommand<T>(req: IncomingMessage, res: ServerResponse, example: string, then: (body: T) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (c: Buffer) => {
@@ -133,14 +133,26 @@ function handleControl(req: IncomingMessage, res: ServerResponse, control: Contr
     if (size <= 4096) chunks.push(c);
   });
   req.on('end', () => {
-    let body: { toRevision?: unknown } = {};
+    let body = {} as T;
     try {
       const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text !== '') body = JSON.parse(text) as { toRevision?: unknown };
+      if (text !== '') body = JSON.parse(text) as T;
     } catch {
-      reply(400, { error: 'the body must be JSON, e.g. {"toRevision": 2}' });
+      replier(res)(400, { error: `the body must be JSON, e.g. ${example}` });
       return;
     }
+    then(body);
+  });
+}
+
+function handleControl(req: IncomingMessage, res: ServerResponse, control: ControlHandler | undefined): void {
+  const reply = replier(res);
+  if (control === undefined) {
+    reply(403, { error: "rollout commands are accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
+    return;
+  }
+  const [, service, kind] = CONTROL_PATH.exec(new URL(req.url ?? '/', 'http://local').pathname)!;
+  readCommand<{ toRevision?: unknown }>(req, res, '{"toRevision": 2}', (body) => {
     const to = body.toRevision;
     if (to !== undefined && (typeof to !== 'number' || !Number.isInteger(to) || to < 1)) {
       reply(400, { error: `toRevision ${JSON.stringify(to)} must be a revision number (1 or more)` });
@@ -154,29 +166,12 @@ function handleControl(req: IncomingMessage, res: ServerResponse, control: Contr
 }
 
 function handlePrune(req: IncomingMessage, res: ServerResponse, prune: PruneHandler | undefined): void {
-  const reply = (code: number, body: unknown) => {
-    res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
-  };
+  const reply = replier(res);
   if (prune === undefined) {
     reply(403, { error: "images prune is accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
     return;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size <= 4096) chunks.push(c);
-  });
-  req.on('end', () => {
-    let body: { node?: unknown; dryRun?: unknown } = {};
-    try {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text !== '') body = JSON.parse(text) as typeof body;
-    } catch {
-      reply(400, { error: 'the body must be JSON, e.g. {"node": "press-1", "dryRun": true}' });
-      return;
-    }
+  readCommand<{ node?: unknown; dryRun?: unknown }>(req, res, '{"node": "press-1", "dryRun": true}', (body) => {
     if ((body.node !== undefined && typeof body.node !== 'string') || (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')) {
       reply(400, { error: 'node must be a node name and dryRun true or false' });
       return;
