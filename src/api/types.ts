@@ -267,7 +267,7 @@ export interface ReconcileSettings {
   diskPressure?: DiskThreshold;
 }
 
-/** Free space below `percent` of the total, or below `bytes`, crosses the threshold (either one; an absent one never). */
+/** Free space below `percent` of the total and below `bytes` crosses the threshold (the smaller bound counts; an absent one is no bound). */
 export interface DiskThreshold {
   percent?: number;
   bytes?: number;

@@ -59,10 +59,10 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
     .option(
       '--disk-pressure <threshold>',
-      'a node whose engine data root has less free space than this takes no new replicas (DiskPressure): a percentage, a size, or both (either crosses it); none: never',
+      'a node whose engine data root has less free space than this takes no new replicas (DiskPressure): a percentage of the data root, a size, or both (the smaller counts); none: never',
       '5%,500Mi',
     )
-    .option('--image-gc <threshold>', 'unused images of ours are removed from a node whose data root has less free space than this (as --disk-pressure); none: only on fogctl images prune', '10%,1Gi')
+    .option('--image-gc <threshold>', 'unused images of ours are removed from a node whose data root has less free space than this (as --disk-pressure); none: only on fogctl images prune', '15%,2Gi')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(

@@ -11,7 +11,7 @@ export function durationFlag(flag: string, value: string): number {
   return d.value;
 }
 
-/** `5%`, `500Mi`, `5%,500Mi` (either crosses it) or `none` (undefined), or exit 1 naming the flag and what is allowed. */
+/** `5%`, `500Mi`, `5%,500Mi` (the smaller counts) or `none` (undefined), or exit 1 naming the flag and what is allowed. */
 export function diskThresholdFlag(flag: string, value: string): DiskThreshold | undefined {
   if (value.trim() === 'none') return undefined;
   const t: DiskThreshold = {};

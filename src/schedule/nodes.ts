@@ -6,9 +6,10 @@ import { isOurs, LABEL } from '../api/types.js';
 import { effectiveAllow } from './security.js';
 import type { NodeInfo } from './types.js';
 
-/** Free space below either bound of the threshold (`percent` of the total, or `bytes`). */
+/** Free space below every bound given (`percent` of the total, `bytes`): the smaller one counts, so neither a big disk nor a tiny one crosses it early. None given: never. */
 export function belowThreshold(disk: DiskSpace, t: DiskThreshold): boolean {
-  return (t.bytes !== undefined && disk.free < t.bytes) || (t.percent !== undefined && disk.free < (disk.total * t.percent) / 100);
+  if (t.bytes === undefined && t.percent === undefined) return false;
+  return (t.bytes === undefined || disk.free < t.bytes) && (t.percent === undefined || disk.free < (disk.total * t.percent) / 100);
 }
 
 /** Host ports a container binds, as `proto/port`. */

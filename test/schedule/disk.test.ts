@@ -49,8 +49,10 @@ const cases: { name: string; node?: NodeOpts; obs?: Partial<ObservedNode>; press
     filter: 'NodeDiskPressure',
     text: "disk pressure (300Mi of 100Gi free on the engine's data root; free space, or let image GC run: fogctl images prune --node NODE)",
   },
-  { name: 'data root below 5% free: disk pressure', obs: { disk: { free: 4 * Gi, total: 100 * Gi } }, svc: {}, filter: 'NodeDiskPressure' },
-  { name: 'enough free space: no pressure', obs: { disk: { free: 6 * Gi, total: 100 * Gi } }, svc: {} },
+  { name: 'big disk: below 5% but above 500Mi free is no pressure (the smaller bound counts)', obs: { disk: { free: 4 * Gi, total: 100 * Gi } }, svc: {} },
+  { name: 'small disk: below 5% free is pressure', obs: { disk: { free: 400 * Mi, total: 8 * Gi } }, svc: {}, filter: 'NodeDiskPressure' },
+  { name: 'small disk: above 5% free is no pressure', obs: { disk: { free: 450 * Mi, total: 8 * Gi } }, svc: {} },
+  { name: 'percentage alone', pressure: { percent: 5 }, obs: { disk: { free: 4 * Gi, total: 100 * Gi } }, svc: {}, filter: 'NodeDiskPressure' },
   { name: 'no --disk-pressure: never pressure', obs: { disk: { free: 1, total: 100 * Gi } }, pressure: null, svc: {} },
   { name: 'disk pressure comes before capacity', node: { capacity: { disk: 1 } }, obs: { disk: { free: 1, total: 100 * Gi } }, svc: { resources: { disk: Gi } }, filter: 'NodeDiskPressure' },
 ];
@@ -83,10 +85,11 @@ describe('disk filters', () => {
     expect(info.reserved.disk).toBe(1400 * Mi);
   });
 
-  it('threshold: either bound', () => {
+  it('threshold: the smaller bound counts', () => {
     expect(belowThreshold({ free: 400 * Mi, total: 1000 * Gi }, { bytes: 500 * Mi })).toBe(true);
     expect(belowThreshold({ free: 40 * Gi, total: 1000 * Gi }, { percent: 5 })).toBe(true);
-    expect(belowThreshold({ free: 60 * Gi, total: 1000 * Gi }, { percent: 5, bytes: 500 * Mi })).toBe(false);
+    expect(belowThreshold({ free: 40 * Gi, total: 1000 * Gi }, { percent: 5, bytes: 500 * Mi })).toBe(false);
+    expect(belowThreshold({ free: 400 * Mi, total: 1000 * Gi }, { percent: 5, bytes: 500 * Mi })).toBe(true);
     expect(belowThreshold({ free: 0, total: 1000 * Gi }, {})).toBe(false);
   });
 });
