@@ -615,6 +615,8 @@ export interface Revision {
   readonly failure?: RolloutFailure;
   /** Wall-clock ms when it completed or failed. */
   readonly ended?: number;
+  /** The digest (sha256:…) its image tag resolved to when it rolled out: every replica of it runs `repo@digest` (reconcile/pins.ts). */
+  readonly digest?: string;
 }
 
 export type RolloutPhase = 'Pending' | 'Progressing' | 'Paused' | 'Complete' | 'Failed' | 'RolledBack';

@@ -5,7 +5,8 @@
 //
 // Ours: an image is ours when every tag it carries was named by a revision in
 // the rollout book (any service, any of the last REVISIONS_KEPT revisions),
-// or, untagged, when one of its digests was. An image with any other tag, or
+// or, untagged, when one of its digests was (a revision's pinned digest
+// counts: its replicas run `repo@digest`). An image with any other tag, or
 // none we know, is someone else's (a person's own, another tool's, the
 // fleet's base images) and is never touched.
 //
@@ -15,7 +16,7 @@
 // back to (the newest complete one before the current), and of every
 // service's manifest. Everything else of ours goes.
 
-import type { RolloutBook, Service } from '../api/types.js';
+import type { Revision, RolloutBook, Service } from '../api/types.js';
 import { findHash, lastGood } from './revisions.js';
 
 /** One image on a node, as GET /images/json lists it. */
@@ -52,44 +53,57 @@ export interface ImageGcPlan {
 
 const NONE = new Set(['<none>:<none>', '<none>@<none>']);
 
-/**
- * The forms a reference is listed under: Docker Hub's implicit registry and
- * `library/` dropped, `:latest` added when there is neither tag nor digest; a
- * `repo:tag@digest` gives both `repo:tag` and `repo@digest`.
- */
-export function imageRefForms(ref: string): string[] {
+/** A reference's repository (Docker Hub's implicit registry and `library/` dropped), tag and digest. */
+function parseRef(ref: string): { repo: string; tag?: string; digest?: string } {
   let r = ref.trim();
   for (const hub of ['docker.io/', 'index.docker.io/', 'registry-1.docker.io/']) if (r.startsWith(hub)) r = r.slice(hub.length);
   if (r.startsWith('library/')) r = r.slice('library/'.length);
   const at = r.indexOf('@');
   const name = at >= 0 ? r.slice(0, at) : r;
-  const digest = at >= 0 ? r.slice(at + 1) : undefined;
   const slash = name.lastIndexOf('/');
   const colon = name.lastIndexOf(':');
-  const repo = colon > slash ? name.slice(0, colon) : name;
-  const tag = colon > slash ? name.slice(colon + 1) : undefined;
+  return {
+    repo: colon > slash ? name.slice(0, colon) : name,
+    ...(colon > slash ? { tag: name.slice(colon + 1) } : {}),
+    ...(at >= 0 ? { digest: r.slice(at + 1) } : {}),
+  };
+}
+
+/**
+ * The forms a reference is listed under: `:latest` added when there is
+ * neither tag nor digest; a `repo:tag@digest` gives both `repo:tag` and
+ * `repo@digest`.
+ */
+export function imageRefForms(ref: string): string[] {
+  const { repo, tag, digest } = parseRef(ref);
   const out: string[] = [];
   if (tag !== undefined || digest === undefined) out.push(`${repo}:${tag ?? 'latest'}`);
   if (digest !== undefined) out.push(`${repo}@${digest}`);
   return out;
 }
 
+/** What a revision's replicas run: its image as written and, once pinned, `repo@digest`. */
+function revisionRefs(r: Revision): string[] {
+  const forms = imageRefForms(r.shape.image);
+  return r.digest === undefined ? forms : [...forms, `${parseRef(r.shape.image).repo}@${r.digest}`];
+}
+
 export function planImageGc(input: { images: readonly NodeImage[]; containers: readonly ImageUser[]; book: RolloutBook; services: readonly Service[] }): ImageGcPlan {
   const ours = new Set<string>();
   const held = new Map<string, { why: KeptWhy; service: string }>();
-  const hold = (image: string, why: KeptWhy, service: string) => {
-    for (const f of imageRefForms(image)) if (!held.has(f)) held.set(f, { why, service });
+  const hold = (refs: readonly string[], why: KeptWhy, service: string) => {
+    for (const f of refs) if (!held.has(f)) held.set(f, { why, service });
   };
   for (const entry of input.book.values()) {
-    for (const r of entry.revisions) for (const f of imageRefForms(r.shape.image)) ours.add(f);
+    for (const r of entry.revisions) for (const f of revisionRefs(r)) ours.add(f);
     const current = findHash(entry, entry.target);
-    if (current !== undefined) hold(current.shape.image, 'current', entry.service);
+    if (current !== undefined) hold(revisionRefs(current), 'current', entry.service);
     const manifest = findHash(entry, entry.manifest);
-    if (manifest !== undefined) hold(manifest.shape.image, 'manifest', entry.service);
+    if (manifest !== undefined) hold(revisionRefs(manifest), 'manifest', entry.service);
     const previous = lastGood(entry, entry.target);
-    if (previous !== undefined) hold(previous.shape.image, 'previous', entry.service);
+    if (previous !== undefined) hold(revisionRefs(previous), 'previous', entry.service);
   }
-  for (const s of input.services) hold(s.spec.image, 'manifest', s.metadata.name);
+  for (const s of input.services) hold(imageRefForms(s.spec.image), 'manifest', s.metadata.name);
   const usedIds = new Set<string>();
   const usedRefs = new Set<string>();
   for (const c of input.containers) {

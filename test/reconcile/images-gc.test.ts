@@ -79,6 +79,14 @@ describe('image GC choice', () => {
     expect(p.remove).toEqual(['reg:5000/fog/app@sha256:aa']);
   });
 
+  it("counts a revision's pinned digest as ours (replicas pinned to repo@digest pull untagged images)", () => {
+    const pinned = (n: number, d: string): Revision => ({ ...rev(n, 'reg:5000/fog/app:stable'), digest: `sha256:${d}` });
+    const book: RolloutBook = new Map([['app', entry('app', [pinned(1, 'a1'), pinned(2, 'b2'), pinned(3, 'c3')])]]);
+    const p = plan([img('a', [], ['reg:5000/fog/app@sha256:a1']), img('b', [], ['reg:5000/fog/app@sha256:b2']), img('c', [], ['reg:5000/fog/app@sha256:c3'])], book, []);
+    expect(p.remove).toEqual(['reg:5000/fog/app@sha256:a1']);
+    expect(p.keep).toEqual({ 'reg:5000/fog/app@sha256:b2': 'previous', 'reg:5000/fog/app@sha256:c3': 'current' });
+  });
+
   it('lists an image with several tags of ours with all of them (each is untagged in turn)', () => {
     const book: RolloutBook = new Map([['app', entry('app', [rev(1, 'fog/app:v1'), rev(2, 'fog/app:one'), rev(3, 'fog/app:v2'), rev(4, 'fog/app:v3')])]]);
     const p = planImageGc({ images: [img('c1', ['fog/app:v1', 'fog/app:one'])], containers: [], book, services: [] });
