@@ -27,7 +27,9 @@ export type Rejection =
   | { filter: 'NodeSchedulable' }
   | { filter: 'NodeConstraint' | 'NodeNameConstraint'; constraint: string; detail: string }
   | { filter: 'NodeDevices'; device: string }
-  | { filter: 'NodeResources'; resource: 'cpu' | 'memory'; requested: number; free: number }
+  | { filter: 'NodeResources'; resource: 'cpu' | 'memory' | 'disk'; requested: number; free: number }
+  /** The engine's data root has less free space than the controller's --disk-pressure threshold (kubelet's DiskPressure). */
+  | { filter: 'NodeDiskPressure'; free: number; total: number }
   | { filter: 'MaxPerNode'; max: number; running: number }
   | { filter: 'ServiceAffinity'; service: string }
   | { filter: 'ServiceAntiAffinity'; service: string }
@@ -159,7 +161,15 @@ export interface NoteDetail {
   Leading: { identity: string; rev: number };
   /** This controller stopped acting: it lost (or never had) the etcd lease. */
   NotLeading: { reason: string };
+  // image garbage collection (reconcile/images-gc.ts decides, controller/image-gc.ts removes)
+  /** An image no replica needs was removed from a node: by `fogctl images prune`, or because the data root ran low. */
+  ImageRemoved: { node: string; image: string; id: string; size: number; trigger: ImageGcTrigger };
+  /** Removing an image failed (e.g. a container started using it meanwhile); it is tried again at the next collection. */
+  ImageRemoveFailed: { node: string; image: string; id: string; error: string; trigger: ImageGcTrigger };
 }
+
+/** What started an image collection: the user (`fogctl images prune`) or a data root below the GC threshold. */
+export type ImageGcTrigger = 'prune' | 'disk';
 
 /** Why a rollout failed. */
 export type RolloutFailure =
@@ -220,4 +230,6 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'RolloutUndo',
   'RolloutResumed',
   'RevisionComplete',
+  'ImageRemoved',
+  'ImageRemoveFailed',
 ];

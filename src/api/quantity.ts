@@ -112,6 +112,12 @@ export function parseMemory(input: unknown): Parsed<number> {
   return { ok: true, value };
 }
 
+/** A disk quantity (`"512Mi"`, `"2Gi"`) → bytes: the memory syntax, with errors that say disk. */
+export function parseDisk(input: unknown): Parsed<number> {
+  const r = parseMemory(input);
+  return r.ok ? r : fail(r.error.replace(/memory quantity/g, 'disk quantity'));
+}
+
 function memoryUnitError(unit: string, input: string): string {
   if (unit === 'm') return `must be a memory quantity: "m" means milli (as in Kubernetes); write M (10^6) or Mi (2^20), got ${describe(input)}`;
   const first = unit[0] ?? '';

@@ -58,8 +58,8 @@ export interface NodeSpec {
   address: string;
   /** Host device paths present on the node. Default []. */
   devices: readonly string[];
-  /** Overrides for what the engine reports. */
-  capacity: { cpu?: number; memory?: number };
+  /** Overrides for what the engine reports; `disk` (bytes) is what `resources.disk` reservations count against (default: the data root's size, when known). */
+  capacity: { cpu?: number; memory?: number; disk?: number };
   /** Cordon: no new replicas are placed here. Default false. */
   unschedulable: boolean;
   /** What services on this node may do beyond the secure defaults (docs/security.md). Absent: nothing. */
@@ -189,8 +189,8 @@ export interface ServiceSpec {
   mode: 'replicated' | 'global';
   /** Wanted replicas (replicated mode). Default 1; ignored for global. */
   replicas: number;
-  /** Reserved for placement, applied as limits. */
-  resources: { cpu?: number; memory?: number };
+  /** Reserved for placement; cpu and memory are applied as limits, disk (bytes) is reserved only. */
+  resources: { cpu?: number; memory?: number; disk?: number };
   devices: readonly string[];
   placement: Placement;
   dependsOn: readonly string[];
@@ -263,6 +263,20 @@ export interface ReconcileSettings {
   stableRunMs: number;
   /** Controller-level security policy (`fogctl run --allow-*`, `--secret-pattern`). Absent: DEFAULT_POLICY, nothing allowed. */
   policy?: Policy;
+  /** A node whose engine data root has less free space than this takes no new replicas (`fogctl run --disk-pressure`). Absent: never. */
+  diskPressure?: DiskThreshold;
+}
+
+/** Free space below `percent` of the total and below `bytes` crosses the threshold (the smaller bound counts; an absent one is no bound). */
+export interface DiskThreshold {
+  percent?: number;
+  bytes?: number;
+}
+
+/** Free space of a filesystem, bytes. */
+export interface DiskSpace {
+  free: number;
+  total: number;
 }
 
 /** The controller's security policy: allowances for every node, and what counts as secret. */
@@ -302,9 +316,10 @@ export const LABEL = {
   slot: 'fog.slot',
   hash: 'fog.spec-hash',
   node: 'fog.node',
-  /** Reserved cpu (millicores) / memory (bytes), so any controller can count them. */
+  /** Reserved cpu (millicores) / memory (bytes) / disk (bytes), so any controller can count them. */
   cpu: 'fog.cpu',
   memory: 'fog.memory',
+  disk: 'fog.disk',
   /** Host ports a container binds, `tcp/1883,udp/5683` (needed for network host, where the engine records none). */
   ports: 'fog.ports',
   /** The controller that created the container: `host/pid/start` (one actor per cluster, see src/ha). */
@@ -337,7 +352,7 @@ export interface ObservedContainer {
   startedAt?: number;
   finishedAt?: number;
   /** Reservations read from labels or HostConfig; counted even for foreign containers. */
-  resources: { cpu?: number; memory?: number };
+  resources: { cpu?: number; memory?: number; disk?: number };
   /** Host ports it binds (for port-conflict checks), `proto/port`. */
   hostPorts: readonly string[];
 }
@@ -368,6 +383,8 @@ export interface ObservedNode {
   containers: readonly ObservedContainer[];
   /** Images present on the engine (repo:tag), when known. */
   images?: readonly string[];
+  /** Free space of the engine's data root (DockerRootDir), when it can be known (an engine on a unix socket of this host). */
+  disk?: DiskSpace;
 }
 
 export interface ObservedState {
@@ -387,7 +404,7 @@ export interface ContainerSpec {
   network: 'host' | 'none' | 'bridge';
   volumes: readonly VolumeMount[];
   devices: readonly string[];
-  resources: { cpu?: number; memory?: number };
+  resources: { cpu?: number; memory?: number; disk?: number };
   restart: RestartPolicy;
   healthcheck?: Healthcheck;
   stopGracePeriod: number;
@@ -535,8 +552,10 @@ export interface NodeStatus {
   since: number;
   lastSeen?: number;
   unschedulable: boolean;
-  capacity: { cpu: number; memory: number };
-  reserved: { cpu: number; memory: number };
+  capacity: { cpu: number; memory: number; disk?: number };
+  reserved: { cpu: number; memory: number; disk?: number };
+  /** Free space of the engine's data root, when known; `pressure` when below the controller's --disk-pressure. */
+  disk?: DiskSpace & { pressure: boolean };
   labels: Readonly<Record<string, string>>;
   devices: readonly string[];
   replicas: number;
@@ -596,6 +615,8 @@ export interface Revision {
   readonly failure?: RolloutFailure;
   /** Wall-clock ms when it completed or failed. */
   readonly ended?: number;
+  /** The digest (sha256:…) its image tag resolved to when it rolled out: every replica of it runs `repo@digest` (reconcile/pins.ts). */
+  readonly digest?: string;
 }
 
 export type RolloutPhase = 'Pending' | 'Progressing' | 'Paused' | 'Complete' | 'Failed' | 'RolledBack';

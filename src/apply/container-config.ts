@@ -20,6 +20,7 @@ function labelsFor(spec: ContainerSpec): Record<string, string> {
   const labels: Record<string, string> = { ...spec.labels };
   if (spec.resources.cpu !== undefined) labels[LABEL.cpu] ??= String(spec.resources.cpu);
   if (spec.resources.memory !== undefined) labels[LABEL.memory] ??= String(spec.resources.memory);
+  if (spec.resources.disk !== undefined) labels[LABEL.disk] ??= String(spec.resources.disk);
   const ports = boundHostPorts(spec);
   if (ports.length > 0) labels[LABEL.ports] ??= ports.join(',');
   return labels;

@@ -17,7 +17,7 @@ import { startHeapTrim } from '../runtime/heap.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
-import { durationFlag } from './flags.js';
+import { diskThresholdFlag, durationFlag } from './flags.js';
 import { addHaFlags, parseHaFlags, type HaFlags } from './ha-flags.js';
 import { acquireHostLock } from '../ha/host-lock.js';
 import { identityOf } from '../ha/identity.js';
@@ -39,6 +39,8 @@ interface RunFlags {
   actionBackoffMax: string;
   logLevel?: string;
   logFormat?: string;
+  diskPressure: string;
+  imageGc: string;
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
@@ -55,6 +57,12 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
+    .option(
+      '--disk-pressure <threshold>',
+      'a node whose engine data root has less free space than this takes no new replicas (DiskPressure): a percentage of the data root, a size, or both (the smaller counts); none: never',
+      '5%,500Mi',
+    )
+    .option('--image-gc <threshold>', 'unused images of ours are removed from a node whose data root has less free space than this (as --disk-pressure); none: only on fogctl images prune', '15%,2Gi')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
@@ -67,7 +75,16 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     if (!policy.ok) throw new ExitError(policy.error, 1);
     const actionBackoffMax = durationFlag('--action-backoff-max', flags.actionBackoffMax);
     if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
-    const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), actionBackoffMax, policy: policy.policy };
+    const diskPressure = diskThresholdFlag('--disk-pressure', flags.diskPressure);
+    const imageGc = diskThresholdFlag('--image-gc', flags.imageGc);
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      cluster: flags.cluster,
+      nodeGracePeriod: durationFlag('--grace', flags.grace),
+      actionBackoffMax,
+      policy: policy.policy,
+      ...(diskPressure !== undefined ? { diskPressure } : {}),
+    };
     const ha = parseHaFlags(flags);
     const logFlags = checkLogFlags(flags.logLevel, flags.logFormat);
     if (logFlags) throw new ExitError(logFlags, 1);
@@ -113,6 +130,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       stateDir: flags.stateDir,
       commit: () => sync?.status().current?.sha,
       metrics,
+      imageGc: imageGc !== undefined ? { threshold: imageGc } : {},
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
@@ -126,6 +144,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       (cb) => controller.onStatus(cb),
       [metricsRoute(metrics, () => controller.statusDoc()), (req, res, url) => events.handle(req, res, url)],
       (service, cmd) => controller.command(service, cmd),
+      (req) => controller.pruneImages(req),
     );
     const dashboard = 'socket' in listen ? 'fogctl dashboard' : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/`;
     // Only the socket this process made is removed when it stops (compared by inode).

@@ -57,7 +57,14 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
     ['Command', spec?.command?.join(' ')],
     ['Network', spec?.network],
     ['Ports', spec?.ports.join(', ')],
-    ['Resources', spec ? [spec.resources.cpu && `cpu ${spec.resources.cpu}`, spec.resources.memory && `memory ${spec.resources.memory}`].filter(Boolean).join(', ') || 'none reserved' : undefined],
+    [
+      'Resources',
+      spec
+        ? [spec.resources.cpu && `cpu ${spec.resources.cpu}`, spec.resources.memory && `memory ${spec.resources.memory}`, spec.resources.disk && `disk ${spec.resources.disk}`]
+            .filter(Boolean)
+            .join(', ') || 'none reserved'
+        : undefined,
+    ],
     ['Devices', spec?.devices.join(', ')],
     ['Constraints', spec?.constraints.join(' && ')],
     ['Spread', spec?.spread],
@@ -138,8 +145,17 @@ export function describeNode(doc: StatusDoc, name: string): string | undefined {
         [
           ['cpu', formatCpu(n.reserved.cpu), formatCpu(n.capacity.cpu)],
           ['memory', formatMemory(n.reserved.memory), formatMemory(n.capacity.memory)],
+          ...(n.reserved.disk !== undefined || n.capacity.disk !== undefined
+            ? [['disk', formatMemory(n.reserved.disk ?? 0), n.capacity.disk === undefined ? 'unknown' : formatMemory(n.capacity.disk)]]
+            : []),
         ],
       ),
+    );
+    out += section(
+      'Data root',
+      n.disk === undefined
+        ? 'free space unknown (engine not on a unix socket of this host)'
+        : `${formatMemory(n.disk.free)} of ${formatMemory(n.disk.total)} free${n.disk.pressure ? ' (DiskPressure: no new replicas)' : ''}`,
     );
     const here = doc.status.services.flatMap((s) => s.replicas.filter((r) => r.node === name).map((r) => [`${s.name}-${r.slot}`, r.state, String(r.ready), String(r.restarts)]));
     out += section('Replicas', here.length ? table(['NAME', 'STATE', 'READY', 'RESTARTS'], here) : '<none>');

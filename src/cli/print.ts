@@ -89,13 +89,21 @@ export function nodesTable(doc: StatusDoc, wide: boolean): string {
           .sort()
           .join(','),
         n.devices.join(','),
+        diskColumn(n),
         n.message ?? '',
       );
     return row;
   });
   const header = ['NAME', 'STATUS', 'REPLICAS', 'CPU', 'MEMORY', 'LAST-SEEN'];
-  if (wide) header.push('LABELS', 'DEVICES', 'MESSAGE');
+  if (wide) header.push('LABELS', 'DEVICES', 'DISK', 'MESSAGE');
   return table(header, rows);
+}
+
+/** `12Gi/50Gi free` for the data root (`-` when it cannot be known), then the reserved/capacity disk when either is set. */
+function diskColumn(n: StatusDoc['status']['nodes'][number]): string {
+  const free = n.disk === undefined ? '-' : `${formatMemory(n.disk.free)}/${formatMemory(n.disk.total)} free`;
+  if (n.reserved.disk === undefined && n.capacity.disk === undefined) return free;
+  return `${free}, reserved ${formatMemory(n.reserved.disk ?? 0)}/${n.capacity.disk === undefined ? '?' : formatMemory(n.capacity.disk)}`;
 }
 
 export function replicaRows(doc: StatusDoc): { service: string; r: ReplicaView }[] {

@@ -6,7 +6,7 @@
 // resync timer, a requeue after actions); one pass runs at a time and picks
 // up everything that became due while the previous one ran.
 
-import type { Action, ActionHistory, DesiredState, ObservedNode, ObservedState, ReconcileSettings, RolloutBook, Status, StatusEvent } from '../api/types.js';
+import type { Action, ActionHistory, DesiredState, DiskThreshold, ObservedNode, ObservedState, ReconcileSettings, RolloutBook, Status, StatusEvent } from '../api/types.js';
 import { NO_HISTORY, NO_ROLLOUTS } from '../api/types.js';
 import { RolloutStore } from './rollout-store.js';
 import { redactActionWith, secretName } from '../api/redact.js';
@@ -22,6 +22,7 @@ import type { FleetPort } from './fleet.js';
 import { summarizeNode, summarizeService } from './summary.js';
 import { watchDesired, type Watch } from './watch.js';
 import type { ActVerdict } from '../ha/decide.js';
+import { ImageCollector, type NodePrune, type PruneReport } from './image-gc.js';
 
 /** One actor per cluster (src/ha/gate.ts): told every observation, asked before a plan is applied. */
 export interface ControllerGate {
@@ -57,6 +58,8 @@ export interface ControllerOptions {
   gate?: ControllerGate;
   /** Told about every pass and every action's result (Prometheus metrics). */
   metrics?: PassMetrics;
+  /** Image GC: collect by itself on a node whose data root's free space is below this (`fogctl run --image-gc`). Absent: only on `fogctl images prune`. */
+  imageGc?: { threshold?: DiskThreshold };
 }
 
 const EVENT_RING = 200;
@@ -98,10 +101,17 @@ export class Controller {
   /** Extra fields merged into the status document (e.g. GitOps sync). */
   extraStatus: () => Record<string, unknown> = () => ({});
   private readonly statusListeners = new Set<() => void>();
+  private readonly images: ImageCollector;
 
   constructor(private readonly opts: ControllerOptions) {
     this.store = new DesiredStore(opts.desiredDir, () => opts.clock.now(), opts.removalConfirmMs ?? 500);
     this.log = opts.logger.child({ component: 'controller' });
+    this.images = new ImageCollector({
+      logger: opts.logger,
+      now: () => opts.clock.now(),
+      ...(opts.imageGc?.threshold !== undefined ? { threshold: opts.imageGc.threshold } : {}),
+      record: (events) => this.recordEvents(events),
+    });
     this.startedAt = opts.clock.now();
     if (opts.stateDir !== undefined) {
       this.rolloutStore = new RolloutStore(opts.stateDir, this.log);
@@ -130,6 +140,29 @@ export class Controller {
     this.lastInputs = undefined;
     this.wake?.();
     return result;
+  }
+
+  /**
+   * `fogctl images prune`: collect unused images of ours on one node or all
+   * (src/controller/image-gc.ts), now; with `dryRun`, only say what would go.
+   * Only the controller that acts removes anything.
+   */
+  async pruneImages(req: { node?: string; dryRun: boolean }): Promise<{ ok: true; report: PruneReport } | { ok: false; message: string }> {
+    const verdict = req.dryRun ? undefined : this.opts.gate?.verdict();
+    if (verdict !== undefined && !verdict.act) return { ok: false, message: `this controller does not act now (${verdict.why}); send the command to the controller that leads` };
+    const names = this.store.current().nodes.map((n) => n.metadata.name);
+    if (req.node !== undefined && !names.includes(req.node)) return { ok: false, message: `no node "${req.node}" in the desired state (fogctl get nodes lists them)` };
+    const inputs = () => ({ book: this.rollouts, services: this.store.current().services });
+    const nodes = await Promise.all(
+      (req.node !== undefined ? [req.node] : names).map((node): Promise<NodePrune> => {
+        const engine = this.opts.fleet.engine?.(node);
+        if (engine === undefined) return Promise.resolve({ node, removed: [], failed: [], kept: [], error: 'no engine client for this node (its endpoint is refused, or it was just added)' });
+        return this.images.collect(node, engine, inputs, 'prune', req.dryRun);
+      }),
+    );
+    const reclaimed = nodes.reduce((sum, n) => sum + n.removed.reduce((s, r) => s + r.size, 0), 0);
+    for (const cb of this.statusListeners) cb();
+    return { ok: true, report: { dryRun: req.dryRun, nodes, reclaimed } };
   }
 
   /**
@@ -269,7 +302,7 @@ export class Controller {
     if (prev.requeueAt !== undefined && now >= prev.requeueAt) return false;
     return observed.nodes.every((n, i) => {
       const p = prev.nodes[i]!;
-      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts;
+      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts && p.disk === n.disk;
     });
   }
 
@@ -310,6 +343,7 @@ export class Controller {
     const now = clock.now();
     if (this.opts.gate) this.recordEvents(this.opts.gate.observe(observed, now));
     this.latestNodes = observed.nodes;
+    this.collectImages(observed);
     if (this.unchangedSince(snap.generation, observed, now)) {
       this.skipped++;
       this.passes++;
@@ -367,6 +401,17 @@ export class Controller {
     this.lastInputs = { generation: snap.generation, nodes: observed.nodes, requeueAt, acted: actions.length > 0 || failed || blocked, busy };
     this.scheduleNext(now, requeueAt, busy);
     return 'run';
+  }
+
+  /** Image GC on nodes whose data root ran low (also on passes that find nothing else to do); only by the controller that acts. */
+  private collectImages(observed: ObservedState): void {
+    const fleet = this.opts.fleet;
+    if (this.opts.dryRun || fleet.engine === undefined || this.opts.gate?.verdict().act === false) return;
+    this.images.auto(
+      observed.nodes,
+      (n) => fleet.engine?.(n),
+      () => ({ book: this.rollouts, services: this.store.current().services }),
+    );
   }
 
   /** Writes the book when it is not the one written last (a pass's change, or a command's). */

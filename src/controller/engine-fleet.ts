@@ -127,6 +127,10 @@ class EngineFleet implements FleetPort {
     this.listeners.push(cb);
   }
 
+  engine(node: string): Engine | undefined {
+    return this.members.get(node)?.observer.engine;
+  }
+
   async close(): Promise<void> {
     this.heartbeat?.stop();
     for (const m of this.members.values()) {

@@ -9,6 +9,7 @@ import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import type { Command, CommandResult } from '../reconcile/index.js';
 import type { StatusDoc } from '../status/doc.js';
+import type { PruneReport } from './image-gc.js';
 import { loopbackHost, serveAsset, StatusStreams } from '../status/dashboard/serve.js';
 
 export type Listen = { socket: string } | { host: string; port: number };
@@ -30,6 +31,10 @@ export type ControlHandler = (service: string, cmd: Command) => CommandResult;
 
 const CONTROL_PATH = /^\/v1\/rollouts\/([a-z0-9][a-z0-9-]*)\/(undo|pause|resume)$/;
 
+/** `fogctl images prune`: POST /v1/images/prune {node?, dryRun?}, on the unix socket only. */
+export type PruneHandler = (req: { node?: string; dryRun: boolean }) => Promise<{ ok: true; report: PruneReport } | { ok: false; message: string }>;
+const PRUNE_PATH = '/v1/images/prune';
+
 /**
  * `onStatus`: told after each controller pass, so that streams push at once
  * (without it they look every second). `routes`: more endpoints beside the
@@ -37,9 +42,20 @@ const CONTROL_PATH = /^\/v1\/rollouts\/([a-z0-9][a-z0-9-]*)\/(undo|pause|resume)
  * /v1/rollouts/SERVICE/{undo,pause,resume}, answered only on a unix socket
  * (whose 0600 mode is the access control); a TCP listener refuses it.
  */
-export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus?: (cb: () => void) => () => void, routes: readonly Route[] = [], control?: ControlHandler): Promise<Server> {
+export async function serveStatus(
+  listen: Listen,
+  doc: () => StatusDoc,
+  onStatus?: (cb: () => void) => () => void,
+  routes: readonly Route[] = [],
+  control?: ControlHandler,
+  prune?: PruneHandler,
+): Promise<Server> {
   const streams = new StatusStreams(onStatus ? { doc, onStatus } : { doc });
   const server = createServer((req, res) => {
+    if (req.method === 'POST' && new URL(req.url ?? '/', 'http://local').pathname === PRUNE_PATH) {
+      handlePrune(req, res, 'socket' in listen ? prune : undefined);
+      return;
+    }
     if (req.method === 'POST' && CONTROL_PATH.test(new URL(req.url ?? '/', 'http://local').pathname)) {
       handleControl(req, res, 'socket' in listen ? control : undefined);
       return;
@@ -100,16 +116,16 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
   return server;
 }
 
-function handleControl(req: IncomingMessage, res: ServerResponse, control: ControlHandler | undefined): void {
-  const reply = (code: number, body: unknown) => {
+/** A JSON reply. */
+function replier(res: ServerResponse): (code: number, body: unknown) => void {
+  return (code, body) => {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  if (control === undefined) {
-    reply(403, { error: "rollout commands are accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
-    return;
-  }
-  const [, service, kind] = CONTROL_PATH.exec(new URL(req.url ?? '/', 'http://local').pathname)!;
+}
+
+/** A command's JSON body (at most 4 KiB read; empty means {}), or a 400 that shows `example`. */
+function readCommand<T>(req: IncomingMessage, res: ServerResponse, example: string, then: (body: T) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (c: Buffer) => {
@@ -117,14 +133,26 @@ function handleControl(req: IncomingMessage, res: ServerResponse, control: Contr
     if (size <= 4096) chunks.push(c);
   });
   req.on('end', () => {
-    let body: { toRevision?: unknown } = {};
+    let body = {} as T;
     try {
       const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text !== '') body = JSON.parse(text) as { toRevision?: unknown };
+      if (text !== '') body = JSON.parse(text) as T;
     } catch {
-      reply(400, { error: 'the body must be JSON, e.g. {"toRevision": 2}' });
+      replier(res)(400, { error: `the body must be JSON, e.g. ${example}` });
       return;
     }
+    then(body);
+  });
+}
+
+function handleControl(req: IncomingMessage, res: ServerResponse, control: ControlHandler | undefined): void {
+  const reply = replier(res);
+  if (control === undefined) {
+    reply(403, { error: "rollout commands are accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
+    return;
+  }
+  const [, service, kind] = CONTROL_PATH.exec(new URL(req.url ?? '/', 'http://local').pathname)!;
+  readCommand<{ toRevision?: unknown }>(req, res, '{"toRevision": 2}', (body) => {
     const to = body.toRevision;
     if (to !== undefined && (typeof to !== 'number' || !Number.isInteger(to) || to < 1)) {
       reply(400, { error: `toRevision ${JSON.stringify(to)} must be a revision number (1 or more)` });
@@ -134,6 +162,24 @@ function handleControl(req: IncomingMessage, res: ServerResponse, control: Contr
     const r = control(service!, cmd);
     if (r.ok) reply(200, { ok: true, service, command: kind, phase: r.entry.phase, ...(r.entry.pinned !== undefined ? { pinned: r.entry.pinned } : {}) });
     else reply(409, { error: r.message });
+  });
+}
+
+function handlePrune(req: IncomingMessage, res: ServerResponse, prune: PruneHandler | undefined): void {
+  const reply = replier(res);
+  if (prune === undefined) {
+    reply(403, { error: "images prune is accepted only on the controller's unix socket (mode 0600), not on a TCP listener: use --server <state-dir>/fogctl.sock" });
+    return;
+  }
+  readCommand<{ node?: unknown; dryRun?: unknown }>(req, res, '{"node": "press-1", "dryRun": true}', (body) => {
+    if ((body.node !== undefined && typeof body.node !== 'string') || (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')) {
+      reply(400, { error: 'node must be a node name and dryRun true or false' });
+      return;
+    }
+    prune({ ...(body.node !== undefined ? { node: body.node } : {}), dryRun: body.dryRun === true }).then(
+      (r) => (r.ok ? reply(200, r.report) : reply(409, { error: r.message })),
+      (err: unknown) => reply(500, { error: (err as Error).message }),
+    );
   });
 }
 

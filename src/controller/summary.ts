@@ -19,6 +19,7 @@ export function summarizeService(s: Service, held: boolean, isSecretName?: (name
     resources: {
       cpu: sp.resources.cpu === undefined ? undefined : formatCpu(sp.resources.cpu),
       memory: sp.resources.memory === undefined ? undefined : formatMemory(sp.resources.memory),
+      disk: sp.resources.disk === undefined ? undefined : formatMemory(sp.resources.disk),
     },
     constraints: sp.placement.constraints.map((c) => c.text),
     spread: sp.placement.spread,

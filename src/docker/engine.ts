@@ -52,6 +52,7 @@ export interface EngineContainerSummary {
   Id: string;
   Names?: string[];
   Image: string;
+  ImageID?: string;
   Labels?: Record<string, string> | null;
   State?: string;
   /** Human text: `Up 3 seconds (healthy)`, `Exited (137) 2 minutes ago`. */
@@ -90,10 +91,15 @@ export interface EngineInfo {
   ServerVersion?: string;
   /** The engine's wall clock, RFC 3339 with nanoseconds. */
   SystemTime: string;
+  /** Where the engine keeps images and containers (a path on the engine's host). */
+  DockerRootDir?: string;
 }
 
 export interface EngineImage {
   RepoTags?: string[] | null;
+  Id?: string;
+  RepoDigests?: string[] | null;
+  Size?: number;
 }
 
 /** One message of GET /events. */
@@ -312,6 +318,11 @@ export class Engine {
 
   listImages(): Promise<EngineImage[]> {
     return this.call({ method: 'GET', path: '/images/json', ok: [200] });
+  }
+
+  /** DELETE /images/{ref} without force: refused (409) while a container uses it or, by id, while several tags name it. */
+  async removeImage(ref: string): Promise<void> {
+    await this.call({ method: 'DELETE', path: `/images/${encodeURIComponent(ref)}`, query: { force: false, noprune: false }, ok: [200] });
   }
 
   /** undefined when there is no such container. */

@@ -3,7 +3,7 @@
 // parsed here with the shared parsers in src/api.
 
 import { parseConstraint } from '../api/constraint.js';
-import { parseCpu, parseDuration, parseMemory, type Parsed } from '../api/quantity.js';
+import { parseCpu, parseDisk, parseDuration, parseMemory, type Parsed } from '../api/quantity.js';
 import { SECRET_NAME_PATTERN } from '../api/redact.js';
 import { parseWindow, type MaintenanceWindow } from '../api/window.js';
 import { capabilitySet, parseCapability } from './capabilities.js';
@@ -146,6 +146,7 @@ function nodeSpec(ctx: Ctx, s: Raw): NodeSpec {
     capacity: definedOnly({
       cpu: ctx.parsed(['spec', 'capacity', 'cpu'], capacity.cpu, parseCpu),
       memory: ctx.parsed(['spec', 'capacity', 'memory'], capacity.memory, parseMemory),
+      disk: ctx.parsed(['spec', 'capacity', 'disk'], capacity.disk, parseDisk),
     }),
     unschedulable: s.unschedulable === true,
   };
@@ -205,6 +206,7 @@ function serviceSpec(ctx: Ctx, s: Raw): ServiceSpec {
     resources: definedOnly({
       cpu: ctx.parsed(['spec', 'resources', 'cpu'], resources.cpu, parseCpu),
       memory: ctx.parsed(['spec', 'resources', 'memory'], resources.memory, parseMemory),
+      disk: ctx.parsed(['spec', 'resources', 'disk'], resources.disk, parseDisk),
     }),
     devices: [...((s.devices as string[] | undefined) ?? [])],
     placement: {

@@ -58,6 +58,10 @@ export const DEFS = {
     type: ['string', 'integer'],
     'x-expected': 'a memory quantity: bytes (1048576) or a number with a suffix k, M, G, T, Ki, Mi, Gi, Ti ("256Mi")',
   },
+  disk: {
+    type: ['string', 'integer'],
+    'x-expected': 'a disk quantity: bytes (1048576) or a number with a suffix k, M, G, T, Ki, Mi, Gi, Ti ("512Mi")',
+  },
   duration: {
     type: ['string', 'number'],
     'x-expected': 'a duration: seconds (10) or a string like "500ms", "10s", "2m", "1h", "1m30s"',
@@ -127,8 +131,8 @@ export const NODE_SPEC_SCHEMA = {
     capacity: {
       type: 'object',
       additionalProperties: false,
-      'x-expected': 'a mapping with cpu and memory',
-      properties: { cpu: { $ref: '#/$defs/cpu' }, memory: { $ref: '#/$defs/memory' } },
+      'x-expected': 'a mapping with cpu, memory and disk',
+      properties: { cpu: { $ref: '#/$defs/cpu' }, memory: { $ref: '#/$defs/memory' }, disk: { $ref: '#/$defs/disk' } },
     },
     unschedulable: { type: 'boolean', 'x-expected': 'true or false' },
     allow: {
@@ -249,8 +253,8 @@ export const SERVICE_SPEC_SCHEMA = {
     resources: {
       type: 'object',
       additionalProperties: false,
-      'x-expected': 'a mapping with cpu and memory',
-      properties: { cpu: { $ref: '#/$defs/cpu' }, memory: { $ref: '#/$defs/memory' } },
+      'x-expected': 'a mapping with cpu, memory and disk',
+      properties: { cpu: { $ref: '#/$defs/cpu' }, memory: { $ref: '#/$defs/memory' }, disk: { $ref: '#/$defs/disk' } },
     },
     devices: { $ref: '#/$defs/devices' },
     placement: {

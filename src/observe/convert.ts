@@ -119,7 +119,7 @@ export function listPrint(text: string): string {
 
 /** What a container reserves and binds: read once per container, it does not change while it lives. */
 export interface ContainerFootprint {
-  resources: { cpu?: number; memory?: number };
+  resources: { cpu?: number; memory?: number; disk?: number };
   hostPorts: readonly string[];
 }
 
@@ -127,8 +127,9 @@ export function toFootprint(c: EngineContainer): ContainerFootprint {
   const labels = c.Config.Labels ?? {};
   const cpu = intLabel(labels, LABEL.cpu) ?? (c.HostConfig.NanoCpus ? Math.round(c.HostConfig.NanoCpus / 1e6) : undefined);
   const memory = intLabel(labels, LABEL.memory) ?? (c.HostConfig.Memory ? c.HostConfig.Memory : undefined);
+  const disk = intLabel(labels, LABEL.disk);
   return {
-    resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memory !== undefined ? { memory } : {}) },
+    resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memory !== undefined ? { memory } : {}), ...(disk !== undefined ? { disk } : {}) },
     hostPorts: hostPorts(c),
   };
 }

@@ -28,6 +28,7 @@ import { Engine, EngineError, type EngineContainer, type EngineContainerSummary,
 import { madeByFog, listKey, listPrint, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
 import { eachLimited } from '../docker/limit.js';
 import { DEFAULT_EVENT_WATCH, EventWatch, type EventWatchOptions } from './events.js';
+import { dataRootSpace, settledSpace } from './disk.js';
 
 export interface NodeObserverOptions {
   /** The controller's monotonic clock, ms. */
@@ -43,6 +44,8 @@ export interface NodeObserverOptions {
   inspectMaxAgeMs?: number;
   /** Facts and images are read again at least this often, ms. Default 5 minutes. */
   factsEveryMs?: number;
+  /** The data root's free space is measured at most this often, ms. Default 10 s. */
+  diskEveryMs?: number;
   events?: Partial<EventWatchOptions>;
   /** Told when each engine call ends (metrics); only for an engine made here. */
   onEngineCall?: EngineOptions['onCall'];
@@ -72,6 +75,10 @@ export class NodeObserver {
   private missed = true;
   /** Facts were read at (controller time); undefined: never. */
   private factsAt?: number;
+  /** The endpoint (unix sockets only have a data root this host can measure), the data root, and when it was measured. */
+  private readonly endpoint: string;
+  private dataRoot?: string;
+  private diskAt?: number;
   /** Engine wall clock minus controller clock, from the last /info. */
   private clockOffset = 0;
   /** listPrint of the last container list fully taken in. */
@@ -92,6 +99,7 @@ export class NodeObserver {
     private readonly opts: NodeObserverOptions,
   ) {
     this.name = node.metadata.name;
+    this.endpoint = node.spec.endpoint;
     try {
       this.engine = opts.engine ?? Engine.forNode(node, { callTimeoutMs: opts.callTimeoutMs, ...(opts.onEngineCall ? { onCall: opts.onEngineCall } : {}) });
     } catch (err) {
@@ -263,9 +271,11 @@ export class NodeObserver {
       this.setReachable(now);
       if (info && images) {
         this.factsAt = now;
+        this.dataRoot = info.DockerRootDir;
         this.state = { ...this.state, facts: toFacts(info), images: toImages(images) };
       }
       this.state = { ...this.state, containers };
+      await this.measureDisk(now);
       return this.state;
     } catch (err) {
       if (epoch !== this.epoch) return overtaken();
@@ -274,6 +284,16 @@ export class NodeObserver {
       this.listPrint = undefined;
       return this.setUnreachable(err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /** The data root's free space, at most every diskEveryMs; absent when it cannot be known. */
+  private async measureDisk(now: number): Promise<void> {
+    if (this.diskAt !== undefined && now - this.diskAt < (this.opts.diskEveryMs ?? 10_000)) return;
+    this.diskAt = now;
+    const disk = settledSpace(this.state.disk, await dataRootSpace(this.endpoint, this.dataRoot));
+    if (disk === this.state.disk) return;
+    const { disk: _old, ...rest } = this.state;
+    this.state = disk === undefined ? rest : { ...rest, disk };
   }
 
   /** The list shows nothing new: inspect only what events named and what is due for the net; the rest is as last seen. */

@@ -32,6 +32,7 @@ export function containerLabels(cluster: string, service: Service, slot: number,
   const r = service.spec.resources;
   if (r.cpu !== undefined) labels[LABEL.cpu] = String(r.cpu);
   if (r.memory !== undefined) labels[LABEL.memory] = String(r.memory);
+  if (r.disk !== undefined) labels[LABEL.disk] = String(r.disk);
   return labels;
 }
 

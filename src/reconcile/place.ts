@@ -115,7 +115,7 @@ export function placementRequest(s: Service, repelledBy: readonly string[] = [])
     service: s.metadata.name,
     constraints: p.constraints,
     devices: s.spec.devices,
-    resources: { cpu: s.spec.resources.cpu ?? 0, memory: s.spec.resources.memory ?? 0 },
+    resources: { cpu: s.spec.resources.cpu ?? 0, memory: s.spec.resources.memory ?? 0, ...(s.spec.resources.disk !== undefined ? { disk: s.spec.resources.disk } : {}) },
     affinity: p.affinity,
     antiAffinity: repelledBy.length === 0 ? p.antiAffinity : [...new Set([...p.antiAffinity, ...repelledBy])].sort(),
     hostPorts: containerPortKeys(s.spec.network, s.spec.ports),

@@ -435,6 +435,7 @@ function nodeStatuses(world: Paired, desired: DesiredState, pass: PassOutput): N
       replicas: world.managedOn.get(n.name) ?? 0,
     };
     if (n.lastSeen !== undefined) st.lastSeen = n.lastSeen;
+    if (n.disk !== undefined) st.disk = { ...n.disk, pressure: n.diskPressure };
     if (!n.reachable) {
       if (n.error !== undefined) st.error = n.error;
       const away = { node: n.name, since: n.since, ...(n.lastSeen !== undefined ? { lastSeen: n.lastSeen } : {}), ...(n.error !== undefined ? { error: n.error } : {}) };

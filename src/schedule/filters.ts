@@ -62,6 +62,15 @@ export const nodeDevices: Filter = {
 /** The security policy filter (policy.ts), skipped for services that ask for nothing beyond the defaults. */
 export const nodeSecurity: Filter = { ...securityPolicy, relevant: (req) => req.security !== undefined };
 
+/** Kubelet's DiskPressure: a data root nearly full takes nothing new (what runs stays; image GC may free space). */
+export const nodeDiskPressure: Filter = {
+  name: 'NodeDiskPressure',
+  scope: 'class',
+  static: true,
+  enforcedOnRunning: false,
+  check: (_req, node) => (node.diskPressure && node.disk !== undefined ? { filter: 'NodeDiskPressure', free: node.disk.free, total: node.disk.total } : undefined),
+};
+
 export const nodeResources: Filter = {
   name: 'NodeResources',
   scope: 'node',
@@ -72,6 +81,11 @@ export const nodeResources: Filter = {
     if (cpu > 0 && node.reserved.cpu + cpu > node.capacity.cpu) return { filter: 'NodeResources', resource: 'cpu', requested: cpu, free: Math.max(0, node.capacity.cpu - node.reserved.cpu) };
     if (memory > 0 && node.reserved.memory + memory > node.capacity.memory)
       return { filter: 'NodeResources', resource: 'memory', requested: memory, free: Math.max(0, node.capacity.memory - node.reserved.memory) };
+    // An unknown disk capacity (no capacity.disk, data root not measurable) is not checked.
+    const disk = req.resources.disk ?? 0;
+    const cap = node.capacity.disk;
+    const held = node.reserved.disk ?? 0;
+    if (disk > 0 && cap !== undefined && held + disk > cap) return { filter: 'NodeResources', resource: 'disk', requested: disk, free: Math.max(0, cap - held) };
     return undefined;
   },
 };
@@ -122,6 +136,7 @@ export const hostPorts: Filter = {
 export const DEFAULT_FILTERS: readonly Filter[] = [
   nodeReachable,
   nodeSchedulable,
+  nodeDiskPressure,
   nodeConstraint,
   nodeNameConstraint,
   nodeDevices,

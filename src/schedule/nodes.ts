@@ -1,10 +1,16 @@
 // Build the scheduler's view of each node from its manifest and what its
 // engine reports: facts for constraints, capacity, and what is reserved.
 
-import type { FogNode, ObservedContainer, ObservedNode, ReconcileSettings } from '../api/types.js';
+import type { DiskSpace, DiskThreshold, FogNode, ObservedContainer, ObservedNode, ReconcileSettings } from '../api/types.js';
 import { isOurs, LABEL } from '../api/types.js';
 import { effectiveAllow } from './security.js';
 import type { NodeInfo } from './types.js';
+
+/** Free space below every bound given (`percent` of the total, `bytes`): the smaller one counts, so neither a big disk nor a tiny one crosses it early. None given: never. */
+export function belowThreshold(disk: DiskSpace, t: DiskThreshold): boolean {
+  if (t.bytes === undefined && t.percent === undefined) return false;
+  return (t.bytes === undefined || disk.free < t.bytes) && (t.percent === undefined || disk.free < (disk.total * t.percent) / 100);
+}
 
 /** Host ports a container binds, as `proto/port`. */
 export function containerPortKeys(network: 'host' | 'none' | 'bridge', ports: readonly { container: number; host?: number; protocol: string }[]): string[] {
@@ -30,7 +36,7 @@ function mergeLabels(engine: Readonly<Record<string, string>> | undefined, manif
  * different order land in different classes, which only costs a memo entry.
  */
 function classKey(n: NodeInfo): string {
-  let key = `${n.reachable ? 1 : 0}${n.cordoned ? 1 : 0}\u0002${n.facts.arch}\u0002${n.facts.os}\u0002${n.capacity.cpu}\u0002${n.capacity.memory}\u0002`;
+  let key = `${n.reachable ? 1 : 0}${n.cordoned ? 1 : 0}${n.diskPressure ? 1 : 0}\u0002${n.facts.arch}\u0002${n.facts.os}\u0002${n.capacity.cpu}\u0002${n.capacity.memory}\u0002`;
   const labels = n.facts.labels;
   for (const k in labels) key += `${k}=${labels[k]}\u0001`;
   key += '\u0002';
@@ -42,6 +48,7 @@ interface Holdings {
   readonly cluster: string;
   readonly cpu: number;
   readonly memory: number;
+  readonly disk: number;
   /** `proto/port` → containers binding it. */
   readonly hostPorts: ReadonlyMap<string, number>;
   /** Our service → replicas of it (not counting those being removed). */
@@ -60,11 +67,13 @@ function holdings(containers: readonly ObservedContainer[], cluster: string): Ho
   if (known !== undefined && known.cluster === cluster) return known;
   let cpu = 0;
   let memory = 0;
+  let disk = 0;
   const hostPorts = new Map<string, number>();
   const services = new Map<string, number>();
   for (const c of containers) {
     cpu += c.resources.cpu ?? 0;
     memory += c.resources.memory ?? 0;
+    disk += c.resources.disk ?? 0;
     for (const p of c.hostPorts) hostPorts.set(p, (hostPorts.get(p) ?? 0) + 1);
     // Our replicas count for affinity, anti-affinity, spread and maxPerNode.
     if (c.state !== 'removing' && isOurs(c.labels, cluster)) {
@@ -72,7 +81,7 @@ function holdings(containers: readonly ObservedContainer[], cluster: string): Ho
       services.set(svc, (services.get(svc) ?? 0) + 1);
     }
   }
-  const h: Holdings = { cluster, cpu, memory, hostPorts, services };
+  const h: Holdings = { cluster, cpu, memory, disk, hostPorts, services };
   HOLDINGS.set(containers, h);
   return h;
 }
@@ -95,10 +104,13 @@ export function buildNodeInfos(manifests: readonly FogNode[], observed: readonly
     const facts = o?.facts;
     const reachable = o?.reachable === true;
     const lost = !reachable && (o === undefined || now - o.since > settings.nodeGracePeriod);
-    const capacity = {
+    const capacity: NodeInfo['capacity'] = {
       cpu: m.spec.capacity.cpu ?? facts?.cpu ?? 0,
       memory: m.spec.capacity.memory ?? facts?.memory ?? 0,
     };
+    const diskCap = m.spec.capacity.disk ?? o?.disk?.total;
+    if (diskCap !== undefined) capacity.disk = diskCap;
+    const disk = reachable ? o?.disk : undefined;
     const info: NodeInfo = {
       name: m.metadata.name,
       address: m.spec.address,
@@ -119,6 +131,7 @@ export function buildNodeInfos(manifests: readonly FogNode[], observed: readonly
       devices: new Set(m.spec.devices),
       capacity,
       reserved: { cpu: 0, memory: 0 },
+      diskPressure: disk !== undefined && settings.diskPressure !== undefined && belowThreshold(disk, settings.diskPressure),
       hostPorts: new Map(),
       services: new Map(),
       classId: 0,
@@ -127,6 +140,7 @@ export function buildNodeInfos(manifests: readonly FogNode[], observed: readonly
     // Absent means nothing allowed: only compute the union where there is something to or.
     const allow = m.spec.allow !== undefined ? effectiveAllow(m.spec.allow, settings.policy) : policyAllow;
     if (allow !== undefined) info.allow = allow;
+    if (disk !== undefined) info.disk = disk;
     out.push(info);
     infos.set(info.name, info);
   }
@@ -137,6 +151,7 @@ export function buildNodeInfos(manifests: readonly FogNode[], observed: readonly
     const held = holdings(o.containers, cluster);
     info.reserved.cpu = held.cpu;
     info.reserved.memory = held.memory;
+    if (held.disk > 0) info.reserved.disk = held.disk;
     info.hostPorts = new Map(held.hostPorts);
     info.services = new Map(held.services);
   }

@@ -92,6 +92,7 @@ export class Scheduler {
   release(node: NodeInfo, service: string | undefined, resources: Partial<Resources>, ports: readonly string[]): void {
     node.reserved.cpu -= resources.cpu ?? 0;
     node.reserved.memory -= resources.memory ?? 0;
+    if (resources.disk) node.reserved.disk = (node.reserved.disk ?? 0) - resources.disk;
     for (const p of ports) node.hostPorts.set(p, (node.hostPorts.get(p) ?? 1) - 1);
     if (service !== undefined) {
       const k = (node.services.get(service) ?? 1) - 1;
@@ -105,6 +106,7 @@ export class Scheduler {
   occupy(node: NodeInfo, service: string | undefined, resources: Partial<Resources>, ports: readonly string[]): void {
     node.reserved.cpu += resources.cpu ?? 0;
     node.reserved.memory += resources.memory ?? 0;
+    if (resources.disk) node.reserved.disk = (node.reserved.disk ?? 0) + resources.disk;
     for (const p of ports) node.hostPorts.set(p, (node.hostPorts.get(p) ?? 0) + 1);
     if (service !== undefined) {
       node.services.set(service, (node.services.get(service) ?? 0) + 1);

@@ -2,7 +2,7 @@
 // asks of a node, and every "no" as a structured value (the Rejection types
 // live in src/api/notes.ts; text is made in src/status/text.ts).
 
-import type { Constraint, NodeAllow } from '../api/types.js';
+import type { Constraint, DiskSpace, NodeAllow } from '../api/types.js';
 import type { NodeFacts } from '../api/constraint.js';
 import type { FilterName, Rejection } from '../api/notes.js';
 
@@ -21,6 +21,8 @@ export interface SecurityRequest {
 export interface Resources {
   cpu: number; // millicores
   memory: number; // bytes
+  /** Bytes; in a capacity, absent when unknown (not checked). */
+  disk?: number;
 }
 
 /** A node during one reconcile pass. `reserved`, `hostPorts` and `services` change as the pass plans. */
@@ -38,6 +40,9 @@ export interface NodeInfo {
   devices: ReadonlySet<string>;
   capacity: Resources;
   reserved: Resources;
+  /** The engine data root's free space, when known, and whether it is below the controller's --disk-pressure. */
+  disk?: DiskSpace;
+  diskPressure: boolean;
   /** `proto/port` → containers binding it. */
   hostPorts: Map<string, number>;
   /** service → replicas of it on this node (observed and kept, plus planned). */

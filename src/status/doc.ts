@@ -151,7 +151,7 @@ export interface ServiceSummary {
   ports: string[];
   env: string[];
   devices: readonly string[];
-  resources: { cpu?: string; memory?: string };
+  resources: { cpu?: string; memory?: string; disk?: string };
   constraints: string[];
   spread?: string;
   dependsOn: readonly string[];

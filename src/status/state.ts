@@ -27,5 +27,6 @@ export function serviceState(s: ServiceView): string {
 export function nodeState(n: NodeView): string {
   const parts = [n.reachable ? 'Ready' : 'NotReady'];
   if (n.unschedulable) parts.push('SchedulingDisabled');
+  if (n.disk?.pressure === true) parts.push('DiskPressure');
   return parts.join(',');
 }

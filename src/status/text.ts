@@ -30,7 +30,7 @@ function roughDuration(ms: number): string {
   return `${Math.floor(m / 60)}h`;
 }
 
-function amount(resource: 'cpu' | 'memory', n: number): string {
+function amount(resource: 'cpu' | 'memory' | 'disk', n: number): string {
   return resource === 'cpu' ? formatCpu(n) : formatMemory(n);
 }
 
@@ -48,6 +48,8 @@ export function reasonKey(r: Rejection): string {
       return `missing device ${r.device}`;
     case 'NodeResources':
       return `insufficient ${r.resource}`;
+    case 'NodeDiskPressure':
+      return 'disk pressure';
     case 'MaxPerNode':
       return `at maxPerNode ${r.max}`;
     case 'ServiceAffinity':
@@ -75,6 +77,8 @@ export function formatRejection(r: Rejection, now: number): string {
       return `missing device ${r.device}`;
     case 'NodeResources':
       return `insufficient ${r.resource} (needs ${amount(r.resource, r.requested)}, ${amount(r.resource, r.free)} free)`;
+    case 'NodeDiskPressure':
+      return `disk pressure (${formatMemory(r.free)} of ${formatMemory(r.total)} free on the engine's data root; free space, or let image GC run: fogctl images prune --node NODE)`;
     case 'MaxPerNode':
       return `already runs ${r.running} replica(s) (maxPerNode ${r.max})`;
     case 'ServiceAffinity':
@@ -269,7 +273,16 @@ export function noteText(n: Note, now: number): string {
       return `${n.identity} leads (etcd lease revision ${n.rev}) and acts`;
     case 'NotLeading':
       return `not acting: ${n.reason}`;
+    case 'ImageRemoved':
+      return `removed image ${n.image} (${shortId(n.id)}, ${formatMemory(n.size)}) from ${n.node}: ${n.trigger === 'prune' ? 'fogctl images prune' : 'data root below the image GC threshold'}`;
+    case 'ImageRemoveFailed':
+      return `could not remove image ${n.image} (${shortId(n.id)}) from ${n.node}: ${n.error}`;
   }
+}
+
+/** `sha256:0123456789ab` (12 hex digits, as docker images shows them). */
+export function shortId(id: string): string {
+  return id.replace(/^(sha256:)?([0-9a-f]{12})[0-9a-f]*$/, '$2');
 }
 
 /** Why a rollout failed, in words. */

@@ -53,7 +53,7 @@ export interface NodeOpts {
   devices?: string[];
   cpu?: number;
   memory?: number;
-  capacity?: { cpu?: number; memory?: number };
+  capacity?: { cpu?: number; memory?: number; disk?: number };
   unschedulable?: boolean;
   address?: string;
   arch?: string;
