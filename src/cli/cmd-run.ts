@@ -23,6 +23,8 @@ import { acquireHostLock } from '../ha/host-lock.js';
 import { identityOf } from '../ha/identity.js';
 import { Elector } from '../ha/elector.js';
 import { ActGate } from '../ha/gate.js';
+import { ImagePins } from '../controller/image-pins.js';
+import { RegistryAuth, RegistryAuthError } from '../docker/registry-auth.js';
 
 export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -39,6 +41,7 @@ interface RunFlags {
   actionBackoffMax: string;
   logLevel?: string;
   logFormat?: string;
+  registryAuth?: string;
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
@@ -55,6 +58,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
+    .option('--registry-auth <file>', 'Docker config.json with credentials per registry ("auths"), sent with pulls and tag lookups; read again when it changes')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
@@ -91,6 +95,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       },
       labels: () => gate.labels(),
     };
+    const registryAuth = loadRegistryAuth(flags.registryAuth);
     const metrics = new ControllerMetrics(buildInfo());
     const fleet = createEngineFleet({
       clock: systemClock,
@@ -101,6 +106,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       heartbeat,
       actor,
       onEngineCall: metrics.engineCall,
+      ...(registryAuth ? { registryAuth } : {}),
     });
     const controller = new Controller({
       gate,
@@ -113,6 +119,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       stateDir: flags.stateDir,
       commit: () => sync?.status().current?.sha,
       metrics,
+      imagePins: new ImagePins({ ...(registryAuth ? { auth: registryAuth } : {}), nodeDigest: (image) => fleet.imageDigest!(image), now: systemClock.now, logger }),
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
@@ -163,4 +170,14 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     logger.flush?.();
     setCode(0);
   });
+}
+
+function loadRegistryAuth(file: string | undefined): RegistryAuth | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return new RegistryAuth(file);
+  } catch (err) {
+    if (err instanceof RegistryAuthError) throw new ExitError(`--registry-auth ${err.message}`, 1);
+    throw err;
+  }
 }
