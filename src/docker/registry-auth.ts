@@ -86,11 +86,14 @@ export class RegistryAuth {
     return this.creds.get(registryKey(registry));
   }
 
-  /** The X-Registry-Auth header value Docker's POST /images/create takes (base64url JSON). */
+  /** The X-Registry-Auth header value Docker's POST /images/create takes: URL-safe base64 of JSON, padded (Go's base64.URLEncoding; Node's base64url drops the padding). */
   header(registry: string): string | undefined {
     const c = this.forRegistry(registry);
     if (c === undefined) return undefined;
-    return Buffer.from(JSON.stringify({ username: c.username, password: c.password, serveraddress: registry })).toString('base64url');
+    return Buffer.from(JSON.stringify({ username: c.username, password: c.password, serveraddress: registry }))
+      .toString('base64')
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_');
   }
 
   toJSON(): string {
