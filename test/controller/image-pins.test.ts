@@ -74,7 +74,7 @@ describe('ImagePins', () => {
   });
 
   it('with neither, rolls out from the tag and looks again (registry, then nodes) only after 10 s', async () => {
-    let nodeHas: string | undefined;
+    let nodeHas: string | undefined = undefined;
     const s = setup(
       () => ({ ok: false, why: 'down' }),
       () => nodeHas,
