@@ -17,6 +17,8 @@ import { findHash, restarted, revisionHash } from '../reconcile/index.js';
 import type { Logger } from '../runtime/logger.js';
 
 const RETRY_MS = 10_000;
+/** A registry that did not answer at all is not asked again for this long (an air-gapped plant pays one failed lookup, not one per revision). */
+const DOWN_MS = 30_000;
 /** How long a pass waits for the lookup of a revision about to roll out; a slower registry answers a later pass. */
 const WAIT_MS = 2_000;
 
@@ -43,6 +45,8 @@ export class ImagePins {
   private readonly warned = new Set<string>();
   private view: ReadonlyMap<string, ImageResolution> = new Map();
   private changed = false;
+  /** Registry host → when it last failed to answer at all. */
+  private readonly down = new Map<string, number>();
   /** The lookups the running prepare() waits for: one that ends outside it wakes the controller. */
   private awaited = new Set<string>();
 
@@ -101,7 +105,14 @@ export class ImagePins {
   }
   private async lookUp(image: string): Promise<ImageResolution | undefined> {
     const resolve = this.opts.resolve ?? ((i: string, a: RegistryAuth | undefined) => resolveTag(i, a?.forRegistry(parseImageRef(i).registry), 3_000));
-    const r = await resolve(image, this.opts.auth);
+    const registry = parseImageRef(image).registry;
+    const downAt = this.down.get(registry);
+    const skip = downAt !== undefined && this.opts.now() - downAt < DOWN_MS;
+    const r: Resolved = skip ? { ok: false, unreachable: true, why: `registry ${registry} did not answer a moment ago` } : await resolve(image, this.opts.auth);
+    if (!skip) {
+      if (!r.ok && r.unreachable === true) this.down.set(registry, this.opts.now());
+      else this.down.delete(registry);
+    }
     if (r.ok) {
       this.opts.logger.info({ image, digest: r.resolution.digest, platforms: r.resolution.platforms }, 'image tag resolved');
       return r.resolution;

@@ -123,4 +123,25 @@ describe('ImagePins', () => {
     expect(woken).toEqual([1]);
     expect((await pins.prepare([svc], NO_ROLLOUTS)).get(IMAGE)).toEqual({ digest: D1 });
   });
+
+  it('a registry that did not answer at all is not asked again for 30 s (one failed lookup per image, not one per revision)', async () => {
+    let now = 0;
+    const calls: string[] = [];
+    const pins = new ImagePins({
+      now: () => now,
+      logger: pino({ level: 'silent' }),
+      resolve: async (image) => {
+        calls.push(image);
+        return { ok: false, unreachable: true, why: 'ENOTFOUND' };
+      },
+    });
+    // Lookups of one pass run side by side (no extra wait); the passes after do not ask it.
+    await pins.prepare([service('a', { image: 'r.plant/a:1' }), service('b', { image: 'r.plant/b:1' })], NO_ROLLOUTS);
+    expect(calls).toHaveLength(2);
+    await pins.prepare([service('c', { image: 'r.plant/c:1' })], NO_ROLLOUTS);
+    expect(calls).toHaveLength(2);
+    now = 30_000;
+    await pins.prepare([service('d', { image: 'r.plant/d:1' })], NO_ROLLOUTS);
+    expect(calls).toEqual(['r.plant/a:1', 'r.plant/b:1', 'r.plant/d:1']);
+  });
 });
