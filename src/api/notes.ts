@@ -30,6 +30,8 @@ export type Rejection =
   | { filter: 'NodeResources'; resource: 'cpu' | 'memory' | 'disk'; requested: number; free: number }
   /** The engine's data root has less free space than the controller's --disk-pressure threshold (kubelet's DiskPressure). */
   | { filter: 'NodeDiskPressure'; free: number; total: number }
+  /** The image's index has no variant for the node's `os/arch`. */
+  | { filter: 'ImagePlatform'; platform: string }
   | { filter: 'MaxPerNode'; max: number; running: number }
   | { filter: 'ServiceAffinity'; service: string }
   | { filter: 'ServiceAntiAffinity'; service: string }
@@ -58,6 +60,8 @@ export type ActionFailureCode =
   | 'unreachable'
   | 'timeout'
   | 'image-pull-failed'
+  /** The registry refused the credentials (or asked for some and none were configured): terminal until the spec changes or `fogctl rollout restart`. */
+  | 'registry-auth-failed'
   | 'bad-parameter'
   | 'device-not-found'
   | 'port-in-use'
@@ -153,6 +157,8 @@ export interface NoteDetail {
   RolloutResumed: { revision: number };
   /** `fogctl rollout undo`: pinned to revision `to` until the manifest changes. */
   RolloutUndo: { to: number; hash: string };
+  /** `fogctl rollout restart`: the service rolls out again, its image tag resolved afresh (event). */
+  RolloutRestart: { revision: number };
   /** A revision completed: every replica on it passed its monitor period (event). */
   RevisionComplete: { revision: number; hash: string };
   /** Another controller of the same cluster created containers on these engines (`at`: when seen); this one does not act until `until`. */
@@ -229,6 +235,7 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'RolledBack',
   'RolloutUndo',
   'RolloutResumed',
+  'RolloutRestart',
   'RevisionComplete',
   'ImageRemoved',
   'ImageRemoveFailed',

@@ -8,7 +8,9 @@
 
 import type { Logger } from 'pino';
 import { isOurs, LABEL, type Action, type ActionFailureCode, type ActionResult } from '../api/types.js';
+import { parseImageRef } from '../api/image-ref.js';
 import { EngineError, type Engine } from '../docker/engine.js';
+import type { RegistryAuth } from '../docker/registry-auth.js';
 import { eachLimited } from '../docker/limit.js';
 import { createBody } from './container-config.js';
 
@@ -32,6 +34,8 @@ export interface ExecutorOptions {
   actor?: Actor;
   /** Wall-clock ms (the controller's injected Clock), for each action's start in its log line. */
   wall?: () => number;
+  /** Credentials sent with pulls from the registries they name (`fogctl run --registry-auth`). */
+  registryAuth?: RegistryAuth;
 }
 
 export interface Actor {
@@ -87,6 +91,24 @@ export function classify(err: unknown): ActionError {
   // whose start hits it backs off like any other, so a replacement that fails the same way cannot churn.
   if (STALE.test(err.message)) return new ActionError('container-stale', err.message, true);
   return new ActionError('engine-error', err.message, status >= 500);
+}
+
+const AUTH_REFUSED = /unauthorized|no basic auth credentials|authentication required|incorrect username or password/i;
+const NO_VARIANT = /no matching manifest for/i;
+
+/**
+ * A pull that failed: refused credentials and a missing platform variant are
+ * terminal (trying again cannot help until something changes); anything else
+ * (a registry that is down, a network error) is retried with back-off.
+ */
+function pullFailure(image: string, node: string, registry: string, message: string, authFile: string | undefined, service: string): ActionError {
+  if (AUTH_REFUSED.test(message)) {
+    const how = authFile === undefined ? `give the controller credentials for ${registry} (fogctl run --registry-auth config.json)` : `correct the entry for ${registry} in ${authFile}`;
+    return new ActionError('registry-auth-failed', `registry ${registry} refused the credentials for ${image} on node ${node} (${message}); ${how}, then fogctl rollout restart ${service}`, false);
+  }
+  if (NO_VARIANT.test(message)) return new ActionError('image-pull-failed', `image ${image} has no variant for node ${node}: ${message}`, false);
+  // Retryable: the registry may come back; the reconcile backs the next attempt off.
+  return new ActionError('image-pull-failed', `image ${image} is not on node ${node} and pulling it failed: ${message}`, true);
 }
 
 const isHttp = (err: unknown, status: number): err is EngineError => err instanceof EngineError && err.status === status;
@@ -179,9 +201,9 @@ export class Executor {
         id = await this.retry(() => engine.createContainer(spec.name, body));
       } catch (err) {
         if (isHttp(err, 404) && /no such image/i.test(err.message) && !pulled) {
-          await engine.pullImage(spec.image).catch((pullErr: unknown) => {
-            // Retryable: the registry may come back; the reconcile backs the next attempt off.
-            throw new ActionError('image-pull-failed', `image ${spec.image} is not on node ${engine.node} and pulling it failed: ${(pullErr as Error).message}`, true);
+          const registry = parseImageRef(spec.image).registry;
+          await engine.pullImage(spec.image, this.opts.registryAuth?.header(registry)).catch((pullErr: unknown) => {
+            throw pullFailure(spec.image, engine.node, registry, (pullErr as Error).message, this.opts.registryAuth?.file, action.service);
           });
           pulled = true;
         } else if (isHttp(err, 409)) {

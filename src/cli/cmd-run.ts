@@ -23,6 +23,8 @@ import { acquireHostLock } from '../ha/host-lock.js';
 import { identityOf } from '../ha/identity.js';
 import { Elector } from '../ha/elector.js';
 import { ActGate } from '../ha/gate.js';
+import { ImagePins } from '../controller/image-pins.js';
+import { RegistryAuth, RegistryAuthError } from '../docker/registry-auth.js';
 
 export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -41,6 +43,7 @@ interface RunFlags {
   logFormat?: string;
   diskPressure: string;
   imageGc: string;
+  registryAuth?: string;
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
@@ -63,6 +66,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       '5%,500Mi',
     )
     .option('--image-gc <threshold>', 'unused images of ours are removed from a node whose data root has less free space than this (as --disk-pressure); none: only on fogctl images prune', '15%,2Gi')
+    .option('--registry-auth <file>', 'Docker config.json with credentials per registry ("auths"), sent with pulls and tag lookups; read again when it changes')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
@@ -108,6 +112,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       },
       labels: () => gate.labels(),
     };
+    const registryAuth = loadRegistryAuth(flags.registryAuth);
     const metrics = new ControllerMetrics(buildInfo());
     const fleet = createEngineFleet({
       clock: systemClock,
@@ -118,6 +123,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       heartbeat,
       actor,
       onEngineCall: metrics.engineCall,
+      ...(registryAuth ? { registryAuth } : {}),
     });
     const controller = new Controller({
       gate,
@@ -131,6 +137,13 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       commit: () => sync?.status().current?.sha,
       metrics,
       imageGc: imageGc !== undefined ? { threshold: imageGc } : {},
+      imagePins: new ImagePins({
+        ...(registryAuth ? { auth: registryAuth } : {}),
+        nodeDigest: (image) => fleet.imageDigest!(image),
+        now: systemClock.now,
+        logger,
+        onResolved: () => controller.reconsider('image tag resolved'),
+      }),
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
@@ -182,4 +195,14 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     logger.flush?.();
     setCode(0);
   });
+}
+
+function loadRegistryAuth(file: string | undefined): RegistryAuth | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return new RegistryAuth(file);
+  } catch (err) {
+    if (err instanceof RegistryAuthError) throw new ExitError(`--registry-auth ${err.message}`, 1);
+    throw err;
+  }
 }

@@ -6,6 +6,8 @@
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor, type Actor } from '../apply/executor.js';
+import { parseImageRef } from '../api/image-ref.js';
+import type { RegistryAuth } from '../docker/registry-auth.js';
 import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
@@ -30,6 +32,8 @@ export interface EngineFleetOptions {
   actor?: Actor;
   /** Told when each engine call ends (metrics). */
   onEngineCall?: (node: string, seconds: number, error?: EngineErrorKind) => void;
+  /** Credentials for pulls (`--registry-auth`). */
+  registryAuth?: RegistryAuth;
 }
 
 interface Member {
@@ -101,6 +105,7 @@ class EngineFleet implements FleetPort {
         retries: this.opts.retries ?? 2,
         logger: this.opts.logger,
         ...(this.opts.actor ? { actor: this.opts.actor } : {}),
+        ...(this.opts.registryAuth ? { registryAuth: this.opts.registryAuth } : {}),
         wall: this.opts.clock.wall,
       });
     }
@@ -121,6 +126,21 @@ class EngineFleet implements FleetPort {
       if (id !== undefined) this.members.get(r.action.node)?.observer.actedOn([id]);
     }
     return results;
+  }
+
+  async imageDigest(image: string): Promise<string | undefined> {
+    const name = parseImageRef(image).name;
+    // Only nodes that run a container of it are asked (they pulled it), and at most 3: a fleet of a thousand is not swept.
+    let asked = 0;
+    for (const m of this.members.values()) {
+      if (asked >= 3) break;
+      if (!m.observer.last.reachable || !m.observer.last.containers.some((c) => c.image === image)) continue;
+      asked++;
+      const digests = await m.observer.engine?.imageRepoDigests(image).catch(() => undefined);
+      const hit = digests?.find((d) => d.startsWith(`${name}@`));
+      if (hit !== undefined) return hit.slice(name.length + 1);
+    }
+    return undefined;
   }
 
   onChange(cb: (node: string) => void): void {

@@ -127,6 +127,8 @@ interface CallSpec {
   own?: boolean;
   /** The answer as text, not parsed. */
   raw?: boolean;
+  /** Extra request headers (X-Registry-Auth). */
+  headers?: Record<string, string>;
 }
 
 /** Connections kept open per engine for short calls; the observer and the executor share them. */
@@ -316,6 +318,17 @@ export class Engine {
     });
   }
 
+  /** The image's RepoDigests (`name@sha256:…`), or undefined when the engine does not have it. */
+  async imageRepoDigests(ref: string): Promise<string[] | undefined> {
+    try {
+      const img = await this.call<{ RepoDigests?: string[] }>({ method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, ok: [200] });
+      return img.RepoDigests ?? [];
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   listImages(): Promise<EngineImage[]> {
     return this.call({ method: 'GET', path: '/images/json', ok: [200] });
   }
@@ -362,10 +375,19 @@ export class Engine {
     await this.call({ method: 'DELETE', path: `/containers/${encodeURIComponent(id)}`, query: { force: false }, ok: [204] });
   }
 
-  /** Pulls `ref`; errors reported inside the progress stream become EngineError('http', 500). */
-  async pullImage(ref: string): Promise<void> {
+  /** Pulls `ref` (with `registryAuth`, an X-Registry-Auth value); errors reported inside the progress stream become EngineError('http', 500). */
+  async pullImage(ref: string, registryAuth?: string): Promise<void> {
     const { repo, tag } = splitImageRef(ref);
-    const text = await this.call<string>({ method: 'POST', path: '/images/create', query: { fromImage: repo, tag }, ok: [200], timeoutMs: this.opts.pullTimeoutMs ?? 300_000, own: true, raw: true });
+    const text = await this.call<string>({
+      method: 'POST',
+      path: '/images/create',
+      query: { fromImage: repo, tag },
+      ok: [200],
+      timeoutMs: this.opts.pullTimeoutMs ?? 300_000,
+      own: true,
+      raw: true,
+      ...(registryAuth !== undefined ? { headers: { 'X-Registry-Auth': registryAuth } } : {}),
+    });
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       let msg: { error?: string; errorDetail?: { message?: string } };
@@ -451,6 +473,7 @@ export class Engine {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     // An explicit length, also 0: a chunked empty body makes dockerd try to parse one (start rejects it).
     const headers: http.OutgoingHttpHeaders = body === undefined ? { 'Content-Length': 0 } : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    if (spec.headers !== undefined) Object.assign(headers, spec.headers);
     const req = this.via.request({
       ...this.via.target,
       ...(spec.own ? { agent: false, ...this.via.tls } : { agent: this.via.pool }),

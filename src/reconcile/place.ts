@@ -109,7 +109,7 @@ export function tryCreate(ctx: ServiceCtx, picker: ServicePicker, s: Slot, node:
  * Anti-affinity is symmetric, as Kubernetes' is: `repelledBy` are the services
  * that list this one in their antiAffinity, and they keep it off their nodes too.
  */
-export function placementRequest(s: Service, repelledBy: readonly string[] = []): PlacementRequest {
+export function placementRequest(s: Service, repelledBy: readonly string[] = [], platforms?: readonly string[]): PlacementRequest {
   const p = s.spec.placement;
   const req: PlacementRequest = {
     service: s.metadata.name,
@@ -124,5 +124,6 @@ export function placementRequest(s: Service, repelledBy: readonly string[] = [])
   if (p.spread !== undefined) req.spread = p.spread;
   const security = securityRequest(s);
   if (security !== undefined) req.security = security;
+  if (platforms !== undefined) req.platforms = platforms;
   return req;
 }
