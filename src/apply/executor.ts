@@ -11,6 +11,7 @@ import { isOurs, LABEL, type Action, type ActionFailureCode, type ActionResult }
 import { EngineError, type Engine } from '../docker/engine.js';
 import { eachLimited } from '../docker/limit.js';
 import { createBody } from './container-config.js';
+import { ImageTransfers } from './images.js';
 
 export type { ActionResult } from '../api/types.js';
 
@@ -32,6 +33,8 @@ export interface ExecutorOptions {
   actor?: Actor;
   /** Wall-clock ms (the controller's injected Clock), for each action's start in its log line. */
   wall?: () => number;
+  /** Pulls and copies in flight (kept by the fleet across executors, for the status). */
+  transfers?: ImageTransfers;
 }
 
 export interface Actor {
@@ -87,6 +90,7 @@ const isHttp = (err: unknown, status: number): err is EngineError => err instanc
 export class Executor {
   private readonly engines: ReadonlyMap<string, Engine>;
   private readonly log?: Logger;
+  private readonly transfers: ImageTransfers;
 
   constructor(
     clients: ReadonlyMap<string, Engine> | Readonly<Record<string, Engine>>,
@@ -97,6 +101,7 @@ export class Executor {
       entries.map(([node, e]: [string, Engine]) => [node, e.withOptions({ callTimeoutMs: opts.callTimeoutMs, ...(opts.pullTimeoutMs ? { pullTimeoutMs: opts.pullTimeoutMs } : {}) })]),
     );
     this.log = opts.logger?.child({ component: 'executor' });
+    this.transfers = opts.transfers ?? new ImageTransfers(opts.wall);
   }
 
   /** Results in the order of `actions`. Nodes run in parallel; actions on one replica slot run in order. */
@@ -120,7 +125,7 @@ export class Executor {
   }
 
   private async run(node: string, action: Action): Promise<ActionResult> {
-    const name = action.type === 'create' ? action.container.name : action.containerName;
+    const name = action.type === 'create' ? action.container.name : action.type === 'pull' || action.type === 'copy' ? action.image : action.containerName;
     const log = this.log?.child({ node, service: action.service, slot: action.slot, container: name });
     try {
       const engine = this.engines.get(node);
@@ -159,6 +164,28 @@ export class Executor {
           if (running) await this.gone(() => this.retry(() => engine.stopContainer(id, action.stopTimeout)));
           await this.gone(() => this.retry(() => engine.removeContainer(id)));
         });
+      case 'pull':
+        return this.fetch(action, () => this.transfers.pull(engine, action.image));
+      case 'copy': {
+        const source = this.engines.get(action.from);
+        if (!source) throw new ActionError('unknown-node', `no engine client for node ${action.from} (the copy's source)`, false);
+        return this.fetch(action, () => this.transfers.copy(source, engine, action.image));
+      }
+    }
+  }
+
+  /** A pull or copy; its failure says where the image was to come from. A refused login will not pass on retry; anything else may. */
+  private async fetch(action: Extract<Action, { type: 'pull' | 'copy' }>, fn: () => Promise<void>): Promise<undefined> {
+    const refused = this.opts.actor?.refusal();
+    if (refused !== undefined) throw new ActionError('fenced', `not carried out: ${refused}`, true);
+    try {
+      await fn();
+      return undefined;
+    } catch (err) {
+      const f = classify(err);
+      const where = action.type === 'copy' ? `copying image ${action.image} from node ${action.from} to node ${action.node}` : `pulling image ${action.image} onto node ${action.node}`;
+      if (action.type === 'copy') throw new ActionError('image-copy-failed', `${where} failed: ${f.message}`, true);
+      throw new ActionError('image-pull-failed', `${where} failed: ${f.message}`, !/unauthorized|authentication required|denied/i.test(f.message));
     }
   }
 

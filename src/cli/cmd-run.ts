@@ -37,6 +37,7 @@ interface RunFlags {
   heartbeat: string;
   heartbeatTimeout: string;
   actionBackoffMax: string;
+  imageSource: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -55,6 +56,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
+    .option('--image-source <registry|peers>', "where a node missing an image gets it first: its registry (peers only when that fails or the Node says images.pull: never), or peers: a copy from a node that has it, so the uplink carries each image once", 'registry')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
@@ -67,7 +69,15 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     if (!policy.ok) throw new ExitError(policy.error, 1);
     const actionBackoffMax = durationFlag('--action-backoff-max', flags.actionBackoffMax);
     if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
-    const settings = { ...DEFAULT_SETTINGS, cluster: flags.cluster, nodeGracePeriod: durationFlag('--grace', flags.grace), actionBackoffMax, policy: policy.policy };
+    if (flags.imageSource !== 'registry' && flags.imageSource !== 'peers') throw new ExitError(`--image-source ${flags.imageSource}: must be registry or peers`, 1);
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      cluster: flags.cluster,
+      nodeGracePeriod: durationFlag('--grace', flags.grace),
+      actionBackoffMax,
+      policy: policy.policy,
+      ...(flags.imageSource === 'peers' ? { imageSource: 'peers' as const } : {}),
+    };
     const ha = parseHaFlags(flags);
     const logFlags = checkLogFlags(flags.logLevel, flags.logFormat);
     if (logFlags) throw new ExitError(logFlags, 1);

@@ -6,6 +6,7 @@
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor, type Actor } from '../apply/executor.js';
+import { ImageTransfers, type Transfer } from '../apply/images.js';
 import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
@@ -49,9 +50,11 @@ class EngineFleet implements FleetPort {
   private listeners: ((node: string) => void)[] = [];
   private readonly log: Logger;
   private readonly heartbeat?: Heartbeat;
+  private readonly imageTransfers: ImageTransfers;
 
   constructor(private readonly opts: EngineFleetOptions) {
     this.log = opts.logger.child({ component: 'fleet' });
+    this.imageTransfers = new ImageTransfers(opts.clock.wall);
     if (opts.watchEvents && opts.heartbeat !== false) this.heartbeat = new Heartbeat({ ...DEFAULT_HEARTBEAT, ...opts.heartbeat, now: opts.clock.now });
   }
 
@@ -102,6 +105,7 @@ class EngineFleet implements FleetPort {
         logger: this.opts.logger,
         ...(this.opts.actor ? { actor: this.opts.actor } : {}),
         wall: this.opts.clock.wall,
+        transfers: this.imageTransfers,
       });
     }
   }
@@ -115,7 +119,14 @@ class EngineFleet implements FleetPort {
 
   async execute(actions: readonly Action[]): Promise<ActionResult[]> {
     if (!this.executor) return actions.map((action) => ({ action, ok: false, code: 'unknown-node', message: `node ${action.node} is not in the desired state`, retryable: false }));
-    return this.executor.execute(actions);
+    const results = await this.executor.execute(actions);
+    // Whatever came of a pull or copy, the node's images are read on its next look (their event may come after it).
+    for (const a of actions) if (a.type === 'pull' || a.type === 'copy') this.members.get(a.node)?.observer.imagesChanged();
+    return results;
+  }
+
+  transfers(): Transfer[] {
+    return this.imageTransfers.inFlight();
   }
 
   onChange(cb: (node: string) => void): void {

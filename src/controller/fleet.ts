@@ -4,6 +4,7 @@
 // or hollow ones through the very same code.
 
 import type { Action, ActionResult, FogNode, ObservedState } from '../api/types.js';
+import type { Transfer } from '../apply/images.js';
 
 export interface FleetPort {
   /** Open clients for new Node manifests, close those of removed ones. */
@@ -14,4 +15,6 @@ export interface FleetPort {
   /** Called with a node's name when its engine reports a container change, and when its heartbeat loses it or hears it again (observe it then). */
   onChange(cb: (node: string) => void): void;
   close(): Promise<void>;
+  /** Image pulls and copies in flight (the status shows their progress). */
+  transfers?(): Transfer[];
 }

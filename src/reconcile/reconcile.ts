@@ -46,6 +46,7 @@ import { earliest, removable, replicaReady, replicaSettled, target, type Removal
 import { planningOrder, resolveDependencies } from './deps.js';
 import { canonicalJson, containerShape, fnv1a64 } from './hash.js';
 import { heal } from './heal.js';
+import { ImagePlanner } from './images.js';
 import { cmp, pair, type Paired, type Replica } from './pair.js';
 import { placeVacant, placementRequest, repelledBy } from './place.js';
 import { replicaLine, report } from './report.js';
@@ -54,7 +55,7 @@ import { retire, rollout } from './rollout.js';
 import { planSlots } from './slots.js';
 
 const DEFAULT_STOP_TIMEOUT = 10;
-const TYPE_ORDER: Record<Action['type'], number> = { remove: 0, start: 1, create: 2 };
+const TYPE_ORDER: Record<Action['type'], number> = { remove: 0, start: 1, create: 2, pull: 3, copy: 3 };
 const WARNING_ACTIONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['Dead', 'NodeLost', 'Misplaced', 'Rescheduled']);
 const WARNING_NOTES: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['DependencyCycle', 'BackOff', 'ActionBackOff', 'Unschedulable', 'PolicyRefused', 'NodeLost', 'NodeUnreachable']);
 
@@ -101,6 +102,7 @@ export function reconcile(
   const steady = new Map<string, SteadyService>();
   const nodes = nodeStatuses(world, desired, pass);
   const scheduler = new Scheduler(world.nodes);
+  const images = new ImagePlanner(desired, observed);
   const services = new Map<string, Service>();
   for (const s of desired.services) services.set(s.metadata.name, s);
 
@@ -132,6 +134,7 @@ export function reconcile(
         now,
         history,
         totalNodes: world.nodes.length,
+        images,
         ...(frozen !== undefined ? { frozen } : {}),
         ...(gates !== undefined ? { rollout: gates } : {}),
       };
@@ -344,6 +347,7 @@ function planService(
   pass.requeue(earliest(earliest(placed.requeueAt, rolled.requeueAt), healed.requeueAt));
 
   const backoffs = [...pruned.held, ...retiring.held, ...placed.backoffs, ...rolled.backoffs, ...healed.backoffs];
+  const pulling = [...placed.pulling, ...(rolled.note?.code === 'PullingImage' ? rolled.note.slots : [])];
   const extra: Condition[] = [];
   if (ctx.frozen !== undefined) extra.push(frozenCondition(ctx.frozen));
   const unschedulable = placed.unschedulable ?? rolled.unschedulable;
@@ -357,6 +361,7 @@ function planService(
     ...(unschedulable !== undefined ? { unschedulable } : {}),
     ...(rolled.note !== undefined ? { rollout: rolled.note } : {}),
   });
+  if (pulling.length > 0 && rolled.note?.code !== 'PullingImage') status.conditions = [...status.conditions, { type: 'Images', status: true, reason: 'PullingImage', note: { code: 'PullingImage', slots: pulling } }];
   const object = `service/${ctx.name}`;
   if (ctx.frozen !== undefined && ctx.frozen.code !== 'NodeUnreachable') pass.event(object, ctx.frozen);
   for (const n of healed.events) pass.event(object, n);
@@ -540,7 +545,7 @@ function sortActions(actions: readonly Action[], world: Paired): Action[] {
         a.slot - b.slot ||
         TYPE_ORDER[a.type] - TYPE_ORDER[b.type] ||
         cmp(actionName(a), actionName(b)) ||
-        cmp(a.type === 'create' ? '' : a.containerId, b.type === 'create' ? '' : b.containerId),
+        cmp(actionTarget(a), actionTarget(b)),
     );
     for (const a of list) out.push(a);
   }
@@ -548,5 +553,9 @@ function sortActions(actions: readonly Action[], world: Paired): Action[] {
 }
 
 function actionName(a: Action): string {
-  return a.type === 'create' ? a.container.name : a.containerName;
+  return a.type === 'create' ? a.container.name : a.type === 'pull' || a.type === 'copy' ? a.image : a.containerName;
+}
+
+function actionTarget(a: Action): string {
+  return a.type === 'start' || a.type === 'remove' ? a.containerId : a.type === 'copy' ? a.from : '';
 }

@@ -91,6 +91,22 @@ export interface StatusDoc {
   sync?: unknown;
   /** Whether this controller acts: leader election, conflicts (src/ha). */
   control?: ControlView;
+  /** Image pulls and copies in flight when the document was made. */
+  images?: { transfers: ImageTransferView[] };
+}
+
+/** One pull (or copy, `from` a peer) in flight: layers and bytes so far; `total` when the registry announced every layer's size. */
+export interface ImageTransferView {
+  node: string;
+  image: string;
+  from?: string;
+  layers: number;
+  layersDone: number;
+  bytes: number;
+  total?: number;
+  startedAt: number;
+  /** ms since it started. */
+  age: number;
 }
 
 export interface RevisionView {

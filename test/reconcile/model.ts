@@ -203,6 +203,7 @@ export class World {
         });
         continue;
       }
+      if (a.type === 'pull' || a.type === 'copy') continue;
       if (this.foreignIds.has(a.containerId)) throw new Error(`action ${a.type} on foreign container ${a.containerId}`);
       const i = n.containers.findIndex((c) => c.id === a.containerId);
       if (i < 0) throw new Error(`action ${a.type} on missing container ${a.containerId} on ${a.node}`);
