@@ -103,6 +103,8 @@ export interface EngineImage {
 /** One message of an image pull's (or load's) progress stream. */
 export interface PullMessage {
   status?: string;
+  /** A load's answer: `Loaded image: fog/app:2`. */
+  stream?: string;
   /** The layer (or image) the message is about. */
   id?: string;
   progressDetail?: { current?: number; total?: number };

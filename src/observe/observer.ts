@@ -45,7 +45,7 @@ export interface NodeObserverOptions {
   inspectMaxAgeMs?: number;
   /** Facts and images are read again at least this often, ms. Default 5 minutes. */
   factsEveryMs?: number;
-  /** Images are read again at least this often, ms. Default 30 s. */
+  /** Images are read again at least this often, ms (image events carry the changes). Default: factsEveryMs. */
   imagesEveryMs?: number;
   events?: Partial<EventWatchOptions>;
   /** Told when each engine call ends (metrics); only for an engine made here. */
@@ -240,7 +240,7 @@ export class NodeObserver {
     // After a gap nothing cached can be trusted: events were not heard.
     const fresh = this.missed || !this.state.reachable;
     const readFacts = fresh || this.factsAt === undefined || started - this.factsAt >= (this.opts.factsEveryMs ?? 300_000);
-    const readImages = readFacts || this.imagesDue || this.imagesAt === undefined || started - this.imagesAt >= (this.opts.imagesEveryMs ?? 30_000);
+    const readImages = readFacts || this.imagesDue || this.imagesAt === undefined || started - this.imagesAt >= (this.opts.imagesEveryMs ?? this.opts.factsEveryMs ?? 300_000);
     this.imagesDue = false;
     const named = this.named;
     this.named = new Set();
