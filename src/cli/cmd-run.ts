@@ -56,7 +56,11 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
     .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
-    .option('--image-source <registry|peers>', "where a node missing an image gets it first: its registry (peers only when that fails or the Node says images.pull: never), or peers: a copy from a node that has it, so the uplink carries each image once", 'registry')
+    .option(
+      '--image-source <registry|peers>',
+      'where a node missing an image gets it first: its registry (peers only when that fails or the Node says images.pull: never), or peers: a copy from a node that has it, so the uplink carries each image once',
+      'registry',
+    )
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(

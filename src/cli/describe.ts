@@ -23,7 +23,13 @@ function kv(pairs: [string, string | undefined][]): string {
 function transfers(doc: StatusDoc, which: (t: ImageTransferView) => boolean): string {
   const moving = (doc.images?.transfers ?? []).filter(which);
   if (moving.length === 0) return '';
-  return section('Images', table(['NODE', 'IMAGE', 'PROGRESS', 'AGE'], moving.map((t) => [t.node, t.image, transferText(t), formatAge(t.age)])));
+  return section(
+    'Images',
+    table(
+      ['NODE', 'IMAGE', 'PROGRESS', 'AGE'],
+      moving.map((t) => [t.node, t.image, transferText(t), formatAge(t.age)]),
+    ),
+  );
 }
 
 function eventsFor(doc: StatusDoc, object: string): string {

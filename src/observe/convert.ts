@@ -72,7 +72,9 @@ export function toFacts(info: EngineInfo): EngineFacts {
 /** The engine's image list, sorted by id; `previous` when nothing changed (the reconcile and the controller compare by identity). */
 export function toImages(images: readonly EngineImage[], previous?: readonly ObservedImage[]): readonly ObservedImage[] {
   const clean = (l: readonly string[] | null | undefined) => (l ?? []).filter((t) => !t.startsWith('<none>')).sort();
-  const out = images.map((i): ObservedImage => ({ id: i.Id, repoTags: clean(i.RepoTags), repoDigests: clean(i.RepoDigests), size: i.Size ?? 0 })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const out = images
+    .map((i): ObservedImage => ({ id: i.Id, repoTags: clean(i.RepoTags), repoDigests: clean(i.RepoDigests), size: i.Size ?? 0 }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (previous !== undefined && JSON.stringify(previous) === JSON.stringify(out)) return previous;
   return out;
 }

@@ -361,7 +361,8 @@ function planService(
     ...(unschedulable !== undefined ? { unschedulable } : {}),
     ...(rolled.note !== undefined ? { rollout: rolled.note } : {}),
   });
-  if (pulling.length > 0 && rolled.note?.code !== 'PullingImage') status.conditions = [...status.conditions, { type: 'Images', status: true, reason: 'PullingImage', note: { code: 'PullingImage', slots: pulling } }];
+  if (pulling.length > 0 && rolled.note?.code !== 'PullingImage')
+    status.conditions = [...status.conditions, { type: 'Images', status: true, reason: 'PullingImage', note: { code: 'PullingImage', slots: pulling } }];
   const object = `service/${ctx.name}`;
   if (ctx.frozen !== undefined && ctx.frozen.code !== 'NodeUnreachable') pass.event(object, ctx.frozen);
   for (const n of healed.events) pass.event(object, n);
@@ -539,14 +540,7 @@ function sortActions(actions: readonly Action[], world: Paired): Action[] {
   for (const n of world.nodes) {
     const list = byNode.get(n.name);
     if (list === undefined) continue;
-    list.sort(
-      (a, b) =>
-        cmp(a.service, b.service) ||
-        a.slot - b.slot ||
-        TYPE_ORDER[a.type] - TYPE_ORDER[b.type] ||
-        cmp(actionName(a), actionName(b)) ||
-        cmp(actionTarget(a), actionTarget(b)),
-    );
+    list.sort((a, b) => cmp(a.service, b.service) || a.slot - b.slot || TYPE_ORDER[a.type] - TYPE_ORDER[b.type] || cmp(actionName(a), actionName(b)) || cmp(actionTarget(a), actionTarget(b)));
     for (const a of list) out.push(a);
   }
   return out;

@@ -196,9 +196,7 @@ export function noteText(n: Note, now: number): string {
     case 'PullImage':
       return n.from !== undefined ? `slot ${n.slot}: copying image ${n.image} from node ${n.from} to node ${n.node}` : `slot ${n.slot}: pulling image ${n.image} onto node ${n.node}`;
     case 'PullingImage':
-      return `waiting for images before anything is stopped: ${n.slots
-        .map((w) => `slot ${w.slot}: ${w.image} on ${w.node}${w.from !== undefined ? ` (from node ${w.from})` : ''}`)
-        .join('; ')}`;
+      return `waiting for images before anything is stopped: ${n.slots.map((w) => `slot ${w.slot}: ${w.image} on ${w.node}${w.from !== undefined ? ` (from node ${w.from})` : ''}`).join('; ')}`;
     case 'ImageUnavailable':
       return `no reachable node has image ${n.image}, and ${n.nodes.join(', ')} may not pull (spec.images.pull: never): load it with fogctl images load FILE.tar --node NODE`;
     case 'Unschedulable':

@@ -27,7 +27,12 @@ function world(s: Setup): World {
   const ns = new Map<string, ModelNode>();
   for (const n of s.nodes) ns.set(n.name, { name: n.name, reachable: true, since: 0, facts: facts({ cpu: 8000, memory: 8 << 30 }), containers: [], images: [...n.images] });
   const replicas = s.replicas ?? s.nodes.length;
-  const spec = { image: OLD, ...(s.mode === 'global' ? { mode: 'global' as const } : { replicas }), placement: { maxPerNode: 1 }, update: { parallelism: s.parallelism ?? 1, order: s.order ?? 'stop-first' } };
+  const spec = {
+    image: OLD,
+    ...(s.mode === 'global' ? { mode: 'global' as const } : { replicas }),
+    placement: { maxPerNode: 1 },
+    update: { parallelism: s.parallelism ?? 1, order: s.order ?? 'stop-first' },
+  };
   const w = new World(
     desiredState(
       s.nodes.map((n) => fogNode(n.name, n.pull !== undefined ? { pull: n.pull } : {})),
@@ -37,17 +42,17 @@ function world(s: Setup): World {
     ns,
   );
   for (let i = 0; i < 6; i++) step(w);
-  expect(w.containers().filter(({ c }) => c.state === 'running')).toHaveLength(replicas);
+  expect(w.containers().filter(({ c }) => c.state === 'running')).toHaveLength(s.mode === 'global' ? s.nodes.length : replicas);
   const svc = w.desired.services[0]!;
   w.desired = { ...w.desired, services: [{ ...svc, spec: { ...svc.spec, image: NEW } }] };
   return w;
 }
 
-function step(w: World, fail?: (a: Action) => boolean): readonly Action[] {
+function step(w: World, fail?: (a: Action) => boolean, ms = 500): readonly Action[] {
   const out = reconcile(w.desired, w.observed(), w.history, w.now);
   w.failWith = fail && ((a) => (fail(a) ? { action: a, ok: false, code: 'image-pull-failed', message: 'dial tcp 10.0.0.1:5000: connect: no route to host', retryable: true } : undefined));
   w.apply(out.actions);
-  w.tick(500);
+  w.tick(ms);
   return out.actions;
 }
 
@@ -60,7 +65,18 @@ describe('pull before stop', () => {
     // [case, setup, first pass, second pass]
     ['the new image is missing: pull first, nothing stopped', { nodes: [{ name: 'n1', images: [OLD] }] }, ['pull n1'], ['remove n1', 'create n1']],
     ['the new image is there already: replaced at once', { nodes: [{ name: 'n1', images: [OLD, NEW] }] }, ['remove n1', 'create n1'], []],
-    ['pull: never, a peer has it: copied from the peer first', { nodes: [{ name: 'n1', images: [OLD], pull: 'never' as const }, { name: 'n2', images: [OLD, NEW] }], replicas: 1 }, ['copy n2->n1'], ['remove n1', 'create n1']],
+    [
+      'pull: never, a peer has it: copied from the peer first',
+      {
+        nodes: [
+          { name: 'n1', images: [OLD], pull: 'never' as const },
+          { name: 'n2', images: [OLD, NEW] },
+        ],
+        replicas: 1,
+      },
+      ['copy n2->n1'],
+      ['remove n1', 'create n1'],
+    ],
   ])('%s', (_case, setup, first, second) => {
     const w = world(setup);
     expect(step(w).map(brief)).toEqual(first);
@@ -77,19 +93,26 @@ describe('pull before stop', () => {
 
   it('a failed pull backs off (old replica kept) and is retried after the wait', () => {
     const w = world({ nodes: [{ name: 'n1', images: [OLD] }] });
-    expect(step(w, (a) => a.type === 'pull').map(brief)).toEqual(['pull n1']);
-    // Within the back-off (1 s; one step is 0.5 s): nothing, and the old replica still runs.
+    expect(step(w, (a) => a.type === 'pull', 50).map(brief)).toEqual(['pull n1']);
+    // Within the back-off (the model's base is 100 ms): nothing, and the old replica still runs.
     const held = reconcile(w.desired, w.observed(), w.history, w.now);
     expect(held.actions).toEqual([]);
     expect(held.status.services[0]!.backoffs?.[0]).toMatchObject({ code: 'ActionBackOff', action: 'pull', failure: 'image-pull-failed' });
     expect(held.requeueAt).toBeGreaterThan(w.now);
-    w.tick(600);
+    expect(held.status.services[0]!.ready).toBe(1);
+    w.tick(60);
     expect(step(w).map(brief)).toEqual(['pull n1']);
     expect(step(w).map(brief)).toEqual(['remove n1', 'create n1']);
   });
 
   it('a node whose pull failed gets the image from a peer that has it', () => {
-    const w = world({ nodes: [{ name: 'n1', images: [OLD] }, { name: 'n2', images: [OLD, NEW] }], replicas: 1 });
+    const w = world({
+      nodes: [
+        { name: 'n1', images: [OLD] },
+        { name: 'n2', images: [OLD, NEW] },
+      ],
+      replicas: 1,
+    });
     // The replica is on n1 (first by name); its pull fails: the registry is not reachable from it.
     expect(step(w, (a) => a.type === 'pull').map(brief)).toEqual(['pull n1']);
     expect(step(w).map(brief)).toEqual(['copy n2->n1']);
@@ -108,7 +131,7 @@ describe('pull before stop', () => {
     const all: string[] = [];
     for (let i = 0; i < 10; i++) all.push(...step(w).map(brief));
     expect(all.filter((a) => a.startsWith('pull'))).toEqual(['pull n1']);
-    expect(all.filter((a) => a.startsWith('copy')).sort()).toEqual(['copy n1->n2', 'copy n1->n3', 'copy n2->n4'].sort());
+    expect(all.filter((a) => a.startsWith('copy')).map((a) => a.slice(a.indexOf('>') + 1))).toEqual(['n2', 'n3', 'n4']);
     expect(onNew(w)).toBe(4);
   });
 
@@ -171,13 +194,13 @@ describe('property', () => {
           if (nodes.every((n) => n.pull === 'never' && !n.images.includes(NEW))) nodes[0] = { name: 'n0', images: [OLD] };
           const w = world({ nodes, parallelism: p.parallelism, order: p.order, ...(p.peers ? { settings: { imageSource: 'peers' } } : {}) });
           let failures = p.failPulls;
-          for (let i = 0; i < 40; i++) {
+          for (let i = 0; i < 24; i++) {
             const before = new Map([...w.nodes.values()].map((n) => [n.name, [...(n.images ?? [])]]));
             const out = reconcile(w.desired, w.observed(), w.history, w.now);
             for (const a of out.actions) {
               if (a.type !== 'remove') continue;
               // The replacement of a removed old replica is created in the same pass, on a node that had the image before the pass.
-              const made = out.actions.find((x) => x.type === 'create' && x.slot === a.slot && (p.order === 'start-first' || x.node === a.node || true));
+              const made = out.actions.find((x) => x.type === 'create' && x.slot === a.slot);
               if (made !== undefined && made.type === 'create') expect(before.get(made.node)).toContain(NEW);
             }
             w.failWith = (a) => (a.type === 'pull' && failures-- > 0 ? { action: a, ok: false, code: 'image-pull-failed', message: 'unreachable', retryable: true } : undefined);
@@ -188,7 +211,7 @@ describe('property', () => {
           expect(w.containers().filter(({ c }) => c.labels[LABEL.service] === 'app')).toHaveLength(p.n);
         },
       ),
-      { numRuns },
+      { numRuns: Math.max(10, Math.floor(numRuns / 4)) },
     );
   });
 });
