@@ -95,16 +95,18 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
 
     // Uplink: a global service rolled out to a fresh image on 3 nodes, pulled by each, then copied between peers.
     const fan = (image: string) => serviceYaml('fan', '  mode: global\n  update:\n    parallelism: 3\n    monitor: 1s\n').replace(`image: ${TEST_IMAGE}`, `image: ${image}`);
-    const rollout = async (c: ControllerProc, what: string): Promise<number> => {
+    const dockers = NODES.map((x) => new Docker({ socketPath: socket(x) }));
+    const rollout = async (what: string): Promise<number> => {
       const img = await fresh();
       registry.resetCounters();
       writeFile(join(desired, 'services', 'fan.yaml'), fan(img.ref));
+      // Asked of the engines: a status from before the manifest changed would already say 3/3.
       await until(
         `fan on ${img.ref} on 3 nodes`,
         async () => {
-          const doc = await c.status(2_000).catch(() => undefined);
-          const s = doc?.status.services.find((x) => x.name === 'fan');
-          return s !== undefined && s.desired === 3 && s.available === 3 && s.upToDate === 3;
+          let on = 0;
+          for (const d of dockers) on += (await d.listContainers({ filters: { label: ['fog.service=fan'] } })).filter((x) => x.Image === img.ref && x.State === 'running').length;
+          return on === 3;
         },
         180_000,
       );
@@ -113,11 +115,11 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
       return ratio;
     };
     writeFile(join(desired, 'services', 'fan.yaml'), fan(TEST_IMAGE));
-    out['real.image_uplink_ratio_registry'] = round(await rollout(ctl, 'every node pulls'), 2);
+    out['real.image_uplink_ratio_registry'] = round(await rollout('every node pulls'), 2);
     await ctl.stop();
     ctl = startController({ desired, stateDir: join(dir, 's'), grace: '5s', resync: '10s', runFlags: ['--image-source', 'peers'] }, cleanup);
     await nodesSeen(ctl);
-    out['real.image_uplink_ratio_peers'] = round(await rollout(ctl, 'peers first'), 2);
+    out['real.image_uplink_ratio_peers'] = round(await rollout('peers first'), 2);
     return out;
   } finally {
     await cleanup.run();
@@ -154,7 +156,7 @@ async function imageSize(registry: Registry, repo: string, tag: string): Promise
 
 function pull(docker: Docker, ref: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    docker.pull(ref, (err: Error | null, stream: NodeJS.ReadableStream) => {
+    void docker.pull(ref, (err: Error | null, stream: NodeJS.ReadableStream) => {
       if (err) return reject(err);
       docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve()));
     });

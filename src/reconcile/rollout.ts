@@ -138,6 +138,7 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     }
     if (cost === 1 && available - 1 < minAvailable) {
       waiting++;
+      prefetch(ctx, s.slot, o.nodeName, actions);
       continue;
     }
     // The old replica's last removal failed and is backing off: nothing is replaced until it can go.
@@ -189,6 +190,16 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     ...(unschedulable !== undefined ? { unschedulable } : {}),
     ...(requeueAt !== undefined ? { requeueAt } : {}),
   };
+}
+
+/**
+ * A slot waiting for its batch gets the new image on its old replica's node
+ * (where its replacement goes when that node still fits) meanwhile, so that
+ * later batches do not wait for downloads one after the other.
+ */
+function prefetch(ctx: ServiceCtx, slot: number, node: string, actions: Action[]): void {
+  const need = ctx.images?.need(ctx.history, ctx.settings, ctx.now, { service: ctx.name, slot, global: ctx.svc.spec.mode === 'global', node, image: ctx.shape.image, specHash: ctx.hash });
+  if (need !== undefined && !need.ready && need.action !== undefined) actions.push(need.action);
 }
 
 /** The rollout's create notes name the new container once it has one. */

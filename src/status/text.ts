@@ -8,7 +8,6 @@
 
 import type { NodeVerdict, Note, PolicyRejection, Rejection, RolloutFailure, SecurityNeed, Unschedulable } from '../api/notes.js';
 import { formatCpu, formatDuration, formatMemory } from '../api/quantity.js';
-import type { ImageTransferView } from './doc.js';
 
 /** How long ago `t` was, seen at `now`: `4s ago`, `never`. */
 export function ago(t: number | undefined, now: number): string {
@@ -322,7 +321,7 @@ export function isoUtc(ms: number): string {
 }
 
 /** `Pulling 45% (3/5 layers, 9.1 MB of 20.2 MB)`, `Copying from press-1: 12.3 MB`: one image transfer in flight. */
-export function transferText(t: Pick<ImageTransferView, 'from' | 'layers' | 'layersDone' | 'bytes' | 'total'>): string {
+export function transferText(t: { from?: string; layers: number; layersDone: number; bytes: number; total?: number }): string {
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   if (t.from !== undefined) return `Copying from ${t.from}: ${mb(t.bytes)}`;
   const pct = t.total !== undefined && t.total > 0 ? Math.min(100, Math.floor((100 * t.bytes) / t.total)) : t.layers > 0 ? Math.floor((100 * t.layersDone) / t.layers) : undefined;

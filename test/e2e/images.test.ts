@@ -84,6 +84,7 @@ describe('images on real engines', () => {
     await waitConverged(ctl, nodes(), { web: 1 }, 30_000);
     const old = (await containersOn(nodes())).find((c) => c.service === 'web')!;
     const rec = await recordEngineEvents(nodes(), ['container', 'image']);
+    registry.resetCounters();
     try {
       writeManifest(desired, 'services/web.yaml', pinned('web', 'img-1', v2));
       await waitFor('web on the new image', async () => (await containersOn(nodes())).find((c) => c.service === 'web' && c.image === v2 && c.state === 'running'), 30_000);
@@ -94,6 +95,8 @@ describe('images on real engines', () => {
       expect(stopped).toBeDefined();
       console.log(`[images] pull finished ${(stopped!.engineTime! - pulled!.engineTime!).toFixed(0)} ms before the old replica was stopped`);
       expect(pulled!.engineTime!).toBeLessThan(stopped!.engineTime!);
+      // It came from the registry (and the registry counts what it serves: the peer test below relies on that).
+      expect(registry.blobBytesServed()).toBeGreaterThan(4_000_000);
       const doc = (await ctl.status())!;
       expect(doc.events.some((e) => e.object === 'service/web' && e.reason === 'PullImage')).toBe(true);
     } finally {

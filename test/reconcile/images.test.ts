@@ -57,7 +57,6 @@ function step(w: World, fail?: (a: Action) => boolean, ms = 500): readonly Actio
 }
 
 const brief = (a: Action) => (a.type === 'copy' ? `copy ${a.from}->${a.node}` : a.type === 'pull' ? `pull ${a.node}` : `${a.type} ${a.node}`);
-const images = (w: World, node: string) => w.nodes.get(node)!.images!;
 const onNew = (w: World) => w.containers().filter(({ c }) => c.image === NEW && c.state === 'running').length;
 
 describe('pull before stop', () => {
@@ -65,6 +64,12 @@ describe('pull before stop', () => {
     // [case, setup, first pass, second pass]
     ['the new image is missing: pull first, nothing stopped', { nodes: [{ name: 'n1', images: [OLD] }] }, ['pull n1'], ['remove n1', 'create n1']],
     ['the new image is there already: replaced at once', { nodes: [{ name: 'n1', images: [OLD, NEW] }] }, ['remove n1', 'create n1'], []],
+    [
+      'parallelism 1 on 3 nodes: the first batch pulls, the waiting slots fetch on their nodes meanwhile',
+      { nodes: ['n1', 'n2', 'n3'].map((name) => ({ name, images: [OLD] })) },
+      ['pull n1', 'pull n2', 'pull n3'],
+      ['remove n1', 'create n1'],
+    ],
     [
       'pull: never, a peer has it: copied from the peer first',
       {
