@@ -4,9 +4,10 @@
 //   real.stop_first_downtime_ms     a stop-first rollout of one replica to a fresh image (busybox + 24 MB of
 //                                   random data, in the registry, on no node): old container's `die` → new
 //                                   container's `start`, both by the engine's clock. The pull happens before.
-//   real.stop_first_pull_ms         how long a plain pull of a same-sized fresh image takes on that engine: what
-//                                   the downtime would also hold if the pull ran inside the create (as before
-//                                   issue 13); the baseline is about downtime + pull (not run: one build only)
+//   real.stop_first_downtime_baseline_ms  the same step as before issue 13: the executor given the stop-first pass's
+//                                   remove and create at once, the create pulling the missing image itself (the
+//                                   executor's fallback), old container's `die` → new one's `start`
+//   real.stop_first_pull_ms         a plain pull of a same-sized fresh image on that engine (dockerode)
 //   real.image_uplink_ratio_registry  blob bytes the registry served / the image's size, for one rollout of a
 //                                   global service to 3 nodes, every node pulling (≈ 3)
 //   real.image_uplink_ratio_peers   the same with `fogctl run --image-source peers`: one node pulls, the others
@@ -15,6 +16,9 @@
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import Docker from 'dockerode';
+import { Executor } from '../../src/apply/executor.js';
+import { Engine } from '../../src/docker/engine.js';
+import { containerSpec, createAction, removeAction } from '../../test/support/actions.js';
 import { startFleet, TEST_IMAGE } from '../../test/support/fleet.js';
 import { buildFreshImage } from '../../test/support/images.js';
 import { startRegistry, type Registry } from '../../test/support/registry.js';
@@ -62,11 +66,18 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
     let ctl = startController({ desired, stateDir: join(dir, 's'), grace: '5s', resync: '10s' }, cleanup);
     await nodesSeen(ctl);
     const i1 = new Docker({ socketPath: socket('i1') });
-    const events: { action: string; service?: string; image?: string; at: number }[] = [];
-    const stream = (await i1.getEvents({ filters: { type: ['container'] } })) as IncomingMessage;
+    const events: { type: string; action: string; id?: string; service?: string; image?: string; at: number }[] = [];
+    const stream = (await i1.getEvents({ filters: { type: ['container', 'image'] } })) as IncomingMessage;
     cleanup.add(() => stream.destroy());
     onJsonLines<EngineEvent>(stream, (e) =>
-      events.push({ action: (e.Action ?? '').split(':')[0]!, service: e.Actor?.Attributes?.['fog.service'], image: e.Actor?.Attributes?.image, at: (e.timeNano ?? 0) / 1e6 }),
+      events.push({
+        type: e.Type ?? '',
+        action: (e.Action ?? '').split(':')[0]!,
+        id: e.Actor?.ID,
+        service: e.Actor?.Attributes?.['fog.service'],
+        image: e.Actor?.Attributes?.image,
+        at: (e.timeNano ?? 0) / 1e6,
+      }),
     );
     const line = (image: string) =>
       serviceYaml('line', `  placement:\n    constraints: ["node.name == i1"]\n  update:\n    order: stop-first\n    monitor: 1s\n`).replace(`image: ${TEST_IMAGE}`, `image: ${image}`);
@@ -81,10 +92,45 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
       await until('line on the fresh image', () => events.slice(seen).some((e) => e.service === 'line' && e.action === 'start' && e.image === img.ref), 120_000);
       const died = events.slice(seen).find((e) => e.service === 'line' && e.action === 'die')!;
       const started = events.slice(seen).find((e) => e.service === 'line' && e.action === 'start' && e.image === img.ref)!;
+      const pulled = events.slice(seen).find((e) => e.type === 'image' && e.action === 'pull' && e.id === img.ref);
+      if (pulled === undefined || pulled.at > died.at) throw new Error(`bench images: the pull of ${img.ref} did not finish before the old replica died`);
       downtimes.push(started.at - died.at);
-      log(`stop-first to a fresh ${MB} MB image: old replica died → new one started in ${Math.round(started.at - died.at)} ms`);
+      log(`stop-first to a fresh ${MB} MB image: pull done ${Math.round(died.at - pulled.at)} ms before the old replica died; died → new one started in ${Math.round(started.at - died.at)} ms`);
     }
     out['real.stop_first_downtime_ms'] = round(Math.min(...downtimes));
+    // Before: the pass's remove and create went to the executor together, and the create pulled the missing image.
+    const baselines: number[] = [];
+    const executor = new Executor(new Map([['i1', Engine.connect('i1', { socketPath: socket('i1') }, { callTimeoutMs: 5_000 })]]), {
+      cluster: 'bench-base',
+      perNodeConcurrency: 4,
+      callTimeoutMs: 5_000,
+      retries: 2,
+    });
+    const spec = (image: string, hash: string) =>
+      containerSpec('base', 0, {
+        name: `base-${hash}`,
+        image,
+        command: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 1; done"],
+        labels: { 'fog.cluster': 'bench-base', 'fog.service': 'base', 'fog.slot': '0', 'fog.spec-hash': hash },
+      });
+    let [made] = await executor.execute([createAction('i1', spec(TEST_IMAGE, 'b0'))]);
+    for (let k = 0; k < (quick ? 1 : 3); k++) {
+      if (!made?.ok || made.containerId === undefined) throw new Error(`bench images: baseline create failed: ${made?.message ?? 'no result'}`);
+      const img = await fresh();
+      await sleep(1_000);
+      const seen = events.length;
+      const old = made.containerId;
+      const results = await executor.execute([removeAction('i1', { id: old, name: `base-b${k}`, service: 'base', slot: 0 }, 2), createAction('i1', spec(img.ref, `b${k + 1}`))]);
+      made = results[1];
+      const isStart = (e: (typeof events)[number]) => e.type === 'container' && e.action === 'start' && e.image === img.ref;
+      await until('the baseline events', () => events.slice(seen).some(isStart), 10_000);
+      const died = events.slice(seen).find((e) => e.type === 'container' && e.action === 'die' && e.id === old)!;
+      const d = events.slice(seen).find(isStart)!.at - died.at;
+      baselines.push(d);
+      log(`baseline (create pulls the image): old container died → new one started in ${Math.round(d)} ms`);
+    }
+    if (made?.ok && made.containerId !== undefined) await executor.execute([removeAction('i1', { id: made.containerId, name: 'base', service: 'base', slot: 0 }, 2)]);
+    out['real.stop_first_downtime_baseline_ms'] = round(Math.min(...baselines));
     // What the pull alone takes on that engine (it used to sit inside the downtime).
     const probe = await fresh();
     const t0 = performance.now();
