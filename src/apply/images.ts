@@ -78,8 +78,9 @@ export class ImageTransfers {
     await this.into.run(target.node, () =>
       this.outOf.run(source.node, async () => {
         const t = this.begin(target.node, image, source.node);
+        let tar: Awaited<ReturnType<Engine['exportImage']>> | undefined;
         try {
-          const tar = await source.exportImage(image);
+          tar = await source.exportImage(image);
           const counted = new Transform({
             transform(chunk: Buffer, _enc, done) {
               t.bytes += chunk.length;
@@ -89,6 +90,8 @@ export class ImageTransfers {
           tar.on('error', (err) => counted.destroy(err));
           await target.loadImage(tar.pipe(counted));
         } finally {
+          // A load that failed early leaves the export half read: end it, or the source engine keeps streaming.
+          tar?.destroy();
           this.active.delete(key(target.node, image));
         }
       }),
