@@ -54,12 +54,14 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
     );
     let n = 0;
     /** A fresh image in the registry only; returns its reference and size (config + layers as stored). */
-    const fresh = async (): Promise<{ ref: string; size: number }> => {
+    const fresh = async (): Promise<{ ref: string; size: number; names: string[] }> => {
       const tag = `${++n}`;
-      await buildFreshImage(socket('i1'), 'fog/bench-build', tag, MB);
-      await registry.pushFromEngine(socket('i1'), `fog/bench-build:${tag}`, `fog/big:${tag}`);
+      const id = await buildFreshImage(socket('i1'), 'fog/bench-build', tag, MB);
+      const digest = await registry.pushFromEngine(socket('i1'), `fog/bench-build:${tag}`, `fog/big:${tag}`);
       await new Docker({ socketPath: socket('i1') }).getImage(`fog/bench-build:${tag}`).remove();
-      return { ref: `${registry.host}/fog/big:${tag}`, size: await imageSize(registry, 'fog/big', tag) };
+      const ref = `${registry.host}/fog/big:${tag}`;
+      // A replica runs the tag, the pinned repo@digest, or (copied by load) the image id.
+      return { ref, size: await imageSize(registry, 'fog/big', tag), names: [ref, `${registry.host}/fog/big@${digest}`, id] };
     };
 
     // Stop-first downtime: the old replica's die → the new one's start on i1.
@@ -89,10 +91,10 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
       await sleep(1_500);
       const seen = events.length;
       writeFile(join(desired, 'services', 'line.yaml'), line(img.ref));
-      await until('line on the fresh image', () => events.slice(seen).some((e) => e.service === 'line' && e.action === 'start' && e.image === img.ref), 120_000);
+      await until('line on the fresh image', () => events.slice(seen).some((e) => e.service === 'line' && e.action === 'start' && img.names.includes(e.image ?? '')), 120_000);
       const died = events.slice(seen).find((e) => e.service === 'line' && e.action === 'die')!;
-      const started = events.slice(seen).find((e) => e.service === 'line' && e.action === 'start' && e.image === img.ref)!;
-      const pulled = events.slice(seen).find((e) => e.type === 'image' && e.action === 'pull' && e.id === img.ref);
+      const started = events.slice(seen).find((e) => e.service === 'line' && e.action === 'start' && img.names.includes(e.image ?? ''))!;
+      const pulled = events.slice(seen).find((e) => e.type === 'image' && e.action === 'pull' && img.names.includes(e.id ?? ''));
       if (pulled === undefined || pulled.at > died.at) throw new Error(`bench images: the pull of ${img.ref} did not finish before the old replica died`);
       downtimes.push(started.at - died.at);
       log(`stop-first to a fresh ${MB} MB image: pull done ${Math.round(died.at - pulled.at)} ms before the old replica died; died → new one started in ${Math.round(started.at - died.at)} ms`);
@@ -122,7 +124,7 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
       const old = made.containerId;
       const results = await executor.execute([removeAction('i1', { id: old, name: `base-b${k}`, service: 'base', slot: 0 }, 2), createAction('i1', spec(img.ref, `b${k + 1}`))]);
       made = results[1];
-      const isStart = (e: (typeof events)[number]) => e.type === 'container' && e.action === 'start' && e.image === img.ref;
+      const isStart = (e: (typeof events)[number]) => e.type === 'container' && e.action === 'start' && img.names.includes(e.image ?? '');
       await until('the baseline events', () => events.slice(seen).some(isStart), 10_000);
       const died = events.slice(seen).find((e) => e.type === 'container' && e.action === 'die' && e.id === old)!;
       const d = events.slice(seen).find(isStart)!.at - died.at;
@@ -151,7 +153,7 @@ export async function benchImages({ quick }: { quick: boolean }): Promise<Record
         `fan on ${img.ref} on 3 nodes`,
         async () => {
           let on = 0;
-          for (const d of dockers) on += (await d.listContainers({ filters: { label: ['fog.service=fan'] } })).filter((x) => x.Image === img.ref && x.State === 'running').length;
+          for (const d of dockers) on += (await d.listContainers({ filters: { label: ['fog.service=fan'] } })).filter((x) => img.names.includes(x.Image) && x.State === 'running').length;
           return on === 3;
         },
         180_000,

@@ -27,6 +27,8 @@ export type Rejection =
   | { filter: 'NodeSchedulable' }
   | { filter: 'NodeConstraint' | 'NodeNameConstraint'; constraint: string; detail: string }
   | { filter: 'NodeDevices'; device: string }
+  /** The image's index has no variant for the node's `os/arch`. */
+  | { filter: 'ImagePlatform'; platform: string }
   | { filter: 'NodeResources'; resource: 'cpu' | 'memory'; requested: number; free: number }
   | { filter: 'MaxPerNode'; max: number; running: number }
   | { filter: 'ServiceAffinity'; service: string }
@@ -58,6 +60,8 @@ export type ActionFailureCode =
   | 'image-pull-failed'
   /** Streaming an image from a peer node failed (either engine, or the stream between them). */
   | 'image-copy-failed'
+  /** The registry refused the credentials (or asked for some and none were configured): terminal until the spec changes or `fogctl rollout restart`. */
+  | 'registry-auth-failed'
   | 'bad-parameter'
   | 'device-not-found'
   | 'port-in-use'
@@ -156,6 +160,8 @@ export interface NoteDetail {
   RolloutResumed: { revision: number };
   /** `fogctl rollout undo`: pinned to revision `to` until the manifest changes. */
   RolloutUndo: { to: number; hash: string };
+  /** `fogctl rollout restart`: the service rolls out again, its image tag resolved afresh (event). */
+  RolloutRestart: { revision: number };
   /** A revision completed: every replica on it passed its monitor period (event). */
   RevisionComplete: { revision: number; hash: string };
   /** Another controller of the same cluster created containers on these engines (`at`: when seen); this one does not act until `until`. */
@@ -226,5 +232,6 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'RolledBack',
   'RolloutUndo',
   'RolloutResumed',
+  'RolloutRestart',
   'RevisionComplete',
 ];

@@ -208,6 +208,8 @@ export interface ServiceSpec {
   stopGracePeriod: number;
   /** Absent: every field at its secure default (false / []). */
   security?: ServiceSecurity;
+  /** Not from the manifest: when `fogctl rollout restart` last asked (wall ms, from the rollout book). Shapes the container, so a restart is a new revision (kubectl's restartedAt annotation). */
+  restartedAt?: number;
 }
 
 /** What a service asks beyond the secure defaults; each needs a Node or controller allowance. */
@@ -552,6 +554,8 @@ export interface RolloutStatus {
   monitor: number;
   paused?: boolean;
   pinned?: number;
+  /** The image the target revision's replicas are created from: `repo@sha256:…` once pinned, else the tag. */
+  image?: string;
 }
 
 export interface NodeStatus {
@@ -603,7 +607,10 @@ export interface UnmanagedContainer {
 // the controller (persisted in its state directory), decided by the reconcile.
 
 /** The spec fields that shape a container (what a revision pins; see reconcile/hash.ts containerShape). */
-export type RevisionShape = Pick<ServiceSpec, 'image' | 'env' | 'ports' | 'network' | 'volumes' | 'devices' | 'resources' | 'restart' | 'stopGracePeriod' | 'command' | 'healthcheck' | 'security'>;
+export type RevisionShape = Pick<
+  ServiceSpec,
+  'image' | 'env' | 'ports' | 'network' | 'volumes' | 'devices' | 'resources' | 'restart' | 'stopGracePeriod' | 'command' | 'healthcheck' | 'security' | 'restartedAt'
+>;
 
 export type RevisionOutcome = 'pending' | 'progressing' | 'complete' | 'failed' | 'superseded';
 
@@ -621,6 +628,10 @@ export interface Revision {
   readonly failure?: RolloutFailure;
   /** Wall-clock ms when it completed or failed. */
   readonly ended?: number;
+  /** The digest (sha256:…) its image tag resolved to when it rolled out: every replica of it runs `repo@digest` (reconcile/pins.ts). */
+  readonly digest?: string;
+  /** The platforms (`os/arch[/variant]`) of the image's index when it was resolved; absent: unknown (every node may take it). */
+  readonly platforms?: readonly string[];
 }
 
 export type RolloutPhase = 'Pending' | 'Progressing' | 'Paused' | 'Complete' | 'Failed' | 'RolledBack';
@@ -644,6 +655,8 @@ export interface ServiceRollout {
   readonly promoted?: boolean;
   /** Rolling forward, held between batches by a closed window (progressDeadline starts again when one opens). */
   readonly windowHeld?: boolean;
+  /** `fogctl rollout restart`: wall ms of the last one (part of every later revision's shape, see ServiceSpec.restartedAt). */
+  readonly restartedAt?: number;
 }
 
 /** Every service's rollout, by service name. */
@@ -657,6 +670,14 @@ export interface RolloutInputs {
   /** Wall-clock ms (Unix): maintenance windows and revision times only. */
   readonly wall: number;
   readonly commit?: string;
+  /** What the shell learnt about image tags (controller/image-pins.ts), by the image reference as written: a revision without a digest is pinned from it once. */
+  readonly images?: ReadonlyMap<string, ImageResolution>;
+}
+
+/** A tag resolved to a digest, from the registry (with the index's platforms) or from a node that pulled it. */
+export interface ImageResolution {
+  readonly digest: string;
+  readonly platforms?: readonly string[];
 }
 
 export interface ReconcileResult {

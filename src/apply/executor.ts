@@ -8,7 +8,9 @@
 
 import type { Logger } from 'pino';
 import { isOurs, LABEL, type Action, type ActionFailureCode, type ActionResult } from '../api/types.js';
+import { parseImageRef } from '../api/image-ref.js';
 import { EngineError, type Engine } from '../docker/engine.js';
+import type { RegistryAuth } from '../docker/registry-auth.js';
 import { eachLimited } from '../docker/limit.js';
 import { createBody } from './container-config.js';
 import { ImageTransfers } from './images.js';
@@ -35,6 +37,8 @@ export interface ExecutorOptions {
   wall?: () => number;
   /** Pulls and copies in flight (kept by the fleet across executors, for the status). */
   transfers?: ImageTransfers;
+  /** Credentials sent with pulls from the registries they name (`fogctl run --registry-auth`). */
+  registryAuth?: RegistryAuth;
 }
 
 export interface Actor {
@@ -83,6 +87,24 @@ export function classify(err: unknown): ActionError {
   if (status === 409) return new ActionError('name-conflict', err.message, false);
   for (const [re, code] of TERMINAL) if (re.test(err.message)) return new ActionError(code, err.message, false);
   return new ActionError('engine-error', err.message, status >= 500);
+}
+
+const AUTH_REFUSED = /unauthorized|no basic auth credentials|authentication required|incorrect username or password/i;
+const NO_VARIANT = /no matching manifest for/i;
+
+/**
+ * A pull that failed: refused credentials and a missing platform variant are
+ * terminal (trying again cannot help until something changes); anything else
+ * (a registry that is down, a network error) is retried with back-off.
+ */
+function pullFailure(image: string, node: string, registry: string, message: string, authFile: string | undefined, service: string): ActionError {
+  if (AUTH_REFUSED.test(message)) {
+    const how = authFile === undefined ? `give the controller credentials for ${registry} (fogctl run --registry-auth config.json)` : `correct the entry for ${registry} in ${authFile}`;
+    return new ActionError('registry-auth-failed', `registry ${registry} refused the credentials for ${image} on node ${node} (${message}); ${how}, then fogctl rollout restart ${service}`, false);
+  }
+  if (NO_VARIANT.test(message)) return new ActionError('image-pull-failed', `image ${image} has no variant for node ${node}: ${message}`, false);
+  // Retryable: the registry may come back; the reconcile backs the next attempt off.
+  return new ActionError('image-pull-failed', `image ${image} is not on node ${node} and pulling it failed: ${message}`, true);
 }
 
 const isHttp = (err: unknown, status: number): err is EngineError => err instanceof EngineError && err.status === status;
@@ -165,7 +187,7 @@ export class Executor {
           await this.gone(() => this.retry(() => engine.removeContainer(id)));
         });
       case 'pull':
-        return this.fetch(action, () => this.transfers.pull(engine, action.image));
+        return this.fetch(action, () => this.transfers.pull(engine, action.image, this.opts.registryAuth?.header(parseImageRef(action.image).registry)));
       case 'copy': {
         const source = this.engines.get(action.from);
         if (!source) throw new ActionError('unknown-node', `no engine client for node ${action.from} (the copy's source)`, false);
@@ -174,7 +196,7 @@ export class Executor {
     }
   }
 
-  /** A pull or copy; its failure says where the image was to come from. A refused login will not pass on retry; anything else may. */
+  /** A pull or copy; its failure says where the image was to come from (a pull's as the create's fallback words it: a refused login is terminal). */
   private async fetch(action: Extract<Action, { type: 'pull' | 'copy' }>, fn: () => Promise<void>): Promise<undefined> {
     const refused = this.opts.actor?.refusal();
     if (refused !== undefined) throw new ActionError('fenced', `not carried out: ${refused}`, true);
@@ -183,9 +205,8 @@ export class Executor {
       return undefined;
     } catch (err) {
       const f = classify(err);
-      const where = action.type === 'copy' ? `copying image ${action.image} from node ${action.from} to node ${action.node}` : `pulling image ${action.image} onto node ${action.node}`;
-      if (action.type === 'copy') throw new ActionError('image-copy-failed', `${where} failed: ${f.message}`, true);
-      throw new ActionError('image-pull-failed', `${where} failed: ${f.message}`, !/unauthorized|authentication required|denied/i.test(f.message));
+      if (action.type === 'copy') throw new ActionError('image-copy-failed', `copying image ${action.image} from node ${action.from} to node ${action.node} failed: ${f.message}`, true);
+      throw pullFailure(action.image, action.node, parseImageRef(action.image).registry, f.message, this.opts.registryAuth?.file, action.service);
     }
   }
 
@@ -199,9 +220,9 @@ export class Executor {
         id = await this.retry(() => engine.createContainer(spec.name, body));
       } catch (err) {
         if (isHttp(err, 404) && /no such image/i.test(err.message) && !pulled) {
-          await engine.pullImage(spec.image).catch((pullErr: unknown) => {
-            // Retryable: the registry may come back; the reconcile backs the next attempt off.
-            throw new ActionError('image-pull-failed', `image ${spec.image} is not on node ${engine.node} and pulling it failed: ${(pullErr as Error).message}`, true);
+          const registry = parseImageRef(spec.image).registry;
+          await engine.pullImage(spec.image, this.opts.registryAuth?.header(registry)).catch((pullErr: unknown) => {
+            throw pullFailure(spec.image, engine.node, registry, (pullErr as Error).message, this.opts.registryAuth?.file, action.service);
           });
           pulled = true;
         } else if (isHttp(err, 409)) {

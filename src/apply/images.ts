@@ -62,12 +62,12 @@ export class ImageTransfers {
     return [...this.active.values()].map((t) => ({ ...t })).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : a.image < b.image ? -1 : 1));
   }
 
-  /** Pulls `image` onto the engine's node from its registry. */
-  async pull(engine: Engine, image: string): Promise<void> {
+  /** Pulls `image` onto the engine's node from its registry (`registryAuth`: the X-Registry-Auth value for it). */
+  async pull(engine: Engine, image: string, registryAuth?: string): Promise<void> {
     const t = this.begin(engine.node, image);
     const layers = new Map<string, { current: number; total?: number; done: boolean }>();
     try {
-      await engine.pullImageProgress(image, (m) => track(t, layers, m));
+      await engine.pullImageProgress(image, (m) => track(t, layers, m), registryAuth);
     } finally {
       this.active.delete(key(engine.node, image));
     }

@@ -64,10 +64,10 @@ export function historyTable(doc: StatusDoc, name: string): string | undefined {
 export function registerRollout(program: Command, setCode: (c: number) => void): void {
   const rollout = program
     .command('rollout')
-    .description("Watch and steer a service's rollouts: status, history, undo, pause, resume")
+    .description("Watch and steer a service's rollouts: status, history, undo, pause, resume, restart")
     .addHelpText(
       'after',
-      '\nExamples:\n  fogctl rollout status opcua-collector --timeout 5m\n  fogctl rollout history opcua-collector\n  fogctl rollout undo opcua-collector --to-revision 3\n  fogctl rollout pause opcua-collector\n  fogctl rollout resume opcua-collector\n',
+      '\nExamples:\n  fogctl rollout status opcua-collector --timeout 5m\n  fogctl rollout history opcua-collector\n  fogctl rollout undo opcua-collector --to-revision 3\n  fogctl rollout pause opcua-collector\n  fogctl rollout resume opcua-collector\n  fogctl rollout restart opcua-collector\n',
     );
   const server = (c: Command) => c.option('--server <socket>', 'controller status socket (default $FOG_SERVER or ./.fog/fogctl.sock)');
 
@@ -105,7 +105,7 @@ export function registerRollout(program: Command, setCode: (c: number) => void):
     setCode(0);
   });
 
-  const send = async (name: string, kind: 'undo' | 'pause' | 'resume', body: unknown, flags: ServerFlags): Promise<Record<string, unknown>> => {
+  const send = async (name: string, kind: 'undo' | 'pause' | 'resume' | 'restart', body: unknown, flags: ServerFlags): Promise<Record<string, unknown>> => {
     const r = await postCommand(resolveServer(flags.server), `/v1/rollouts/${encodeURIComponent(name)}/${kind}`, body);
     if (!r.ok) throw new ExitError(r.reason, 1);
     return r.body;
@@ -131,6 +131,13 @@ export function registerRollout(program: Command, setCode: (c: number) => void):
   server(rollout.command('resume').description('Go on with a paused rollout, or promote a canary waiting for it').argument('<service>')).action(async (name: string, flags: ServerFlags) => {
     await send(name, 'resume', {}, flags);
     process.stdout.write(`service/${name} resumed\n`);
+    setCode(0);
+  });
+  server(
+    rollout.command('restart').description('Roll the service again with its update rules, the image tag resolved afresh (a tag that moved in the registry is picked up)').argument('<service>'),
+  ).action(async (name: string, flags: ServerFlags) => {
+    await send(name, 'restart', {}, flags);
+    process.stdout.write(`service/${name} restarted\n`);
     setCode(0);
   });
 }

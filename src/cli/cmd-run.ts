@@ -23,6 +23,8 @@ import { acquireHostLock } from '../ha/host-lock.js';
 import { identityOf } from '../ha/identity.js';
 import { Elector } from '../ha/elector.js';
 import { ActGate } from '../ha/gate.js';
+import { ImagePins } from '../controller/image-pins.js';
+import { RegistryAuth, RegistryAuthError } from '../docker/registry-auth.js';
 
 export const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -40,6 +42,7 @@ interface RunFlags {
   imageSource: string;
   logLevel?: string;
   logFormat?: string;
+  registryAuth?: string;
 }
 
 export function registerRun(program: Command, setCode: (c: number) => void): void {
@@ -61,6 +64,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       'where a node missing an image gets it first: its registry (peers only when that fails or the Node says images.pull: never), or peers: a copy from a node that has it, so the uplink carries each image once',
       'registry',
     )
+    .option('--registry-auth <file>', 'Docker config.json with credentials per registry ("auths"), sent with pulls and tag lookups; read again when it changes')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
     .addHelpText(
@@ -105,6 +109,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       },
       labels: () => gate.labels(),
     };
+    const registryAuth = loadRegistryAuth(flags.registryAuth);
     const metrics = new ControllerMetrics(buildInfo());
     const fleet = createEngineFleet({
       clock: systemClock,
@@ -115,6 +120,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       heartbeat,
       actor,
       onEngineCall: metrics.engineCall,
+      ...(registryAuth ? { registryAuth } : {}),
     });
     const controller = new Controller({
       gate,
@@ -127,6 +133,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       stateDir: flags.stateDir,
       commit: () => sync?.status().current?.sha,
       metrics,
+      imagePins: new ImagePins({ ...(registryAuth ? { auth: registryAuth } : {}), nodeDigest: (image) => fleet.imageDigest!(image), now: systemClock.now, logger }),
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });
@@ -177,4 +184,14 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     logger.flush?.();
     setCode(0);
   });
+}
+
+function loadRegistryAuth(file: string | undefined): RegistryAuth | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return new RegistryAuth(file);
+  } catch (err) {
+    if (err instanceof RegistryAuthError) throw new ExitError(`--registry-auth ${err.message}`, 1);
+    throw err;
+  }
 }

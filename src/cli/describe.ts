@@ -54,6 +54,13 @@ function revisionLine(doc: StatusDoc, name: string): string | undefined {
   return `${r.revision} (${r.phase}${extra.length > 0 ? `; ${extra.join(', ')}` : ''}) — fogctl rollout history ${name}`;
 }
 
+/** The image as replicas run it: `name@sha256:…` once the revision is pinned (with the tag it came from). */
+function imageLine(doc: StatusDoc, name: string, written: string | undefined): string | undefined {
+  const running = doc.rollouts?.[name]?.image;
+  if (running === undefined || running === written) return written;
+  return written !== undefined && !written.includes('@') ? `${running} (tag ${written})` : running;
+}
+
 export function describeService(doc: StatusDoc, name: string): string | undefined {
   const s = doc.status.services.find((x) => x.name === name);
   const spec = doc.specs?.[name];
@@ -61,7 +68,7 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
   let out = kv([
     ['Name', name],
     ['Source', spec?.source],
-    ['Image', spec?.image],
+    ['Image', imageLine(doc, name, spec?.image)],
     ['Mode', spec?.mode],
     ['Replicas', s ? `${s.desired} desired | ${s.ready} ready | ${s.upToDate} up-to-date | ${s.available} available` : undefined],
     ['Status', s ? serviceState(s) : 'NotReconciled'],

@@ -53,7 +53,7 @@ export function servicesTable(doc: StatusDoc, wide: boolean): string {
     if (wide) {
       const spec = doc.specs?.[s.name];
       row.push(
-        spec?.image ?? '',
+        doc.rollouts?.[s.name]?.image ?? spec?.image ?? '',
         s.replicas
           .map((r) => r.node)
           .filter((n, i, a) => n && a.indexOf(n) === i)

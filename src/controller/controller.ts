@@ -29,6 +29,7 @@ export interface ControllerGate {
   verdict(): ActVerdict;
 }
 import type { PassMetrics } from './metrics.js';
+import type { ImagePins } from './image-pins.js';
 import type { EventList } from './events-api.js';
 
 export interface ControllerOptions {
@@ -57,6 +58,8 @@ export interface ControllerOptions {
   gate?: ControllerGate;
   /** Told about every pass and every action's result (Prometheus metrics). */
   metrics?: PassMetrics;
+  /** Resolves the tags of revisions about to roll out (pinned digests); absent: replicas run the tag as written. */
+  imagePins?: ImagePins;
 }
 
 const EVENT_RING = 200;
@@ -120,7 +123,8 @@ export class Controller {
     const verdict = this.opts.gate?.verdict();
     if (verdict !== undefined && !verdict.act)
       return { ok: false, message: `this controller does not act now (${verdict.why}); send the command to the controller that leads (fogctl get nodes names it)` };
-    const result = applyCommand(this.rollouts.get(service), service, cmd, this.opts.clock.now());
+    const stamped: Command = cmd.kind === 'restart' ? { kind: 'restart', at: this.opts.clock.wall() } : cmd;
+    const result = applyCommand(this.rollouts.get(service), service, stamped, this.opts.clock.now());
     if (!result.ok) return result;
     this.rollouts = new Map(this.rollouts).set(service, result.entry);
     this.saveRollouts();
@@ -322,10 +326,13 @@ export class Controller {
       this.history = pruneHistory(this.history, (service, slot) => slot < (wanted.get(service) ?? 0));
     }
     const commit = this.opts.commit?.();
+    // Before the book is read for the pass (a command may come in during the lookup: the pass still sees it).
+    const images = await this.opts.imagePins?.prepare(snap.services, this.rollouts);
     const { actions, status, requeueAt, memo, rollouts } = reconcile(desired, observed, this.history, now, this.memo, {
       book: this.rollouts,
       wall: clock.wall(),
       ...(commit !== undefined ? { commit } : {}),
+      ...(images !== undefined ? { images } : {}),
     });
     this.memo = memo;
     if (rollouts !== undefined) {

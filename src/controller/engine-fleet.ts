@@ -7,6 +7,8 @@
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor, type Actor } from '../apply/executor.js';
 import { ImageTransfers, type Transfer } from '../apply/images.js';
+import { parseImageRef } from '../api/image-ref.js';
+import type { RegistryAuth } from '../docker/registry-auth.js';
 import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
@@ -31,6 +33,8 @@ export interface EngineFleetOptions {
   actor?: Actor;
   /** Told when each engine call ends (metrics). */
   onEngineCall?: (node: string, seconds: number, error?: EngineErrorKind) => void;
+  /** Credentials for pulls (`--registry-auth`). */
+  registryAuth?: RegistryAuth;
 }
 
 interface Member {
@@ -104,6 +108,7 @@ class EngineFleet implements FleetPort {
         retries: this.opts.retries ?? 2,
         logger: this.opts.logger,
         ...(this.opts.actor ? { actor: this.opts.actor } : {}),
+        ...(this.opts.registryAuth ? { registryAuth: this.opts.registryAuth } : {}),
         wall: this.opts.clock.wall,
         transfers: this.imageTransfers,
       });
@@ -127,6 +132,16 @@ class EngineFleet implements FleetPort {
 
   transfers(): Transfer[] {
     return this.imageTransfers.inFlight();
+  }
+
+  async imageDigest(image: string): Promise<string | undefined> {
+    const name = parseImageRef(image).name;
+    for (const m of this.members.values()) {
+      const digests = await m.observer.engine?.imageRepoDigests(image).catch(() => undefined);
+      const hit = digests?.find((d) => d.startsWith(`${name}@`));
+      if (hit !== undefined) return hit.slice(name.length + 1);
+    }
+    return undefined;
   }
 
   onChange(cb: (node: string) => void): void {

@@ -14,6 +14,8 @@ export interface FleetPort {
   execute(actions: readonly Action[]): Promise<ActionResult[]>;
   /** Called with a node's name when its engine reports a container change, and when its heartbeat loses it or hears it again (observe it then). */
   onChange(cb: (node: string) => void): void;
+  /** The digest of `image` on the first node that has it (pulled from a registry: RepoDigests), if any; optional (hollow fleets lack it). */
+  imageDigest?(image: string): Promise<string | undefined>;
   close(): Promise<void>;
   /** Image pulls and copies in flight (the status shows their progress). */
   transfers?(): Transfer[];

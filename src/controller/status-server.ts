@@ -28,7 +28,7 @@ export function parseListen(value: string): Listen {
 /** The controller's commands (`fogctl rollout undo|pause|resume`): served on the unix socket only. */
 export type ControlHandler = (service: string, cmd: Command) => CommandResult;
 
-const CONTROL_PATH = /^\/v1\/rollouts\/([a-z0-9][a-z0-9-]*)\/(undo|pause|resume)$/;
+const CONTROL_PATH = /^\/v1\/rollouts\/([a-z0-9][a-z0-9-]*)\/(undo|pause|resume|restart)$/;
 
 /**
  * `onStatus`: told after each controller pass, so that streams push at once
@@ -46,7 +46,7 @@ export async function serveStatus(listen: Listen, doc: () => StatusDoc, onStatus
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'the status API is read-only; rollout commands are POST /v1/rollouts/SERVICE/undo|pause|resume on the unix socket' }));
+      res.end(JSON.stringify({ error: 'the status API is read-only; rollout commands are POST /v1/rollouts/SERVICE/undo|pause|resume|restart on the unix socket' }));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://local');
@@ -130,7 +130,7 @@ function handleControl(req: IncomingMessage, res: ServerResponse, control: Contr
       reply(400, { error: `toRevision ${JSON.stringify(to)} must be a revision number (1 or more)` });
       return;
     }
-    const cmd: Command = kind === 'undo' ? (to !== undefined ? { kind: 'undo', toRevision: to } : { kind: 'undo' }) : { kind: kind as 'pause' | 'resume' };
+    const cmd: Command = kind === 'undo' ? (to !== undefined ? { kind: 'undo', toRevision: to } : { kind: 'undo' }) : { kind: kind as 'pause' | 'resume' | 'restart' };
     const r = control(service!, cmd);
     if (r.ok) reply(200, { ok: true, service, command: kind, phase: r.entry.phase, ...(r.entry.pinned !== undefined ? { pinned: r.entry.pinned } : {}) });
     else reply(409, { error: r.message });

@@ -137,6 +137,8 @@ interface CallSpec {
   own?: boolean;
   /** The answer as text, not parsed. */
   raw?: boolean;
+  /** Extra request headers (X-Registry-Auth). */
+  headers?: Record<string, string>;
 }
 
 /** Connections kept open per engine for short calls; the observer and the executor share them. */
@@ -326,6 +328,17 @@ export class Engine {
     });
   }
 
+  /** The image's RepoDigests (`name@sha256:…`), or undefined when the engine does not have it. */
+  async imageRepoDigests(ref: string): Promise<string[] | undefined> {
+    try {
+      const img = await this.call<{ RepoDigests?: string[] }>({ method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, ok: [200] });
+      return img.RepoDigests ?? [];
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   listImages(): Promise<EngineImage[]> {
     return this.call({ method: 'GET', path: '/images/json', ok: [200] });
   }
@@ -362,10 +375,19 @@ export class Engine {
     await this.call({ method: 'DELETE', path: `/containers/${encodeURIComponent(id)}`, query: { force: false }, ok: [204] });
   }
 
-  /** Pulls `ref`; errors reported inside the progress stream become EngineError('http', 500). */
-  async pullImage(ref: string): Promise<void> {
+  /** Pulls `ref` (with `registryAuth`, an X-Registry-Auth value); errors reported inside the progress stream become EngineError('http', 500). */
+  async pullImage(ref: string, registryAuth?: string): Promise<void> {
     const { repo, tag } = splitImageRef(ref);
-    const text = await this.call<string>({ method: 'POST', path: '/images/create', query: { fromImage: repo, tag }, ok: [200], timeoutMs: this.opts.pullTimeoutMs ?? 300_000, own: true, raw: true });
+    const text = await this.call<string>({
+      method: 'POST',
+      path: '/images/create',
+      query: { fromImage: repo, tag },
+      ok: [200],
+      timeoutMs: this.opts.pullTimeoutMs ?? 300_000,
+      own: true,
+      raw: true,
+      ...(registryAuth !== undefined ? { headers: { 'X-Registry-Auth': registryAuth } } : {}),
+    });
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       let msg: { error?: string; errorDetail?: { message?: string } };
@@ -383,9 +405,13 @@ export class Engine {
    * bytes: see PullMessage); an error inside the stream rejects with
    * EngineError('http', 500). One deadline for the whole pull (pullTimeoutMs).
    */
-  pullImageProgress(ref: string, onMessage: (m: PullMessage) => void): Promise<void> {
+  pullImageProgress(ref: string, onMessage: (m: PullMessage) => void, registryAuth?: string): Promise<void> {
     const { repo, tag } = splitImageRef(ref);
-    return this.jsonLines({ method: 'POST', path: '/images/create', query: { fromImage: repo, tag }, ok: [200] }, this.opts.pullTimeoutMs ?? 300_000, onMessage);
+    return this.jsonLines(
+      { method: 'POST', path: '/images/create', query: { fromImage: repo, tag }, ok: [200], ...(registryAuth !== undefined ? { headers: { 'X-Registry-Auth': registryAuth } } : {}) },
+      this.opts.pullTimeoutMs ?? 300_000,
+      onMessage,
+    );
   }
 
   /** GET /images/{name}/get: the image as a tar stream, read as it comes (never held whole). The caller ends it. */
@@ -451,7 +477,10 @@ export class Engine {
    */
   private open(spec: CallSpec, timeoutMs: number, body?: Readable): Promise<{ req: http.ClientRequest; res: IncomingMessage }> {
     return new Promise((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = body === undefined ? { 'Content-Length': 0 } : { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' };
+      const headers: http.OutgoingHttpHeaders = {
+        ...(body === undefined ? { 'Content-Length': 0 } : { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' }),
+        ...spec.headers,
+      };
       const req = this.via.request({ ...this.via.target, agent: false, ...this.via.tls, method: spec.method, path: spec.path + queryString(spec.query), headers });
       req.once('socket', (s) => s.setKeepAlive(true, TCP_KEEPALIVE_MS));
       const timer = setTimeout(() => {
@@ -550,6 +579,7 @@ export class Engine {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     // An explicit length, also 0: a chunked empty body makes dockerd try to parse one (start rejects it).
     const headers: http.OutgoingHttpHeaders = body === undefined ? { 'Content-Length': 0 } : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    if (spec.headers !== undefined) Object.assign(headers, spec.headers);
     const req = this.via.request({
       ...this.via.target,
       ...(spec.own ? { agent: false, ...this.via.tls } : { agent: this.via.pool }),

@@ -97,6 +97,7 @@ export function specShape(s: ServiceSpec): RevisionShape {
   if (s.command !== undefined) shape.command = s.command;
   if (s.healthcheck !== undefined) shape.healthcheck = s.healthcheck;
   if (s.security !== undefined) shape.security = s.security;
+  if (s.restartedAt !== undefined) shape.restartedAt = s.restartedAt;
   return shape;
 }
 

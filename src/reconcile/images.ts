@@ -35,7 +35,8 @@ export type Fetch = { kind: 'pull' } | { kind: 'copy'; from: string };
 
 /** What a slot's new image needs on `node` before its container may be made. */
 export type ImageNeed =
-  | { ready: true }
+  /** `as`: create from this image id (a digest ref copied from a peer: `docker load` keeps tags and ids, not repo digests). */
+  | { ready: true; as?: string }
   /** An action to carry out now (`fetch`), or nothing yet (wait for another slot's transfer, a copy slot, a peer). */
   | { ready: false; action?: Action; wait?: { slot: number; node: string; image: string; from?: string }; note?: Note; until?: number };
 
@@ -105,6 +106,11 @@ export class ImagePlanner {
     const { service, slot, node, image, specHash } = req;
     const target = this.nodes.get(node);
     if (target?.images === undefined || findImage(target.images, image) !== undefined) return READY;
+    // By id: a digest ref that a peer knows, whose image this node has under no digest (it was loaded).
+    if (image.includes('@')) {
+      const id = this.sorted.flatMap((n) => (n.images !== undefined ? (findImage(n.images, image)?.id ?? []) : []))[0];
+      if (id !== undefined && target.images.some((i) => i.id === id)) return { ready: true, as: id };
+    }
     const key = `${node}\u0000${image}`;
     const inFlight = this.fetching.get(key);
     if (inFlight !== undefined) return { ready: false, wait: { slot, node, image, ...inFlight } };

@@ -10,4 +10,5 @@ export { actionBackoff, actionGate, pruneHistory, recordOutcomes } from './backo
 export { planningOrder, endpointEnv, servicePort } from './deps.js';
 export { rankKeepers } from './slots.js';
 export type { Replica } from './pair.js';
-export { applyCommand, revisionHash, type Command, type CommandResult } from './revisions.js';
+export { applyCommand, findHash, revisionHash, type Command, type CommandResult } from './revisions.js';
+export { pinRevisions, restarted, revisionImage } from './pins.js';

@@ -101,12 +101,13 @@ export function tryCreate(ctx: ServiceCtx, picker: ServicePicker, s: Slot, node:
   const global = ctx.svc.spec.mode === 'global';
   const gate = actionGate(ctx.history, ctx.name, s.slot, 'create', { node: node.name, specHash: ctx.hash }, ctx.now, ctx.settings, global);
   if (!gate.open) return gate.until !== undefined ? { ok: false, note: gate.note, until: gate.until } : { ok: false, note: gate.note };
-  const container = containerSpec(ctx.cluster, ctx.svc, s.slot, ctx.hash, node.name, ctx.shape);
+  let container = containerSpec(ctx.cluster, ctx.svc, s.slot, ctx.hash, node.name, ctx.shape);
   const image = ctx.images?.need(ctx.history, ctx.settings, ctx.now, { service: ctx.name, slot: s.slot, global, node: node.name, image: container.image, specHash: ctx.hash });
   if (image !== undefined && !image.ready) {
     const { action: fetch, wait, note: why, until } = image;
     return { ok: false, ...(fetch !== undefined ? { fetch } : {}), ...(wait !== undefined ? { wait } : {}), ...(why !== undefined ? { note: why } : {}), ...(until !== undefined ? { until } : {}) };
   }
+  if (image?.ready === true && image.as !== undefined) container = { ...container, image: image.as };
   picker.assign(node);
   const action: Action = { type: 'create', node: node.name, service: ctx.name, slot: s.slot, reason: note.code, note, container, start: true };
   if (global) action.global = true;
@@ -126,7 +127,7 @@ export function notMade(made: Extract<Created, { ok: false }>, actions: Action[]
  * Anti-affinity is symmetric, as Kubernetes' is: `repelledBy` are the services
  * that list this one in their antiAffinity, and they keep it off their nodes too.
  */
-export function placementRequest(s: Service, repelledBy: readonly string[] = []): PlacementRequest {
+export function placementRequest(s: Service, repelledBy: readonly string[] = [], platforms?: readonly string[]): PlacementRequest {
   const p = s.spec.placement;
   const req: PlacementRequest = {
     service: s.metadata.name,
@@ -141,5 +142,6 @@ export function placementRequest(s: Service, repelledBy: readonly string[] = [])
   if (p.spread !== undefined) req.spread = p.spread;
   const security = securityRequest(s);
   if (security !== undefined) req.security = security;
+  if (platforms !== undefined) req.platforms = platforms;
   return req;
 }

@@ -30,6 +30,7 @@ import type {
   ReasonCode,
   ReconcileResult,
   ReconcileSettings,
+  Revision,
   RolloutBook,
   RolloutInputs,
   RolloutStatus,
@@ -51,6 +52,7 @@ import { cmp, pair, type Paired, type Replica } from './pair.js';
 import { placeVacant, placementRequest, repelledBy } from './place.js';
 import { replicaLine, report } from './report.js';
 import { admit, effectiveService, findHash, judge, rollingForward, rolloutHold, settle } from './revisions.js';
+import { pinRevisions, restarted, revisionImage, targetRevision } from './pins.js';
 import { retire, rollout } from './rollout.js';
 import { planSlots } from './slots.js';
 
@@ -116,8 +118,9 @@ export function reconcile(
   const repels = repelledBy(desired.services);
   const statuses: ServiceStatus[] = [];
   const book = rollouts !== undefined ? new Map<string, ServiceRollout>() : undefined;
-  for (const manifestSvc of planningOrder(services)) {
-    const name = manifestSvc.metadata.name;
+  for (const declared of planningOrder(services)) {
+    const name = declared.metadata.name;
+    const manifestSvc = rollouts !== undefined ? restarted(declared, rollouts.book.get(name)?.restartedAt) : declared;
     const mine = world.replicas.get(name) ?? [];
     const object = `service/${name}`;
     const serviceCtx = (svc: Service, gates?: RolloutGates): ServiceCtx => {
@@ -143,7 +146,7 @@ export function reconcile(
     let entry: ServiceRollout | undefined;
     if (rollouts !== undefined) {
       const admitted = admit(rollouts.book.get(name), manifestSvc, rollouts, now);
-      entry = admitted.entry;
+      entry = pinRevisions(admitted.entry, rollouts.images);
       for (const n of admitted.events) pass.event(object, n);
       ctx = serviceCtx(effectiveService(manifestSvc, entry));
       const judged = judge(entry, manifestSvc, mine, ctx.hash, history, wantedCount(manifestSvc, mine), now, rollouts.wall);
@@ -152,6 +155,7 @@ export function reconcile(
       // Dependencies, shape and hash are worked out again only when the target changed (a rollback).
       const gates = rolloutGates(entry, manifestSvc, rollouts.wall, now);
       ctx = judged.retarget ? serviceCtx(effectiveService(manifestSvc, entry), gates) : { ...ctx, rollout: gates };
+      ctx = pinnedCtx(ctx, targetRevision(entry));
     } else ctx = serviceCtx(manifestSvc);
     const svc = ctx.svc;
     const frozen = ctx.frozen;
@@ -169,7 +173,7 @@ export function reconcile(
     const planned =
       refused.length > 0
         ? { status: refusedService(ctx, mine, refused, pass), othersMatter: true }
-        : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name))), scheduler, services, pass);
+        : planService(ctx, mine, world, scheduler.prepare(placementRequest(svc, repels.get(name), targetRevision(entry)?.platforms)), scheduler, services, pass);
     if (book !== undefined && entry !== undefined) {
       const counts = rolloutCounts(ctx, mine, planned.status.desired);
       pass.requeue(counts.monitorEnds);
@@ -186,6 +190,12 @@ export function reconcile(
   }
   const memo: ReconcileMemo = { nodes: desired.nodes, settings: desired.settings, observed: observed.nodes, lost: lostKey(world), services: steady };
   return { ...pass.result(statuses, nodes, world), memo, ...(book !== undefined ? { rollouts: sameBook(rollouts!.book, book) } : {}) };
+}
+
+/** New replicas of a pinned revision are created from `name@digest`; the hash (already worked out from the shape as written) stays. */
+function pinnedCtx(ctx: ServiceCtx, rev: Revision | undefined): ServiceCtx {
+  if (rev?.digest === undefined || ctx.shape.image !== rev.shape.image) return ctx;
+  return { ...ctx, shape: { ...ctx.shape, image: revisionImage(rev) } };
 }
 
 /** The old book when no entry changed (so the caller can tell cheaply that nothing needs saving). */
@@ -241,6 +251,7 @@ function withRollout(st: ServiceStatus, entry: ServiceRollout, gates: RolloutGat
   const summary: RolloutStatus = { phase: entry.phase, revision: target?.number ?? 0, hash: entry.target, manifestRevision: manifest?.number ?? 0, monitor };
   if (entry.paused === true) summary.paused = true;
   if (entry.pinned !== undefined) summary.pinned = entry.pinned;
+  if (target !== undefined) summary.image = revisionImage(target);
   const note = rolloutNote(entry, st, gates?.hold);
   const out: ServiceStatus = { ...st, rollout: summary };
   if (note !== undefined) out.conditions = [...st.conditions, { type: 'Rollout', status: entry.phase !== 'Complete', reason: note.code, note }];

@@ -43,6 +43,7 @@ export function effectiveService(svc: Service, entry: ServiceRollout): Service {
   if (rev.shape.command === undefined) delete spec.command;
   if (rev.shape.healthcheck === undefined) delete spec.healthcheck;
   if (rev.shape.security === undefined) delete spec.security;
+  if (rev.shape.restartedAt === undefined) delete spec.restartedAt;
   return { ...svc, spec };
 }
 
@@ -275,7 +276,8 @@ export function rolloutHold(entry: ServiceRollout, svc: Service, wall: number): 
 // ---------------------------------------------------------------------------
 // The user's commands (through the controller's control endpoint).
 
-export type Command = { kind: 'undo'; toRevision?: number } | { kind: 'pause' } | { kind: 'resume' };
+/** `restart`: `at` is the wall clock (ms) the controller stamps on it; it becomes part of the container shape, so the next pass admits a new revision whose tag is resolved afresh. */
+export type Command = { kind: 'undo'; toRevision?: number } | { kind: 'pause' } | { kind: 'resume' } | { kind: 'restart'; at?: number };
 export type CommandResult = { ok: true; entry: ServiceRollout; note: Note } | { ok: false; message: string };
 
 export function applyCommand(entry: ServiceRollout | undefined, service: string, cmd: Command, now: number): CommandResult {
@@ -289,6 +291,10 @@ export function applyCommand(entry: ServiceRollout | undefined, service: string,
       const next: ServiceRollout = { ...entry, promoted: true, startedAt: now };
       delete (next as { paused?: boolean }).paused;
       return { ok: true, entry: entry.phase === 'Paused' ? { ...next, phase: 'Progressing' } : next, note: { code: 'RolloutResumed', revision: current?.number ?? 0 } };
+    }
+    case 'restart': {
+      const at = Math.max(cmd.at ?? now, (entry.restartedAt ?? 0) + 1);
+      return { ok: true, entry: { ...entry, restartedAt: at }, note: { code: 'RolloutRestart', revision: current?.number ?? 0 } };
     }
     case 'undo': {
       const to = cmd.toRevision !== undefined ? findNumber(entry, cmd.toRevision) : previousOf(entry);

@@ -5,6 +5,7 @@
 // equivalence class (as in Nomad's stack: "filter on drivers first as they are faster").
 
 import { evaluateConstraint } from '../api/constraint.js';
+import { platformFits } from '../api/image-ref.js';
 import { securityPolicy } from './security.js';
 import type { Filter, NodeInfo, PlacementRequest, Rejection } from './types.js';
 
@@ -57,6 +58,17 @@ export const nodeDevices: Filter = {
     for (const d of req.devices) if (!node.devices.has(d)) return { filter: 'NodeDevices', device: d };
     return undefined;
   },
+};
+
+/** The image has a variant for the node's os and arch (known once its tag was resolved from the registry's index). */
+export const imagePlatform: Filter = {
+  name: 'ImagePlatform',
+  scope: 'class',
+  static: true,
+  enforcedOnRunning: false,
+  relevant: (req) => req.platforms !== undefined,
+  check: (req, node) =>
+    req.platforms === undefined || platformFits(req.platforms, node.facts.os, node.facts.arch) ? undefined : { filter: 'ImagePlatform', platform: `${node.facts.os}/${node.facts.arch}` },
 };
 
 /** The security policy filter (policy.ts), skipped for services that ask for nothing beyond the defaults. */
@@ -125,6 +137,7 @@ export const DEFAULT_FILTERS: readonly Filter[] = [
   nodeConstraint,
   nodeNameConstraint,
   nodeDevices,
+  imagePlatform,
   nodeSecurity,
   nodeResources,
   maxPerNode,

@@ -64,6 +64,8 @@ export interface PlacementRequest {
   spread?: string;
   /** What one replica needs beyond the secure defaults (security.ts); absent: nothing. */
   security?: SecurityRequest;
+  /** The platforms (`os/arch[/variant]`) the image's index has; absent: unknown, any node. */
+  platforms?: readonly string[];
 }
 
 export interface Filter {

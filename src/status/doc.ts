@@ -3,6 +3,7 @@
 // that moment, beside the structured note itself for machines.
 
 import type { ControlView } from '../ha/gate.js';
+import { revisionImage } from '../api/image-ref.js';
 import type { Note } from '../api/notes.js';
 import type { Action, ActionFailureCode, Condition, LoadError, NodeStatus, ReplicaStatus, RolloutBook, RolloutPhase, ServiceStatus, Status, StatusEvent } from '../api/types.js';
 import { explainUnschedulable, failureText, isoUtc, noteText, type UnschedulableText } from './text.js';
@@ -118,6 +119,9 @@ export interface RevisionView {
   source?: string;
   commit?: string;
   outcome: string;
+  /** The digest its tag was pinned to, and the platforms of the image's index. */
+  digest?: string;
+  platforms?: readonly string[];
   /** Why it failed, in words. */
   failure?: string;
   ended?: string;
@@ -130,6 +134,8 @@ export interface RolloutView {
   manifestRevision: number;
   paused?: boolean;
   pinned?: number;
+  /** What the target revision's replicas are created from: `name@sha256:…` once pinned, else the image as written. */
+  image?: string;
   revisions: RevisionView[];
 }
 
@@ -145,6 +151,8 @@ export function showRollouts(book: RolloutBook): Record<string, RolloutView> {
         const v: RevisionView = { revision: r.number, hash: r.hash, image: r.shape.image, created: isoUtc(r.created), outcome: r.outcome };
         if (r.source !== undefined) v.source = `${r.source.file}:${r.source.line}`;
         if (r.commit !== undefined) v.commit = r.commit;
+        if (r.digest !== undefined) v.digest = r.digest;
+        if (r.platforms !== undefined) v.platforms = r.platforms;
         if (r.failure !== undefined) v.failure = failureText(r.failure);
         if (r.ended !== undefined) v.ended = isoUtc(r.ended);
         return v;
@@ -152,6 +160,8 @@ export function showRollouts(book: RolloutBook): Record<string, RolloutView> {
     };
     if (e.paused === true) view.paused = true;
     if (e.pinned !== undefined) view.pinned = e.pinned;
+    const target = [...e.revisions].reverse().find((r) => r.hash === e.target);
+    if (target !== undefined) view.image = revisionImage(target);
     out[name] = view;
   }
   return out;

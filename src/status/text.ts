@@ -46,6 +46,8 @@ export function reasonKey(r: Rejection): string {
       return `not matching ${r.constraint}`;
     case 'NodeDevices':
       return `missing device ${r.device}`;
+    case 'ImagePlatform':
+      return `image has no ${r.platform} variant`;
     case 'NodeResources':
       return `insufficient ${r.resource}`;
     case 'MaxPerNode':
@@ -73,6 +75,8 @@ export function formatRejection(r: Rejection, now: number): string {
       return r.detail.startsWith('(') ? `${r.constraint} ${r.detail}` : `${r.constraint} (${r.detail})`;
     case 'NodeDevices':
       return `missing device ${r.device}`;
+    case 'ImagePlatform':
+      return `image has no ${r.platform} variant`;
     case 'NodeResources':
       return `insufficient ${r.resource} (needs ${amount(r.resource, r.requested)}, ${amount(r.resource, r.free)} free)`;
     case 'MaxPerNode':
@@ -265,6 +269,8 @@ export function noteText(n: Note, now: number): string {
       return `pinned to revision ${n.to} (${n.hash}) by fogctl rollout undo, until the manifest changes`;
     case 'RolloutResumed':
       return `rollout of revision ${n.revision} resumed (fogctl rollout resume)`;
+    case 'RolloutRestart':
+      return `restart asked (fogctl rollout restart): a new revision after ${n.revision}, its image tag resolved afresh`;
     case 'RevisionComplete':
       return `revision ${n.revision} (${n.hash}) complete: every replica passed its monitor period`;
     case 'Conflict':

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LABEL, type Action, type ObservedImage, type ReconcileSettings } from '../../src/api/types.js';
 import { reconcile } from '../../src/reconcile/index.js';
-import { findImage, normaliseRef } from '../../src/reconcile/images.js';
+import { findImage, ImagePlanner, normaliseRef } from '../../src/reconcile/images.js';
 import { desiredState, facts, fogNode, numRuns, service, SETTINGS, World, type ModelNode, type NodeOpts } from './model.js';
 
 const OLD = 'registry.local/app:1';
@@ -154,6 +154,23 @@ describe('pull before stop', () => {
     });
     const first = step(w).map(brief);
     expect(first.filter((a) => a.startsWith('copy'))).toEqual(['copy src->a', 'copy src->b']);
+  });
+});
+
+describe('a pinned digest and a copy', () => {
+  it('a node that got a digest-pinned image by load (no repo digest) has it by id, and creates from the id', () => {
+    const ref = 'r.local/app@sha256:beef';
+    const pulled: ObservedImage = { id: 'sha256:cafe', repoTags: ['r.local/app:2'], repoDigests: [ref], size: 1 };
+    const loaded: ObservedImage = { id: 'sha256:cafe', repoTags: ['r.local/app:2'], repoDigests: [], size: 1 };
+    const desired = desiredState([fogNode('a'), fogNode('b', { pull: 'never' })], []);
+    const observed = {
+      nodes: [
+        { name: 'a', reachable: true, since: 0, containers: [], images: [pulled] },
+        { name: 'b', reachable: true, since: 0, containers: [], images: [loaded] },
+      ],
+    };
+    const need = new ImagePlanner(desired, observed).need(new Map(), desired.settings, 0, { service: 's', slot: 0, global: false, node: 'b', image: ref, specHash: 'h' });
+    expect(need).toEqual({ ready: true, as: 'sha256:cafe' });
   });
 });
 

@@ -3,27 +3,35 @@
 // (OPCUA_PASSWORD, DB_TOKEN) and a declared secret; once it runs, every way
 // of looking (get -o json/yaml, describe, plan, validate, the raw status JSON,
 // the whole debug log) is searched for the values: none may appear. The
-// container itself must have them.
+// container itself must have them. The same for the registry password of
+// `--registry-auth` (the image comes from a real registry with basic auth):
+// neither it nor its base64 form may appear anywhere.
 
 import Docker from 'dockerode';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchStatus } from '../../src/controller/status-client.js';
-import { startFleet, type Fleet } from '../support/fleet.js';
+import { startFleet, TEST_IMAGE, type Fleet } from '../support/fleet.js';
+import { startRegistry, type Registry } from '../support/registry.js';
 import { nodeManifest, runFogctl, startController, tempDir, waitFor, writeManifest, type RunningController } from '../e2e/harness.js';
 
 const U = `UNIQUE${process.pid}x${Date.now().toString(36)}`;
 const VALUES = { OPCUA_PASSWORD: `hunter2-${U}`, PLAIN_NAME: `s3cr3t-${U}`, DB_TOKEN: `tok-${U}` };
+const REG_AUTH = { user: 'plant', password: `regpw-${U}` };
+const REG_SECRETS = { password: REG_AUTH.password, basic: Buffer.from(`${REG_AUTH.user}:${REG_AUTH.password}`).toString('base64') };
 
 let fleet: Fleet;
 let desired: string;
 let state: string;
 let ctl: RunningController;
+let reg: Registry;
 
 beforeAll(async () => {
-  fleet = await startFleet([{ name: 'sec-1' }]);
+  [fleet, reg] = await Promise.all([startFleet([{ name: 'sec-1' }]), startRegistry({ auth: REG_AUTH })]);
+  await reg.pushFromEngine(fleet.node('sec-1').socket, TEST_IMAGE, 'fog/collector:v1');
   desired = tempDir('fog-sec-desired-');
   state = tempDir('fog-sec-state-');
+  const authFile = reg.writeDockerConfig(state);
   writeManifest(desired, 'nodes/sec-1.yaml', nodeManifest('sec-1', fleet.node('sec-1').socket, { zone: 'line1' }));
   writeManifest(
     desired,
@@ -33,7 +41,7 @@ kind: Service
 metadata:
   name: collector
 spec:
-  image: fog/busybox:latest
+  image: ${reg.host}/fog/collector:v1
   network: none
   command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
   env:
@@ -43,12 +51,12 @@ spec:
     DB_TOKEN: ${VALUES.DB_TOKEN}
 `,
   );
-  ctl = startController({ desired, stateDir: state, cluster: 'sec', extra: ['--log-level', 'trace'] });
+  ctl = startController({ desired, stateDir: state, cluster: 'sec', extra: ['--log-level', 'trace', '--registry-auth', authFile] });
 });
 
 afterAll(async () => {
   await ctl?.stop();
-  await fleet?.stop();
+  await Promise.allSettled([fleet?.stop(), reg?.stop()]);
   for (const d of [desired, state]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
@@ -83,8 +91,11 @@ describe('secret env values', () => {
     expect(outputs['describe service']).toMatch(/LINE=line1/);
     expect(outputs['plan (creates) -o json']).toMatch(/"DB_TOKEN"/);
     expect(outputs['controller log']).toMatch(/"component":"executor".*"msg":"create sec_collector-0-/);
+    // The image came through the registry with the credentials: the tag was resolved there and the replica pulled by digest.
+    expect(outputs['controller log']).toMatch(/"msg":"image tag resolved"/);
+    expect(outputs['describe service']).toContain(`${reg.host}/fog/collector@sha256:`);
     for (const [label, text] of Object.entries(outputs)) {
-      for (const [name, value] of Object.entries(VALUES)) expect(text.includes(value) || text.includes(U), `${label} shows ${name}`).toBe(false);
+      for (const [name, value] of Object.entries({ ...VALUES, ...REG_SECRETS })) expect(text.includes(value) || text.includes(U), `${label} shows ${name}`).toBe(false);
     }
 
     // The engine has them: they were only kept from everyone else.

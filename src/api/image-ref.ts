@@ -1,0 +1,64 @@
+// Image references as Docker reads them: `[registry/]path[:tag][@digest]`.
+// The first path component is a registry when it has a `.` or a `:` or is
+// `localhost`; otherwise the image is on Docker Hub (`library/` for one-part
+// names). Pure: used by the reconcile (pinning), the executor (which
+// credentials go with a pull) and the registry client.
+
+export interface ImageRef {
+  /** Registry host[:port] as written, or `docker.io`. */
+  registry: string;
+  /** The repository path in the registry's API (`library/busybox` on Docker Hub). */
+  repository: string;
+  /** The name without tag or digest, as written (`127.0.0.1:5000/fog/app`, `busybox`). */
+  name: string;
+  tag?: string;
+  digest?: string;
+}
+
+export const DOCKER_HUB = 'docker.io';
+
+export function parseImageRef(ref: string): ImageRef {
+  let rest = ref;
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const slash = rest.indexOf('/');
+  const first = slash < 0 ? '' : rest.slice(0, slash);
+  const hasRegistry = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const registry = hasRegistry ? first : DOCKER_HUB;
+  let repository = hasRegistry ? rest.slice(slash + 1) : rest;
+  if (!hasRegistry && !repository.includes('/')) repository = `library/${repository}`;
+  return { registry, repository, name: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** `name@digest`: the reference a pinned replica is created from (the tag is dropped: Docker ignores it beside a digest). */
+export function pinnedRef(image: string, digest: string): string {
+  return `${parseImageRef(image).name}@${digest}`;
+}
+
+/** The reference new replicas of a revision are created from: pinned when it has a digest, else as written. */
+export function revisionImage(rev: { readonly shape: { readonly image: string }; readonly digest?: string }): string {
+  return rev.digest !== undefined ? pinnedRef(rev.shape.image, rev.digest) : rev.shape.image;
+}
+
+/** Whether the reference names content by digest already (nothing to resolve). */
+export function isDigestRef(image: string): boolean {
+  return image.includes('@sha256:');
+}
+
+/** Whether a platform list (`os/arch[/variant]`) has a variant a node of this os and arch can run. */
+export function platformFits(platforms: readonly string[], os: string, arch: string): boolean {
+  return platforms.some((p) => {
+    const [pOs, pArch] = p.split('/');
+    return pOs === os && pArch === arch;
+  });
+}
