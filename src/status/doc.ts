@@ -2,6 +2,7 @@
 // each read. Every note is shown with its words (status/text.ts) as seen at
 // that moment, beside the structured note itself for machines.
 
+import type { Transfer } from '../apply/images.js';
 import type { ControlView } from '../ha/gate.js';
 import { revisionImage } from '../api/image-ref.js';
 import type { Note } from '../api/notes.js';
@@ -96,19 +97,8 @@ export interface StatusDoc {
   images?: { transfers: ImageTransferView[] };
 }
 
-/** One pull (or copy, `from` a peer) in flight: layers and bytes so far; `total` when the registry announced every layer's size. */
-export interface ImageTransferView {
-  node: string;
-  image: string;
-  from?: string;
-  layers: number;
-  layersDone: number;
-  bytes: number;
-  total?: number;
-  startedAt: number;
-  /** ms since it started. */
-  age: number;
-}
+/** One pull (or copy, `from` a peer) in flight, and ms since it started. */
+export type ImageTransferView = Transfer & { age: number };
 
 export interface RevisionView {
   revision: number;
