@@ -436,7 +436,14 @@ export type Action =
   /** Bring `image` onto the node before anything is stopped for it: pulled from its registry. */
   | (ActionBase & { type: 'pull'; image: string; specHash: string })
   /** The same, streamed from a peer node that has it (`from`): the air-gapped plant. */
-  | (ActionBase & { type: 'copy'; image: string; specHash: string; from: string });
+  | (ActionBase & {
+      type: 'copy';
+      image: string;
+      specHash: string;
+      from: string;
+      /** The name the source exports it by: one of its tags (a tar saved by digest carries no name), else its id. */
+      exportAs: string;
+    });
 
 /** What became of one action (the executor's answer): ok, or a failure code and whether trying again may help. */
 export type ActionResult =

@@ -191,7 +191,7 @@ export class Executor {
       case 'copy': {
         const source = this.engines.get(action.from);
         if (!source) throw new ActionError('unknown-node', `no engine client for node ${action.from} (the copy's source)`, false);
-        return this.fetch(action, () => this.transfers.copy(source, engine, action.image));
+        return this.fetch(action, () => this.transfers.copy(source, engine, action.image, action.exportAs));
       }
     }
   }

@@ -73,14 +73,14 @@ export class ImageTransfers {
     }
   }
 
-  /** Streams `image` from `source` into `target`: export piped into load. */
-  async copy(source: Engine, target: Engine, image: string): Promise<void> {
+  /** Streams `image` from `source` into `target`: export (by `exportAs`, a name the source has) piped into load. */
+  async copy(source: Engine, target: Engine, image: string, exportAs = image): Promise<void> {
     await this.into.run(target.node, () =>
       this.outOf.run(source.node, async () => {
         const t = this.begin(target.node, image, source.node);
         let tar: Awaited<ReturnType<Engine['exportImage']>> | undefined;
         try {
-          tar = await source.exportImage(image);
+          tar = await source.exportImage(exportAs);
           const counted = new Transform({
             transform(chunk: Buffer, _enc, done) {
               t.bytes += chunk.length;

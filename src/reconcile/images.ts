@@ -127,7 +127,10 @@ export class ImagePlanner {
       this.receiving.add(node);
       this.sending.set(from, (this.sending.get(from) ?? 0) + 1);
       this.fetching.set(key, { from });
-      return { ready: false, action: { ...base, type: 'copy', image, specHash, from, note: { code: 'PullImage', slot, node, image, from } }, wait: { slot, node, image, from } };
+      const found = findImage(this.nodes.get(from)!.images!, image)!;
+      const repo = normaliseRef(image).replace(/[:@][^/]*$/, '');
+      const exportAs = found.repoTags.find((t) => normaliseRef(t).startsWith(`${repo}:`)) ?? found.repoTags[0] ?? found.id;
+      return { ready: false, action: { ...base, type: 'copy', image, specHash, from, exportAs, note: { code: 'PullImage', slot, node, image, from } }, wait: { slot, node, image, from } };
     }
     if (!target.mayPull) {
       const puller = this.pulling.get(image);

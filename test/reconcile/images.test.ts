@@ -171,6 +171,10 @@ describe('a pinned digest and a copy', () => {
     };
     const need = new ImagePlanner(desired, observed).need(new Map(), desired.settings, 0, { service: 's', slot: 0, global: false, node: 'b', image: ref, specHash: 'h' });
     expect(need).toEqual({ ready: true, as: 'sha256:cafe' });
+    // A node without it gets a copy exported by the source's tag (a tar saved by digest would carry no name).
+    const bare = { ...observed, nodes: [observed.nodes[0]!, { ...observed.nodes[1]!, images: [] }] };
+    const copy = new ImagePlanner(desired, bare).need(new Map(), desired.settings, 0, { service: 's', slot: 0, global: false, node: 'b', image: ref, specHash: 'h' });
+    expect(copy).toMatchObject({ ready: false, action: { type: 'copy', from: 'a', image: ref, exportAs: 'r.local/app:2' } });
   });
 });
 
