@@ -133,7 +133,13 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       stateDir: flags.stateDir,
       commit: () => sync?.status().current?.sha,
       metrics,
-      imagePins: new ImagePins({ ...(registryAuth ? { auth: registryAuth } : {}), nodeDigest: (image) => fleet.imageDigest!(image), now: systemClock.now, logger }),
+      imagePins: new ImagePins({
+        ...(registryAuth ? { auth: registryAuth } : {}),
+        nodeDigest: (image) => fleet.imageDigest!(image),
+        now: systemClock.now,
+        logger,
+        onResolved: () => controller.reconsider('image tag resolved'),
+      }),
     });
     // GitOps: --desired is then the symlink that the sync swaps atomically.
     const sync = await startSyncForRun(flags, flags.desired, { clock: systemClock, logger, onSwap: () => controller.markDesired('sync') });

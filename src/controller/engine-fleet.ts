@@ -136,7 +136,12 @@ class EngineFleet implements FleetPort {
 
   async imageDigest(image: string): Promise<string | undefined> {
     const name = parseImageRef(image).name;
+    // Only nodes that run a container of it are asked (they pulled it), and at most 3: a fleet of a thousand is not swept.
+    let asked = 0;
     for (const m of this.members.values()) {
+      if (asked >= 3) break;
+      if (!m.observer.last.reachable || !m.observer.last.containers.some((c) => c.image === image)) continue;
+      asked++;
       const digests = await m.observer.engine?.imageRepoDigests(image).catch(() => undefined);
       const hit = digests?.find((d) => d.startsWith(`${name}@`));
       if (hit !== undefined) return hit.slice(name.length + 1);

@@ -17,6 +17,10 @@ import { findHash, restarted, revisionHash } from '../reconcile/index.js';
 import type { Logger } from '../runtime/logger.js';
 
 const RETRY_MS = 10_000;
+/** A registry that did not answer at all is not asked again for this long (an air-gapped plant pays one failed lookup, not one per revision). */
+const DOWN_MS = 30_000;
+/** How long a pass waits for the lookup of a revision about to roll out; a slower registry answers a later pass. */
+const WAIT_MS = 2_000;
 
 export interface ImagePinsOptions {
   auth?: RegistryAuth;
@@ -26,20 +30,32 @@ export interface ImagePinsOptions {
   logger: Logger;
   /** The registry lookup (a test may count calls); default resolveTag. */
   resolve?: (image: string, auth: RegistryAuth | undefined) => Promise<Resolved>;
+  /** Told when a lookup the pass did not wait for has ended (run a pass: there may be something to pin). */
+  onResolved?: () => void;
+  /** Default 2 s. */
+  waitMs?: number;
 }
 
 export class ImagePins {
   private readonly known = new Map<string, ImageResolution>();
   /** service → the revision hash its image was last looked up for, and when. */
   private readonly looked = new Map<string, { hash: string; at: number }>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Images already warned about (one warning per image, not one per retry). */
+  private readonly warned = new Set<string>();
   private view: ReadonlyMap<string, ImageResolution> = new Map();
+  private changed = false;
+  /** Registry host → when it last failed to answer at all. */
+  private readonly down = new Map<string, number>();
+  /** The lookups the running prepare() waits for: one that ends outside it wakes the controller. */
+  private awaited = new Set<string>();
 
   constructor(private readonly opts: ImagePinsOptions) {}
 
-  /** What the next pass may pin from. */
+  /** What the next pass may pin from. Waits (at most waitMs) only for revisions about to roll out; retries go on in the background. */
   async prepare(services: readonly Service[], book: RolloutBook): Promise<ReadonlyMap<string, ImageResolution>> {
     const now = this.opts.now();
-    const todo: { svc: Service; hash: string }[] = [];
+    const fresh: Promise<void>[] = [];
     for (const svc of services) {
       if (isDigestRef(svc.spec.image)) continue;
       const entry = book.get(svc.metadata.name);
@@ -49,23 +65,54 @@ export class ImagePins {
       const last = this.looked.get(svc.metadata.name);
       // A revision not in the book yet is looked up once; one that stayed unpinned again after RETRY_MS.
       if (last?.hash === hash && (rev === undefined || now - last.at < RETRY_MS)) continue;
-      todo.push({ svc, hash });
+      this.looked.set(svc.metadata.name, { hash, at: now });
+      const p = this.start(svc.spec.image);
+      if (rev === undefined) {
+        fresh.push(p);
+        this.awaited.add(svc.spec.image);
+      }
     }
-    if (todo.length === 0) return this.view;
-    const images = [...new Set(todo.map((t) => t.svc.spec.image))];
-    const found = await Promise.all(images.map((image) => this.lookUp(image)));
-    images.forEach((image, i) => {
-      const r = found[i];
-      if (r !== undefined) this.known.set(image, r);
-      else this.known.delete(image);
-    });
-    for (const t of todo) this.looked.set(t.svc.metadata.name, { hash: t.hash, at: now });
-    return (this.view = new Map(this.known));
+    if (fresh.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(fresh), new Promise<void>((r) => (timer = setTimeout(r, this.opts.waitMs ?? WAIT_MS)))]);
+      clearTimeout(timer);
+      this.awaited.clear();
+    }
+    if (this.changed) {
+      this.changed = false;
+      this.view = new Map(this.known);
+    }
+    return this.view;
   }
 
+  /** One lookup per image at a time; its result lands in `known` for this pass or a later one. */
+  private start(image: string): Promise<void> {
+    const running = this.inFlight.get(image);
+    if (running !== undefined) return running;
+    const p = this.lookUp(image)
+      .then((r) => {
+        if (r !== undefined) this.known.set(image, r);
+        else this.known.delete(image);
+        this.changed = true;
+      })
+      .finally(() => {
+        this.inFlight.delete(image);
+        // An answer the pass waited for is in that pass; a later one (or a retry's) wakes the controller.
+        if (!this.awaited.has(image) && this.known.has(image)) this.opts.onResolved?.();
+      });
+    this.inFlight.set(image, p);
+    return p;
+  }
   private async lookUp(image: string): Promise<ImageResolution | undefined> {
     const resolve = this.opts.resolve ?? ((i: string, a: RegistryAuth | undefined) => resolveTag(i, a?.forRegistry(parseImageRef(i).registry), 3_000));
-    const r = await resolve(image, this.opts.auth);
+    const registry = parseImageRef(image).registry;
+    const downAt = this.down.get(registry);
+    const skip = downAt !== undefined && this.opts.now() - downAt < DOWN_MS;
+    const r: Resolved = skip ? { ok: false, unreachable: true, why: `registry ${registry} did not answer a moment ago` } : await resolve(image, this.opts.auth);
+    if (!skip) {
+      if (!r.ok && r.unreachable === true) this.down.set(registry, this.opts.now());
+      else this.down.delete(registry);
+    }
     if (r.ok) {
       this.opts.logger.info({ image, digest: r.resolution.digest, platforms: r.resolution.platforms }, 'image tag resolved');
       return r.resolution;
@@ -75,7 +122,9 @@ export class ImagePins {
       this.opts.logger.info({ image, digest, registry: r.why }, 'image tag pinned from a node that has it (the registry cannot be asked)');
       return { digest };
     }
-    this.opts.logger.warn({ image, registry: r.why }, 'image tag not resolved: replicas are created from the tag until a node has pulled it');
+    const level = this.warned.has(image) ? 'debug' : 'warn';
+    this.warned.add(image);
+    this.opts.logger[level]({ image, registry: r.why }, 'image tag not resolved: replicas are created from the tag until a node has pulled it');
     return undefined;
   }
 }

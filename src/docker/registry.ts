@@ -17,7 +17,8 @@ const ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
 ].join(', ');
 
-export type Resolved = { ok: true; resolution: ImageResolution } | { ok: false; why: string; auth?: true };
+/** `unreachable`: no answer at all (name, connection, timeout), as opposed to an answer that refuses. */
+export type Resolved = { ok: true; resolution: ImageResolution } | { ok: false; why: string; auth?: true; unreachable?: true };
 
 interface Manifest {
   mediaType?: string;
@@ -74,7 +75,7 @@ export async function resolveTag(image: string, creds: Credentials | undefined, 
     return { ok: true, resolution: { digest, ...(platforms !== undefined && platforms.length > 0 ? { platforms: [...new Set(platforms)].sort() } : {}) } };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    return { ok: false, why: `registry ${ref.registry} cannot be asked: ${e.cause?.code ?? e.cause?.message ?? e.message}` };
+    return { ok: false, unreachable: true, why: `registry ${ref.registry} cannot be asked: ${e.cause?.code ?? e.cause?.message ?? e.message}` };
   }
 }
 

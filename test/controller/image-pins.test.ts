@@ -16,6 +16,7 @@ const IMAGE = '127.0.0.1:5000/fog/app:v1';
 
 function setup(answer: () => Resolved, nodeDigest: () => string | undefined = () => undefined) {
   const calls: string[] = [];
+  const woken: number[] = [];
   let now = 0;
   const pins = new ImagePins({
     now: () => now,
@@ -25,6 +26,7 @@ function setup(answer: () => Resolved, nodeDigest: () => string | undefined = ()
       return answer();
     },
     nodeDigest: async () => nodeDigest(),
+    onResolved: () => woken.push(now),
   });
   const w = new World(desiredState([fogNode('n1')], [service('app', { image: IMAGE })]), new Map([['n1', { name: 'n1', reachable: true, since: 0, facts: facts(), containers: [] }]]));
   let book: RolloutBook = NO_ROLLOUTS;
@@ -35,7 +37,7 @@ function setup(answer: () => Resolved, nodeDigest: () => string | undefined = ()
     book = out.rollouts!;
     w.tick(500);
   };
-  return { calls, pass, advance: (ms: number) => (now += ms), book: () => book, setBook: (b: RolloutBook) => (book = b), w };
+  return { calls, woken, pass, advance: (ms: number) => (now += ms), book: () => book, setBook: (b: RolloutBook) => (book = b), w };
 }
 
 describe('ImagePins', () => {
@@ -90,11 +92,56 @@ describe('ImagePins', () => {
     s.advance(9_000);
     await s.pass();
     expect(s.calls).toHaveLength(1);
+    // The retry runs beside the pass (a pass never waits for it) and wakes the controller when it found something.
     s.advance(1_000);
     await s.pass();
     expect(s.calls).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(s.woken).toEqual([10_000]);
+    await s.pass();
     expect(s.book().get('app')!.revisions[0]!.digest).toBe(D1);
     await s.pass();
     expect(s.w.containers().map((x) => x.c.id)).toEqual([id]);
+  });
+
+  it('a registry slower than the wait does not hold the pass: it answers a later one and wakes the controller', async () => {
+    const woken: number[] = [];
+    let answer: (r: Resolved) => void = () => {};
+    const pins = new ImagePins({
+      now: () => 0,
+      logger: pino({ level: 'silent' }),
+      waitMs: 20,
+      // Answers only when the test says so: prepare() must come back without it.
+      resolve: () => new Promise<Resolved>((r) => (answer = r)),
+      onResolved: () => woken.push(1),
+    });
+    const svc = service('app', { image: IMAGE });
+    expect((await pins.prepare([svc], NO_ROLLOUTS)).size).toBe(0);
+    expect(woken).toEqual([]);
+    answer({ ok: true, resolution: { digest: D1 } });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(woken).toEqual([1]);
+    expect((await pins.prepare([svc], NO_ROLLOUTS)).get(IMAGE)).toEqual({ digest: D1 });
+  });
+
+  it('a registry that did not answer at all is not asked again for 30 s (one failed lookup per image, not one per revision)', async () => {
+    let now = 0;
+    const calls: string[] = [];
+    const pins = new ImagePins({
+      now: () => now,
+      logger: pino({ level: 'silent' }),
+      resolve: async (image) => {
+        calls.push(image);
+        return { ok: false, unreachable: true, why: 'ENOTFOUND' };
+      },
+    });
+    // Lookups of one pass run side by side (no extra wait); the passes after do not ask it.
+    await pins.prepare([service('a', { image: 'r.plant/a:1' }), service('b', { image: 'r.plant/b:1' })], NO_ROLLOUTS);
+    expect(calls).toHaveLength(2);
+    await pins.prepare([service('c', { image: 'r.plant/c:1' })], NO_ROLLOUTS);
+    expect(calls).toHaveLength(2);
+    now = 30_000;
+    await pins.prepare([service('d', { image: 'r.plant/d:1' })], NO_ROLLOUTS);
+    expect(calls).toEqual(['r.plant/a:1', 'r.plant/b:1', 'r.plant/d:1']);
   });
 });
