@@ -17,6 +17,7 @@ import { benchFleet } from './fleet.js';
 import { benchReal } from './real.js';
 import { benchLiveness } from './liveness.js';
 import { benchFailover } from './failover.js';
+import { benchImages } from './images.js';
 
 export type Bench = (opts: { quick: boolean }) => Promise<Record<string, number>>;
 
@@ -26,6 +27,7 @@ export const BENCHES: readonly { name: string; run: Bench }[] = [
   { name: 'real', run: benchReal },
   { name: 'liveness', run: benchLiveness },
   { name: 'failover', run: benchFailover },
+  { name: 'images', run: benchImages },
 ];
 
 /** Open files the hollow fleet and its connections need. */

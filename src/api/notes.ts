@@ -60,6 +60,8 @@ export type ActionFailureCode =
   | 'unreachable'
   | 'timeout'
   | 'image-pull-failed'
+  /** Streaming an image from a peer node failed (either engine, or the stream between them). */
+  | 'image-copy-failed'
   /** The registry refused the credentials (or asked for some and none were configured): terminal until the spec changes or `fogctl rollout restart`. */
   | 'registry-auth-failed'
   | 'bad-parameter'
@@ -116,11 +118,18 @@ export interface NoteDetail {
   Dead: { container: string; node: string };
   /** The engine refused to start it again for state left over from before it restarted (`container-stale`): a new container takes the slot. */
   Unstartable: Slotted & { message: string };
+  // actions: pull, copy (images, reconcile/images.ts)
+  /** The slot's new image is brought onto its node (pulled, or copied `from` a peer) before its old replica is stopped. */
+  PullImage: { slot: number; node: string; image: string; from?: string };
   // conditions, replica lines, events
+  /** A rollout waits for images: on these slots' nodes the new image is not there yet (being fetched, or waiting for a peer). */
+  PullingImage: { slots: readonly { slot: number; node: string; image: string; from?: string }[] };
+  /** No node has the image and the nodes that need it may not pull (`spec.images.pull: never`). */
+  ImageUnavailable: { image: string; nodes: readonly string[] };
   Unschedulable: Unschedulable;
   BackOff: { container: string; backoff: number; until: number };
   /** Failed actions for a slot: retried at `until`, or (undefined) only after the spec changes. */
-  ActionBackOff: { slot: number; node: string; action: 'create' | 'start' | 'remove'; attempts: number; failure: ActionFailureCode; message: string; until?: number };
+  ActionBackOff: { slot: number; node: string; action: 'create' | 'start' | 'remove' | 'pull' | 'copy'; attempts: number; failure: ActionFailureCode; message: string; until?: number };
   CrashLoopBackOff: { replicas: readonly { slot: number; container: string; node: string; restarts: number }[] };
   Completed: { count: number; exitCode?: number };
   Failed: { count: number; exitCode?: number; restart: RestartPolicy; restarts?: number };
@@ -206,6 +215,9 @@ export const REASON_CODES: readonly ReasonCode[] = [
   'Misplaced',
   'Dead',
   'Unstartable',
+  'PullImage',
+  'PullingImage',
+  'ImageUnavailable',
   'Unschedulable',
   'BackOff',
   'ActionBackOff',

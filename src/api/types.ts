@@ -64,6 +64,13 @@ export interface NodeSpec {
   unschedulable: boolean;
   /** What services on this node may do beyond the secure defaults (docs/security.md). Absent: nothing. */
   allow?: NodeAllow;
+  /** How images reach the node. Absent: pulled from their registry (copied from a peer when that fails). */
+  images?: NodeImages;
+}
+
+/** `never`: the node has no route to a registry; images come only from peers (or `fogctl images load`). */
+export interface NodeImages {
+  pull: 'if-not-present' | 'never';
 }
 
 /**
@@ -265,6 +272,8 @@ export interface ReconcileSettings {
   stableRunMs: number;
   /** Controller-level security policy (`fogctl run --allow-*`, `--secret-pattern`). Absent: DEFAULT_POLICY, nothing allowed. */
   policy?: Policy;
+  /** `fogctl run --image-source`: `peers` copies an image from a node that has it before any node pulls it. Default `registry`. */
+  imageSource?: 'registry' | 'peers';
   /** A node whose engine data root has less free space than this takes no new replicas (`fogctl run --disk-pressure`). Absent: never. */
   diskPressure?: DiskThreshold;
 }
@@ -383,10 +392,22 @@ export interface ObservedNode {
   facts?: EngineFacts;
   /** All containers, managed and foreign; empty or last-known while unreachable. */
   containers: readonly ObservedContainer[];
-  /** Images present on the engine (repo:tag), when known. */
-  images?: readonly string[];
   /** Free space of the engine's data root (DockerRootDir), when it can be known (an engine on a unix socket of this host). */
   disk?: DiskSpace;
+  /** Images present on the engine, when known (read at resync and on image events; the same array while nothing changed). */
+  images?: readonly ObservedImage[];
+}
+
+/** One image on an engine, as GET /images/json tells it. */
+export interface ObservedImage {
+  /** `sha256:…`, the engine's image id (the config digest: the same bits have the same id on every node). */
+  id: string;
+  /** `repo:tag` names, normalised as the engine shows them. */
+  repoTags: readonly string[];
+  /** `repo@sha256:…`: the manifest digests it was pulled by. */
+  repoDigests: readonly string[];
+  /** Bytes. */
+  size: number;
 }
 
 export interface ObservedState {
@@ -428,7 +449,18 @@ interface ActionBase {
 export type Action =
   | (ActionBase & { type: 'create'; container: ContainerSpec; start: boolean })
   | (ActionBase & { type: 'start'; containerId: string; containerName: string; specHash?: string })
-  | (ActionBase & { type: 'remove'; containerId: string; containerName: string; stopTimeout: number; specHash?: string });
+  | (ActionBase & { type: 'remove'; containerId: string; containerName: string; stopTimeout: number; specHash?: string })
+  /** Bring `image` onto the node before anything is stopped for it: pulled from its registry. */
+  | (ActionBase & { type: 'pull'; image: string; specHash: string })
+  /** The same, streamed from a peer node that has it (`from`): the air-gapped plant. */
+  | (ActionBase & {
+      type: 'copy';
+      image: string;
+      specHash: string;
+      from: string;
+      /** The name the source exports it by: one of its tags (a tar saved by digest carries no name), else its id. */
+      exportAs: string;
+    });
 
 /** What became of one action (the executor's answer): ok, or a failure code and whether trying again may help. */
 export type ActionResult =

@@ -13,6 +13,7 @@ import { EngineError, type Engine } from '../docker/engine.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
 import { eachLimited } from '../docker/limit.js';
 import { createBody } from './container-config.js';
+import { ImageTransfers } from './images.js';
 
 export type { ActionResult } from '../api/types.js';
 
@@ -34,6 +35,8 @@ export interface ExecutorOptions {
   actor?: Actor;
   /** Wall-clock ms (the controller's injected Clock), for each action's start in its log line. */
   wall?: () => number;
+  /** Pulls and copies in flight (kept by the fleet across executors, for the status). */
+  transfers?: ImageTransfers;
   /** Credentials sent with pulls from the registries they name (`fogctl run --registry-auth`). */
   registryAuth?: RegistryAuth;
 }
@@ -116,6 +119,7 @@ const isHttp = (err: unknown, status: number): err is EngineError => err instanc
 export class Executor {
   private readonly engines: ReadonlyMap<string, Engine>;
   private readonly log?: Logger;
+  private readonly transfers: ImageTransfers;
 
   constructor(
     clients: ReadonlyMap<string, Engine> | Readonly<Record<string, Engine>>,
@@ -126,6 +130,7 @@ export class Executor {
       entries.map(([node, e]: [string, Engine]) => [node, e.withOptions({ callTimeoutMs: opts.callTimeoutMs, ...(opts.pullTimeoutMs ? { pullTimeoutMs: opts.pullTimeoutMs } : {}) })]),
     );
     this.log = opts.logger?.child({ component: 'executor' });
+    this.transfers = opts.transfers ?? new ImageTransfers(opts.wall);
   }
 
   /** Results in the order of `actions`. Nodes run in parallel; actions on one replica slot run in order. */
@@ -149,7 +154,7 @@ export class Executor {
   }
 
   private async run(node: string, action: Action): Promise<ActionResult> {
-    const name = action.type === 'create' ? action.container.name : action.containerName;
+    const name = action.type === 'create' ? action.container.name : action.type === 'pull' || action.type === 'copy' ? action.image : action.containerName;
     const log = this.log?.child({ node, service: action.service, slot: action.slot, container: name });
     try {
       const engine = this.engines.get(node);
@@ -188,6 +193,27 @@ export class Executor {
           if (running) await this.gone(() => this.retry(() => engine.stopContainer(id, action.stopTimeout)));
           await this.gone(() => this.retry(() => engine.removeContainer(id)));
         });
+      case 'pull':
+        return this.fetch(action, () => this.transfers.pull(engine, action.image, this.opts.registryAuth?.header(parseImageRef(action.image).registry)));
+      case 'copy': {
+        const source = this.engines.get(action.from);
+        if (!source) throw new ActionError('unknown-node', `no engine client for node ${action.from} (the copy's source)`, false);
+        return this.fetch(action, () => this.transfers.copy(source, engine, action.image, action.exportAs));
+      }
+    }
+  }
+
+  /** A pull or copy; its failure says where the image was to come from (a pull's as the create's fallback words it: a refused login is terminal). */
+  private async fetch(action: Extract<Action, { type: 'pull' | 'copy' }>, fn: () => Promise<void>): Promise<undefined> {
+    const refused = this.opts.actor?.refusal();
+    if (refused !== undefined) throw new ActionError('fenced', `not carried out: ${refused}`, true);
+    try {
+      await fn();
+      return undefined;
+    } catch (err) {
+      const f = classify(err);
+      if (action.type === 'copy') throw new ActionError('image-copy-failed', `copying image ${action.image} from node ${action.from} to node ${action.node} failed: ${f.message}`, true);
+      throw pullFailure(action.image, action.node, parseImageRef(action.image).registry, f.message, this.opts.registryAuth?.file, action.service);
     }
   }
 

@@ -39,6 +39,7 @@ interface RunFlags {
   heartbeat: string;
   heartbeatTimeout: string;
   actionBackoffMax: string;
+  imageSource: string;
   logLevel?: string;
   logFormat?: string;
   diskPressure: string;
@@ -66,6 +67,11 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       '5%,500Mi',
     )
     .option('--image-gc <threshold>', 'unused images of ours are removed from a node whose data root has less free space than this (as --disk-pressure); none: only on fogctl images prune', '15%,2Gi')
+    .option(
+      '--image-source <registry|peers>',
+      'where a node missing an image gets it first: its registry (peers only when that fails or the Node says images.pull: never), or peers: a copy from a node that has it, so the uplink carries each image once',
+      'registry',
+    )
     .option('--registry-auth <file>', 'Docker config.json with credentials per registry ("auths"), sent with pulls and tag lookups; read again when it changes')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default info, or FOG_LOG_LEVEL)')
     .option('--log-format <format>', 'auto (one readable line per event on a terminal, JSON otherwise) | json | pretty (default auto, or FOG_LOG_FORMAT)')
@@ -81,6 +87,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     if (actionBackoffMax < DEFAULT_SETTINGS.actionBackoffBase) throw new ExitError(`--action-backoff-max ${flags.actionBackoffMax}: must be at least 1s (the first wait)`, 1);
     const diskPressure = diskThresholdFlag('--disk-pressure', flags.diskPressure);
     const imageGc = diskThresholdFlag('--image-gc', flags.imageGc);
+    if (flags.imageSource !== 'registry' && flags.imageSource !== 'peers') throw new ExitError(`--image-source ${flags.imageSource}: must be registry or peers`, 1);
     const settings = {
       ...DEFAULT_SETTINGS,
       cluster: flags.cluster,
@@ -88,6 +95,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       actionBackoffMax,
       policy: policy.policy,
       ...(diskPressure !== undefined ? { diskPressure } : {}),
+      ...(flags.imageSource === 'peers' ? { imageSource: 'peers' as const } : {}),
     };
     const ha = parseHaFlags(flags);
     const logFlags = checkLogFlags(flags.logLevel, flags.logFormat);

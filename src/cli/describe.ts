@@ -1,9 +1,9 @@
 // `fogctl describe`: everything a person needs to understand one object.
 
 import { formatCpu, formatMemory } from '../api/quantity.js';
-import type { StatusDoc } from '../status/doc.js';
-import { ageOf, nodeState, serviceState, table } from './print.js';
-import { within } from '../status/text.js';
+import type { ImageTransferView, StatusDoc } from '../status/doc.js';
+import { age as formatAge, ageOf, nodeState, serviceState, table } from './print.js';
+import { transferText, within } from '../status/text.js';
 
 function section(title: string, body: string): string {
   return `${title}:\n${body
@@ -17,6 +17,19 @@ function kv(pairs: [string, string | undefined][]): string {
   const shown = pairs.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '');
   const w = Math.max(...shown.map(([k]) => k.length)) + 1;
   return shown.map(([k, v]) => `${`${k}:`.padEnd(w + 1)}${v}`).join('\n') + '\n';
+}
+
+/** Pulls and copies in flight now: `Pulling 45% (3/5 layers, …)`. */
+function transfers(doc: StatusDoc, which: (t: ImageTransferView) => boolean): string {
+  const moving = (doc.images?.transfers ?? []).filter(which);
+  if (moving.length === 0) return '';
+  return section(
+    'Images',
+    table(
+      ['NODE', 'IMAGE', 'PROGRESS', 'AGE'],
+      moving.map((t) => [t.node, t.image, transferText(t), formatAge(t.age)]),
+    ),
+  );
 }
 
 function eventsFor(doc: StatusDoc, object: string): string {
@@ -100,6 +113,9 @@ export function describeService(doc: StatusDoc, name: string): string | undefine
             s.replicas.map((r) => [String(r.slot), r.node || '<none>', r.state, String(r.ready), String(r.restarts), String(r.upToDate), r.containerName ?? '', r.message ?? '']),
           ),
     );
+    const nodes = new Set(s.replicas.map((r) => r.node));
+    const images = [spec?.image, ...s.conditions.flatMap((c) => (c.note.code === 'PullingImage' ? c.note.slots.map((w) => w.image) : []))];
+    out += transfers(doc, (t) => images.includes(t.image) || nodes.has(t.node));
     if (s.unschedulable) {
       out += section('Unschedulable', `${s.unschedulable.message}\n${s.unschedulable.perNode.map((p) => `${p.node}: ${p.message}`).join('\n')}`);
     }
@@ -166,6 +182,7 @@ export function describeNode(doc: StatusDoc, name: string): string | undefined {
     );
     const here = doc.status.services.flatMap((s) => s.replicas.filter((r) => r.node === name).map((r) => [`${s.name}-${r.slot}`, r.state, String(r.ready), String(r.restarts)]));
     out += section('Replicas', here.length ? table(['NAME', 'STATE', 'READY', 'RESTARTS'], here) : '<none>');
+    out += transfers(doc, (t) => t.node === name || t.from === name);
   }
   return out + eventsFor(doc, `node/${name}`);
 }

@@ -14,6 +14,7 @@ import { registerVersion } from './cmd-version.js';
 import { registerEvents } from './cmd-events.js';
 import { registerLogs } from './cmd-logs.js';
 import { registerImagesPrune } from './cmd-images-prune.js';
+import { registerImages } from './cmd-images.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('fogctl').description('Fog service orchestration for smart factories: run services on the fog nodes beside the machines.').exitOverride().showHelpAfterError();
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   registerVersion(program, setCode);
   registerEvents(program, setCode);
   registerLogs(program, setCode);
+  registerImages(program, setCode);
   registerImagesPrune(program, setCode);
   try {
     await program.parseAsync(argv);

@@ -306,7 +306,7 @@ export class Controller {
     if (prev.requeueAt !== undefined && now >= prev.requeueAt) return false;
     return observed.nodes.every((n, i) => {
       const p = prev.nodes[i]!;
-      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts && p.disk === n.disk;
+      return p.name === n.name && p.containers === n.containers && p.reachable === n.reachable && p.since === n.since && p.facts === n.facts && p.disk === n.disk && p.images === n.images;
     });
   }
 
@@ -430,6 +430,14 @@ export class Controller {
     }
   }
 
+  /** Pulls and copies in flight now (not as of the last pass): `Pulling 45%` in describe. */
+  private imageStatus(): Pick<StatusDoc, 'images'> {
+    const transfers = this.opts.fleet.transfers?.() ?? [];
+    if (transfers.length === 0) return {};
+    const wall = this.opts.clock.wall();
+    return { images: { transfers: transfers.map((t) => ({ ...t, age: Math.max(0, wall - t.startedAt) })) } };
+  }
+
   /** The latest failure of each slot's actions, for describe. */
   private failures(): ActionFailure[] {
     const out: ActionFailure[] = [];
@@ -505,6 +513,7 @@ export class Controller {
       ),
       nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
       rollouts: showRollouts(this.rollouts),
+      ...this.imageStatus(),
       ...this.extraStatus(),
     };
   }

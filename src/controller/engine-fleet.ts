@@ -6,6 +6,7 @@
 
 import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor, type Actor } from '../apply/executor.js';
+import { ImageTransfers, type Transfer } from '../apply/images.js';
 import { parseImageRef } from '../api/image-ref.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
 import type { Engine, EngineErrorKind } from '../docker/engine.js';
@@ -53,9 +54,11 @@ class EngineFleet implements FleetPort {
   private listeners: ((node: string) => void)[] = [];
   private readonly log: Logger;
   private readonly heartbeat?: Heartbeat;
+  private readonly imageTransfers: ImageTransfers;
 
   constructor(private readonly opts: EngineFleetOptions) {
     this.log = opts.logger.child({ component: 'fleet' });
+    this.imageTransfers = new ImageTransfers(opts.clock.wall);
     if (opts.watchEvents && opts.heartbeat !== false) this.heartbeat = new Heartbeat({ ...DEFAULT_HEARTBEAT, ...opts.heartbeat, now: opts.clock.now });
   }
 
@@ -107,6 +110,7 @@ class EngineFleet implements FleetPort {
         ...(this.opts.actor ? { actor: this.opts.actor } : {}),
         ...(this.opts.registryAuth ? { registryAuth: this.opts.registryAuth } : {}),
         wall: this.opts.clock.wall,
+        transfers: this.imageTransfers,
       });
     }
   }
@@ -122,10 +126,16 @@ class EngineFleet implements FleetPort {
     if (!this.executor) return actions.map((action) => ({ action, ok: false, code: 'unknown-node', message: `node ${action.node} is not in the desired state`, retryable: false }));
     const results = await this.executor.execute(actions);
     for (const r of results) {
-      const id = r.containerId ?? (r.action.type === 'create' ? undefined : r.action.containerId);
+      const id = r.containerId ?? (r.action.type === 'start' || r.action.type === 'remove' ? r.action.containerId : undefined);
       if (id !== undefined) this.members.get(r.action.node)?.observer.actedOn([id]);
     }
+    // Whatever came of a pull or copy, the node's images are read on its next look (their event may come after it).
+    for (const a of actions) if (a.type === 'pull' || a.type === 'copy') this.members.get(a.node)?.observer.imagesChanged();
     return results;
+  }
+
+  transfers(): Transfer[] {
+    return this.imageTransfers.inFlight();
   }
 
   async imageDigest(image: string): Promise<string | undefined> {

@@ -5,6 +5,7 @@
 
 import type { Action, ActionResult, FogNode, ObservedState } from '../api/types.js';
 import type { Engine } from '../docker/engine.js';
+import type { Transfer } from '../apply/images.js';
 
 export interface FleetPort {
   /** Open clients for new Node manifests, close those of removed ones. */
@@ -19,4 +20,6 @@ export interface FleetPort {
   close(): Promise<void>;
   /** The engine client of a node (image GC lists and removes images through it); absent for fleets without one. */
   engine?(node: string): Engine | undefined;
+  /** Image pulls and copies in flight (the status shows their progress). */
+  transfers?(): Transfer[];
 }

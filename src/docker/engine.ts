@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { FogNode } from '../api/types.js';
 import { PingLine, TCP_KEEPALIVE_MS, type PingTarget } from './ping.js';
@@ -96,10 +97,22 @@ export interface EngineInfo {
 }
 
 export interface EngineImage {
+  Id: string;
   RepoTags?: string[] | null;
-  Id?: string;
   RepoDigests?: string[] | null;
   Size?: number;
+}
+
+/** One message of an image pull's (or load's) progress stream. */
+export interface PullMessage {
+  status?: string;
+  /** A load's answer: `Loaded image: fog/app:2`. */
+  stream?: string;
+  /** The layer (or image) the message is about. */
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
 }
 
 /** One message of GET /events. */
@@ -401,7 +414,113 @@ export class Engine {
   }
 
   /**
-   * Follows GET /events filtered to containers. `onEnd` is called once when
+   * Pulls `ref` and tells each progress message as it arrives (layers and
+   * bytes: see PullMessage); an error inside the stream rejects with
+   * EngineError('http', 500). One deadline for the whole pull (pullTimeoutMs).
+   */
+  pullImageProgress(ref: string, onMessage: (m: PullMessage) => void, registryAuth?: string): Promise<void> {
+    const { repo, tag } = splitImageRef(ref);
+    return this.jsonLines(
+      { method: 'POST', path: '/images/create', query: { fromImage: repo, tag }, ok: [200], ...(registryAuth !== undefined ? { headers: { 'X-Registry-Auth': registryAuth } } : {}) },
+      this.opts.pullTimeoutMs ?? 300_000,
+      onMessage,
+    );
+  }
+
+  /** GET /images/{name}/get: the image as a tar stream, read as it comes (never held whole). The caller ends it. */
+  async exportImage(ref: string): Promise<IncomingMessage> {
+    const { res } = await this.open({ method: 'GET', path: `/images/${encodeURIComponent(ref)}/get`, ok: [200] }, this.opts.callTimeoutMs);
+    return res;
+  }
+
+  /** POST /images/load with `tar` piped in as it comes; one deadline for the whole load (pullTimeoutMs). */
+  loadImage(tar: Readable, onMessage: (m: PullMessage) => void = () => undefined): Promise<void> {
+    return this.jsonLines({ method: 'POST', path: '/images/load', query: { quiet: true }, ok: [200] }, this.opts.pullTimeoutMs ?? 300_000, onMessage, tar);
+  }
+
+  /** A call whose answer is Docker's JSON-lines progress stream, each message told as it comes; `{error}` in it rejects. */
+  private async jsonLines(spec: CallSpec, timeoutMs: number, onMessage: (m: PullMessage) => void, body?: Readable): Promise<void> {
+    const { req, res } = await this.open(spec, timeoutMs, body);
+    await new Promise<void>((resolve, reject) => {
+      let failed: EngineError | undefined;
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new EngineError('timeout', `${spec.path} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        this.seen.at = performance.now();
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line || failed) continue;
+          let msg: PullMessage;
+          try {
+            msg = JSON.parse(line) as PullMessage;
+          } catch {
+            continue;
+          }
+          if (msg.error !== undefined) failed = new EngineError('http', msg.errorDetail?.message ?? msg.error, 500);
+          else onMessage(msg);
+        }
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        if (failed) reject(failed);
+        else resolve();
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(toEngineError(err));
+      });
+      res.on('close', () => {
+        clearTimeout(timer);
+        if (!res.complete) reject(failed ?? new EngineError('connection', `connection closed while reading ${spec.path}`));
+      });
+    });
+  }
+
+  /**
+   * A request on a connection of its own, `body` piped in (chunked) when given;
+   * resolves once the engine answers with a status in `spec.ok` (the caller
+   * reads and ends the response), rejects on another status or no answer within `timeoutMs`.
+   */
+  private open(spec: CallSpec, timeoutMs: number, body?: Readable): Promise<{ req: http.ClientRequest; res: IncomingMessage }> {
+    return new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = {
+        ...(body === undefined ? { 'Content-Length': 0 } : { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' }),
+        ...spec.headers,
+      };
+      const req = this.via.request({ ...this.via.target, agent: false, ...this.via.tls, method: spec.method, path: spec.path + queryString(spec.query), headers });
+      req.once('socket', (s) => s.setKeepAlive(true, TCP_KEEPALIVE_MS));
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new EngineError('timeout', `no answer from ${spec.path} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(toEngineError(err));
+      });
+      req.on('response', (res) => {
+        this.seen.at = performance.now();
+        // With a body, the answer comes when the body is in: the deadline is the caller's from here.
+        clearTimeout(timer);
+        if (spec.ok.includes(res.statusCode ?? 0)) return resolve({ req, res });
+        readBody(res, (text) => reject(httpError(res.statusCode ?? 0, res.headers['content-type'], text)));
+      });
+      if (body === undefined) req.end();
+      else {
+        body.on('error', (err) => req.destroy(toEngineError(err)));
+        body.pipe(req);
+      }
+    });
+  }
+
+  /**
+   * Follows GET /events filtered to containers and images. `onEnd` is called once when
    * the stream ends or fails for any reason other than close().
    */
   watchEvents(onEvent: (e: EngineEvent) => void, onData: () => void, onEnd: (err?: Error) => void): EventStream {
@@ -415,7 +534,7 @@ export class Engine {
       onEnd(err);
     };
     const timeoutMs = this.opts.callTimeoutMs;
-    const req = this.send({ method: 'GET', path: '/events', query: { filters: '{"type":["container"]}' }, ok: [200], own: true });
+    const req = this.send({ method: 'GET', path: '/events', query: { filters: '{"type":["container","image"]}' }, ok: [200], own: true });
     // Until the headers arrive the call has the ordinary deadline; afterwards silence is normal.
     const connectTimer = setTimeout(() => end(new EngineError('timeout', `no answer from /events within ${timeoutMs} ms`)), timeoutMs);
     req.on('error', (err) => end(toEngineError(err)));
@@ -469,7 +588,7 @@ export class Engine {
 
   /** The one place a request is made; the caller ends it. */
   private send(spec: CallSpec): http.ClientRequest {
-    const qs = spec.query ? `?${new URLSearchParams(Object.entries(spec.query).map(([k, v]) => [k, String(v)])).toString()}` : '';
+    const qs = queryString(spec.query);
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     // An explicit length, also 0: a chunked empty body makes dockerd try to parse one (start rejects it).
     const headers: http.OutgoingHttpHeaders = body === undefined ? { 'Content-Length': 0 } : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
@@ -531,6 +650,8 @@ export class Engine {
     });
   }
 }
+
+const queryString = (q: CallSpec['query']) => (q ? `?${new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString()}` : '');
 
 const isJson = (type: string | undefined) => type !== undefined && type.includes('json');
 

@@ -152,6 +152,8 @@ function nodeSpec(ctx: Ctx, s: Raw): NodeSpec {
   };
   if (tls) spec.tls = tls;
   if (s.allow !== undefined) spec.allow = nodeAllow(ctx, s.allow as Raw);
+  const images = s.images as Raw | undefined;
+  if (images?.pull !== undefined) spec.images = { pull: images.pull as 'if-not-present' | 'never' };
   return spec;
 }
 

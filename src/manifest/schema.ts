@@ -135,6 +135,12 @@ export const NODE_SPEC_SCHEMA = {
       properties: { cpu: { $ref: '#/$defs/cpu' }, memory: { $ref: '#/$defs/memory' }, disk: { $ref: '#/$defs/disk' } },
     },
     unschedulable: { type: 'boolean', 'x-expected': 'true or false' },
+    images: {
+      type: 'object',
+      additionalProperties: false,
+      'x-expected': 'a mapping with pull',
+      properties: { pull: { enum: ['if-not-present', 'never'], 'x-expected': 'if-not-present or never' } },
+    },
     allow: {
       type: 'object',
       additionalProperties: false,

@@ -3,7 +3,7 @@
 // the controller's monotonic clock through their age on the engine's clock.
 
 import { createHash } from 'node:crypto';
-import { LABEL, type ContainerState, type EngineFacts, type ObservedContainer } from '../api/types.js';
+import { LABEL, type ContainerState, type EngineFacts, type ObservedContainer, type ObservedImage } from '../api/types.js';
 import type { EngineContainer, EngineContainerSummary, EngineImage, EngineInfo } from '../docker/engine.js';
 
 const GOARCH: Readonly<Record<string, string>> = {
@@ -69,10 +69,14 @@ export function toFacts(info: EngineInfo): EngineFacts {
   };
 }
 
-export function toImages(images: readonly EngineImage[]): string[] {
-  const tags = new Set<string>();
-  for (const img of images) for (const t of img.RepoTags ?? []) if (t !== '<none>:<none>') tags.add(t);
-  return [...tags].sort();
+/** The engine's image list, sorted by id; `previous` when nothing changed (the reconcile and the controller compare by identity). */
+export function toImages(images: readonly EngineImage[], previous?: readonly ObservedImage[]): readonly ObservedImage[] {
+  const clean = (l: readonly string[] | null | undefined) => (l ?? []).filter((t) => !t.startsWith('<none>')).sort();
+  const out = images
+    .map((i): ObservedImage => ({ id: i.Id, repoTags: clean(i.RepoTags), repoDigests: clean(i.RepoDigests), size: i.Size ?? 0 }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (previous !== undefined && JSON.stringify(previous) === JSON.stringify(out)) return previous;
+  return out;
 }
 
 /** Made by a fog controller, of any cluster (inspected in full; whether it is ours is `isOurs`, in the reconcile). */

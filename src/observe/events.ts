@@ -12,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import type { Engine, EngineEvent, EventStream } from '../docker/engine.js';
 
 /** Container actions worth a re-observe (health_status arrives as `health_status: healthy`). */
+/** Image actions that change what a node has (a pull, a load, a delete, a tag or untag). */
+const IMAGE_ACTIONS = new Set(['pull', 'load', 'import', 'delete', 'tag', 'untag']);
 const ACTIONS = ['create', 'start', 'restart', 'die', 'kill', 'oom', 'stop', 'destroy', 'pause', 'unpause', 'rename', 'health_status'];
 
 export interface EventWatchOptions {
@@ -29,6 +31,8 @@ export const DEFAULT_EVENT_WATCH: EventWatchOptions = { backoffBaseMs: 500, back
 export interface EventWatchHandlers {
   /** A container changed. */
   change(event: EngineEvent): void;
+  /** The node's images changed. */
+  images?(event: EngineEvent): void;
   /** The stream (re)connected: events may have been missed before. */
   connected(): void;
   /** The stream dropped; `lost` when the engine also failed a ping. */
@@ -53,6 +57,7 @@ export class EventWatch {
     const stream = this.engine.watchEvents(
       (e) => {
         if (e.Type === 'container' && ACTIONS.some((a) => e.Action === a || e.Action?.startsWith(`${a}:`))) this.on.change(e);
+        else if (e.Type === 'image' && e.Action !== undefined && IMAGE_ACTIONS.has(e.Action)) this.on.images?.(e);
       },
       () => (this.attempt = 0),
       (err) => this.lostOrDropped(stream, err ?? new Error('event stream ended')),

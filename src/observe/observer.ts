@@ -10,8 +10,11 @@
 // or its last inspect is older than inspectMaxAgeMs. That last rule is the
 // net under a missed event: a change that neither an event nor the list shows
 // (a restart between two lists reads `Up …` both times) is seen within
-// inspectMaxAgeMs plus one observation. Facts (/info) and images are read on
-// first contact, after the engine was unreachable, and every factsEveryMs.
+// inspectMaxAgeMs plus one observation. Facts (/info) are read on first
+// contact, after the engine was unreachable, and every factsEveryMs; images
+// then too, and also after an image event (pull, load, delete, tag), after
+// `imagesChanged()` (the executor brought one) and every imagesEveryMs. The
+// image list keeps its identity while nothing in it changed.
 //
 // The heartbeat (heartbeat.ts, run by the fleet) has the last word on a
 // silent engine: once it says the node is lost, the node is unreachable at
@@ -46,6 +49,8 @@ export interface NodeObserverOptions {
   factsEveryMs?: number;
   /** The data root's free space is measured at most this often, ms. Default 10 s. */
   diskEveryMs?: number;
+  /** Images are read again at least this often, ms (image events carry the changes). Default: factsEveryMs. */
+  imagesEveryMs?: number;
   events?: Partial<EventWatchOptions>;
   /** Told when each engine call ends (metrics); only for an engine made here. */
   onEngineCall?: EngineOptions['onCall'];
@@ -79,6 +84,9 @@ export class NodeObserver {
   private readonly endpoint: string;
   private dataRoot?: string;
   private diskAt?: number;
+  /** Images were read at; `imagesDue`: an image event (or the executor) said they changed since. */
+  private imagesAt?: number;
+  private imagesDue = true;
   /** Engine wall clock minus controller clock, from the last /info. */
   private clockOffset = 0;
   /** listPrint of the last container list fully taken in. */
@@ -126,6 +134,11 @@ export class NodeObserver {
       return this.observe();
     });
     return this.orLoss(this.queued);
+  }
+
+  /** The executor pulled or loaded an image here: read the list again on the next look (its event may come later). */
+  imagesChanged(): void {
+    this.imagesDue = true;
   }
 
   /** Whether the heartbeat holds the node lost. */
@@ -214,6 +227,10 @@ export class NodeObserver {
           if (e.Actor?.ID) this.named.add(e.Actor.ID);
           onChange(this.name);
         },
+        images: () => {
+          this.imagesDue = true;
+          onChange(this.name);
+        },
         connected: () => {
           this.missed = true;
           onChange(this.name);
@@ -243,6 +260,8 @@ export class NodeObserver {
     // After a gap nothing cached can be trusted: events were not heard.
     const fresh = this.missed || !this.state.reachable;
     const readFacts = fresh || this.factsAt === undefined || started - this.factsAt >= (this.opts.factsEveryMs ?? 300_000);
+    const readImages = readFacts || this.imagesDue || this.imagesAt === undefined || started - this.imagesAt >= (this.opts.imagesEveryMs ?? this.opts.factsEveryMs ?? 300_000);
+    this.imagesDue = false;
     const named = this.named;
     this.named = new Set();
     this.missed = false;
@@ -250,12 +269,13 @@ export class NodeObserver {
     /** The heartbeat lost the node while this read was out: what it brings is from before the silence. */
     const overtaken = () => {
       for (const id of named) this.named.add(id);
+      if (readImages) this.imagesDue = true;
       this.missed = true;
       this.listPrint = undefined;
       return this.state;
     };
     try {
-      const [list, info, images] = await Promise.all([engine.listContainersText(), readFacts ? engine.info() : undefined, readFacts ? engine.listImages() : undefined]);
+      const [list, info, images] = await Promise.all([engine.listContainersText(), readFacts ? engine.info() : undefined, readImages ? engine.listImages() : undefined]);
       const now = this.opts.now();
       // Without SystemTime, assume the engine's clock agrees with ours.
       if (info) this.clockOffset = (parseEngineTime(info.SystemTime) ?? Date.now()) - now;
@@ -269,10 +289,15 @@ export class NodeObserver {
       if (epoch !== this.epoch) return overtaken();
       this.listPrint = print;
       this.setReachable(now);
-      if (info && images) {
+      if (info) {
         this.factsAt = now;
         this.dataRoot = info.DockerRootDir;
-        this.state = { ...this.state, facts: toFacts(info), images: toImages(images) };
+        this.state = { ...this.state, facts: toFacts(info) };
+      }
+      if (images) {
+        this.imagesAt = now;
+        const list = toImages(images, this.state.images);
+        if (list !== this.state.images) this.state = { ...this.state, images: list };
       }
       this.state = { ...this.state, containers };
       await this.measureDisk(now);
@@ -280,6 +305,7 @@ export class NodeObserver {
     } catch (err) {
       if (epoch !== this.epoch) return overtaken();
       for (const id of named) this.named.add(id);
+      if (readImages) this.imagesDue = true;
       if (fresh) this.missed = true;
       this.listPrint = undefined;
       return this.setUnreachable(err instanceof Error ? err.message : String(err));

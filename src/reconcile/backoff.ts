@@ -70,7 +70,8 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
     const key = actionKey(a);
     const prev = next.get(key);
     const specHash = actionHash(a);
-    const target: ActionTarget = { node: a.node, specHash, ...(a.type !== 'create' ? { containerId: a.containerId } : {}) };
+    const containerId = a.type === 'start' || a.type === 'remove' ? a.containerId : undefined;
+    const target: ActionTarget = { node: a.node, specHash, ...(containerId !== undefined ? { containerId } : {}) };
     const others = (prev?.failures ?? []).filter((f) => !sameAttempt(f, a.type, target));
     const h: SlotHistory = { service: a.service, slot: a.slot };
     let failures: FailureRecord[] = others;
@@ -78,7 +79,10 @@ export function recordOutcomes(history: ActionHistory, outcomes: readonly Action
     if (o.ok) {
       // A success ends that action's failure streak. A create that worked also ends the slot's failed creates of
       // earlier specs (the slot has its container now), and a start or remove those of the same container.
-      failures = others.filter((f) => (a.type === 'create' ? f.type !== 'create' : f.containerId !== a.containerId || f.type === 'create'));
+      // A pull or copy that worked: the image is there, so the slot's other fetches for it on that node are moot too.
+      failures = others.filter((f) =>
+        a.type === 'create' ? f.type !== 'create' : containerId === undefined ? !((f.type === 'pull' || f.type === 'copy') && f.node === a.node) : f.containerId !== containerId || f.type === 'create',
+      );
       if (a.type === 'start' && a.reason === 'Restart') {
         const same = restarts?.containerId === a.containerId;
         restarts = { containerId: a.containerId, count: same ? restarts!.count + 1 : 1, time: now };
@@ -128,4 +132,5 @@ function sameAttempt(f: FailureRecord, type: Action['type'], t: ActionTarget): b
 function actionHash(a: Action): string | undefined {
   if (a.type === 'create') return a.container.labels[LABEL.hash];
   return a.specHash;
+  // (pull and copy carry the spec hash of the slot they fetch for)
 }

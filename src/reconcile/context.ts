@@ -4,6 +4,7 @@
 import type { ActionHistory, Note, ObservedContainer, ReasonCode, ReconcileSettings, Service } from '../api/types.js';
 import type { ActionTarget } from './backoff.js';
 import type { ContainerShape } from './hash.js';
+import type { ImagePlanner } from './images.js';
 import type { Replica } from './pair.js';
 
 export interface ServiceCtx {
@@ -21,6 +22,16 @@ export interface ServiceCtx {
   readonly frozen?: Note;
   /** Safe-rollout gates (absent when the reconcile runs without rollout inputs: the plain rolling update). */
   readonly rollout?: RolloutGates;
+  /** The pass's image ledger: a create waits until its image is on its node (images.ts). Absent: creates pull for themselves. */
+  readonly images?: ImagePlanner;
+}
+
+/** A slot that waits for its image on its node (a PullingImage entry). */
+export interface ImageWait {
+  readonly slot: number;
+  readonly node: string;
+  readonly image: string;
+  readonly from?: string;
 }
 
 export interface RolloutGates {

@@ -13,7 +13,7 @@ import type { ServicePicker } from '../schedule/scheduler.js';
 import { securityRequest } from '../schedule/security.js';
 import type { NodeInfo, PlacementRequest } from '../schedule/types.js';
 import { actionGate } from './backoff.js';
-import { earliest, type ServiceCtx } from './context.js';
+import { earliest, type ImageWait, type ServiceCtx } from './context.js';
 import { containerName, containerSpec } from './names.js';
 import type { Slot } from './slots.js';
 
@@ -26,6 +26,8 @@ export interface PlacePlan {
   /** Global slots whose own node cannot take the replica now. */
   readonly verdicts: readonly NodeVerdict[];
   readonly backoffs: readonly Note[];
+  /** Slots whose image is being brought to their node first. */
+  readonly pulling: readonly ImageWait[];
   readonly requeueAt?: number;
 }
 
@@ -47,9 +49,10 @@ export function placeVacant(ctx: ServiceCtx, slots: readonly Slot[], picker: Ser
   const planned = new Set<Slot>();
   const verdicts: NodeVerdict[] = [];
   const backoffs: Note[] = [];
+  const pulling: ImageWait[] = [];
   let unschedulable: Note | undefined;
   let requeueAt: number | undefined;
-  if (ctx.frozen !== undefined) return { actions, planned, verdicts, backoffs };
+  if (ctx.frozen !== undefined) return { actions, planned, verdicts, backoffs, pulling };
   for (const s of slots) {
     if (s.cur !== undefined || s.old !== undefined) continue;
     const node = pickFor(picker, s, s.prefer, s.prefer !== undefined);
@@ -72,12 +75,9 @@ export function placeVacant(ctx: ServiceCtx, slots: readonly Slot[], picker: Ser
     if (made.ok) {
       actions.push(made.action);
       planned.add(s);
-    } else {
-      backoffs.push(made.note);
-      requeueAt = earliest(requeueAt, made.until);
-    }
+    } else requeueAt = earliest(requeueAt, notMade(made, actions, backoffs, pulling));
   }
-  return { actions, planned, verdicts, backoffs, ...(unschedulable !== undefined ? { unschedulable } : {}), ...(requeueAt !== undefined ? { requeueAt } : {}) };
+  return { actions, planned, verdicts, backoffs, pulling, ...(unschedulable !== undefined ? { unschedulable } : {}), ...(requeueAt !== undefined ? { requeueAt } : {}) };
 }
 
 /**
@@ -90,18 +90,36 @@ export function pickFor(picker: ServicePicker, s: Slot, prefer?: NodeInfo, repla
   return picker.pick(prefer);
 }
 
-export type Created = { ok: true; action: Action } | { ok: false; note: Note; until?: number };
+/**
+ * Not made now: `note` (a back-off, an image nobody can bring), and for an
+ * image not yet on the node the pull or copy to run (`fetch`) or what the slot waits for (`wait`).
+ */
+export type Created = { ok: true; action: Action } | { ok: false; note?: Note; until?: number; fetch?: Action; wait?: ImageWait };
 
-/** A create of the slot on `node`, unless the slot's last create there (same spec) failed and is backing off. */
+/** A create of the slot on `node`, unless the slot's last create there (same spec) failed and is backing off, or its image is not on the node yet. */
 export function tryCreate(ctx: ServiceCtx, picker: ServicePicker, s: Slot, node: NodeInfo, note: Note): Created {
   const global = ctx.svc.spec.mode === 'global';
   const gate = actionGate(ctx.history, ctx.name, s.slot, 'create', { node: node.name, specHash: ctx.hash }, ctx.now, ctx.settings, global);
   if (!gate.open) return gate.until !== undefined ? { ok: false, note: gate.note, until: gate.until } : { ok: false, note: gate.note };
+  let container = containerSpec(ctx.cluster, ctx.svc, s.slot, ctx.hash, node.name, ctx.shape);
+  const image = ctx.images?.need(ctx.history, ctx.settings, ctx.now, { service: ctx.name, slot: s.slot, global, node: node.name, image: container.image, specHash: ctx.hash });
+  if (image !== undefined && !image.ready) {
+    const { action: fetch, wait, note: why, until } = image;
+    return { ok: false, ...(fetch !== undefined ? { fetch } : {}), ...(wait !== undefined ? { wait } : {}), ...(why !== undefined ? { note: why } : {}), ...(until !== undefined ? { until } : {}) };
+  }
+  if (image?.ready === true && image.as !== undefined) container = { ...container, image: image.as };
   picker.assign(node);
-  const container = containerSpec(ctx.cluster, ctx.svc, s.slot, ctx.hash, node.name, ctx.shape);
   const action: Action = { type: 'create', node: node.name, service: ctx.name, slot: s.slot, reason: note.code, note, container, start: true };
   if (global) action.global = true;
   return { ok: true, action };
+}
+
+/** Files what a create that was not made brings: its pull or copy, its wait, its note. Returns when to look again. */
+export function notMade(made: Extract<Created, { ok: false }>, actions: Action[], backoffs: Note[], pulling: ImageWait[]): number | undefined {
+  if (made.fetch !== undefined) actions.push(made.fetch);
+  if (made.wait !== undefined) pulling.push(made.wait);
+  if (made.note !== undefined) backoffs.push(made.note);
+  return made.until;
 }
 
 /**

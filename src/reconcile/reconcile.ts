@@ -47,6 +47,7 @@ import { earliest, removable, replicaReady, replicaSettled, target, type Removal
 import { planningOrder, resolveDependencies } from './deps.js';
 import { canonicalJson, containerShape, fnv1a64 } from './hash.js';
 import { heal } from './heal.js';
+import { ImagePlanner } from './images.js';
 import { cmp, pair, type Paired, type Replica } from './pair.js';
 import { placeVacant, placementRequest, repelledBy } from './place.js';
 import { replicaLine, report } from './report.js';
@@ -56,7 +57,7 @@ import { retire, rollout } from './rollout.js';
 import { planSlots } from './slots.js';
 
 const DEFAULT_STOP_TIMEOUT = 10;
-const TYPE_ORDER: Record<Action['type'], number> = { remove: 0, start: 1, create: 2 };
+const TYPE_ORDER: Record<Action['type'], number> = { remove: 0, start: 1, create: 2, pull: 3, copy: 3 };
 const WARNING_ACTIONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['Dead', 'Unstartable', 'NodeLost', 'Misplaced', 'Rescheduled']);
 const WARNING_NOTES: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['DependencyCycle', 'BackOff', 'ActionBackOff', 'Unschedulable', 'PolicyRefused', 'NodeLost', 'NodeUnreachable']);
 
@@ -103,6 +104,7 @@ export function reconcile(
   const steady = new Map<string, SteadyService>();
   const nodes = nodeStatuses(world, desired, pass);
   const scheduler = new Scheduler(world.nodes);
+  const images = new ImagePlanner(desired, observed);
   const services = new Map<string, Service>();
   for (const s of desired.services) services.set(s.metadata.name, s);
 
@@ -135,6 +137,7 @@ export function reconcile(
         now,
         history,
         totalNodes: world.nodes.length,
+        images,
         ...(frozen !== undefined ? { frozen } : {}),
         ...(gates !== undefined ? { rollout: gates } : {}),
       };
@@ -355,6 +358,7 @@ function planService(
   pass.requeue(earliest(earliest(placed.requeueAt, rolled.requeueAt), healed.requeueAt));
 
   const backoffs = [...pruned.held, ...retiring.held, ...placed.backoffs, ...rolled.backoffs, ...healed.backoffs];
+  const pulling = [...placed.pulling, ...(rolled.note?.code === 'PullingImage' ? rolled.note.slots : [])];
   const extra: Condition[] = [];
   if (ctx.frozen !== undefined) extra.push(frozenCondition(ctx.frozen));
   const unschedulable = placed.unschedulable ?? rolled.unschedulable;
@@ -368,6 +372,8 @@ function planService(
     ...(unschedulable !== undefined ? { unschedulable } : {}),
     ...(rolled.note !== undefined ? { rollout: rolled.note } : {}),
   });
+  if (pulling.length > 0 && rolled.note?.code !== 'PullingImage')
+    status.conditions = [...status.conditions, { type: 'Images', status: true, reason: 'PullingImage', note: { code: 'PullingImage', slots: pulling } }];
   const object = `service/${ctx.name}`;
   if (ctx.frozen !== undefined && ctx.frozen.code !== 'NodeUnreachable') pass.event(object, ctx.frozen);
   for (const n of healed.events) pass.event(object, n);
@@ -546,19 +552,16 @@ function sortActions(actions: readonly Action[], world: Paired): Action[] {
   for (const n of world.nodes) {
     const list = byNode.get(n.name);
     if (list === undefined) continue;
-    list.sort(
-      (a, b) =>
-        cmp(a.service, b.service) ||
-        a.slot - b.slot ||
-        TYPE_ORDER[a.type] - TYPE_ORDER[b.type] ||
-        cmp(actionName(a), actionName(b)) ||
-        cmp(a.type === 'create' ? '' : a.containerId, b.type === 'create' ? '' : b.containerId),
-    );
+    list.sort((a, b) => cmp(a.service, b.service) || a.slot - b.slot || TYPE_ORDER[a.type] - TYPE_ORDER[b.type] || cmp(actionName(a), actionName(b)) || cmp(actionTarget(a), actionTarget(b)));
     for (const a of list) out.push(a);
   }
   return out;
 }
 
 function actionName(a: Action): string {
-  return a.type === 'create' ? a.container.name : a.containerName;
+  return a.type === 'create' ? a.container.name : a.type === 'pull' || a.type === 'copy' ? a.image : a.containerName;
+}
+
+function actionTarget(a: Action): string {
+  return a.type === 'start' || a.type === 'remove' ? a.containerId : a.type === 'copy' ? a.from : '';
 }

@@ -17,15 +17,17 @@
 //                beside the old ones and no more than `canary` of them.
 //
 // Nothing old is touched while the service is frozen (a dependency not
-// ready) or while the slot's replacement is backing off after a failed create.
+// ready), while the slot's replacement is backing off after a failed create,
+// or while its image is not yet on the node that will run it (pulled or
+// copied first: images.ts; the note is PullingImage).
 
 import type { Note } from '../api/notes.js';
 import type { Action } from '../api/types.js';
 import type { Scheduler, ServicePicker } from '../schedule/scheduler.js';
 import { actionGate } from './backoff.js';
-import { earliest, replicaReady, replicaSettled, target, type Removal, type ServiceCtx } from './context.js';
+import { earliest, replicaReady, replicaSettled, target, type ImageWait, type Removal, type ServiceCtx } from './context.js';
 import { cmp } from './pair.js';
-import { pickFor, tryCreate } from './place.js';
+import { notMade, pickFor, tryCreate } from './place.js';
 import type { Slot } from './slots.js';
 
 /** Old replicas whose slot's new replica is ready: removed before anything is placed. */
@@ -73,6 +75,7 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
   const replaced = new Set<Slot>();
   const planned = new Set<Slot>();
   const backoffs: Note[] = [];
+  const pulling: ImageWait[] = [];
   const old = (s: Slot) => (retired.has(s) ? undefined : s.old);
   const ready = (r: Slot['cur']) => replicaReady(ctx, r);
   const todo = slots.filter((s) => {
@@ -128,16 +131,14 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
           canaryRoom--;
           planned.add(s);
           actions.push(withContainer(made.action));
-        } else {
-          backoffs.push(made.note);
-          requeueAt = earliest(requeueAt, made.until);
-        }
+        } else requeueAt = earliest(requeueAt, notMade(made, actions, backoffs, pulling));
         continue;
       }
       // No room next to the old replica: fall back to stop-first for this slot.
     }
     if (cost === 1 && available - 1 < minAvailable) {
       waiting++;
+      prefetch(ctx, s.slot, o.nodeName, actions);
       continue;
     }
     // The old replica's last removal failed and is backing off: nothing is replaced until it can go.
@@ -156,10 +157,9 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     }
     const made = tryCreate(ctx, picker, s, node, { code: 'RollingUpdate', step: 'stop-first', container: '', node: node.name, ...base });
     if (!made.ok) {
-      // The replacement cannot be made now: the old replica stays.
+      // The replacement cannot be made now (backing off, or its image is not on the node yet): the old replica stays.
       scheduler.occupy(o.node!, ctx.name, o.c.resources, o.c.hostPorts);
-      backoffs.push(made.note);
-      requeueAt = earliest(requeueAt, made.until);
+      requeueAt = earliest(requeueAt, notMade(made, actions, backoffs, pulling));
       continue;
     }
     removals.push({
@@ -174,9 +174,9 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     canaryRoom--;
     available -= cost;
   }
-  let note: Note | undefined = waiting > 0 ? { code: 'RolloutWaiting', waiting, update: upd } : undefined;
+  let note: Note | undefined = pulling.length > 0 ? { code: 'PullingImage', slots: pulling } : waiting > 0 ? { code: 'RolloutWaiting', waiting, update: upd } : undefined;
   // New replicas still in their monitor period are what the waiting ones wait for.
-  if (waiting > 0 && gates !== undefined && gates.monitor > 0) {
+  if (pulling.length === 0 && waiting > 0 && gates !== undefined && gates.monitor > 0) {
     const watching = slots.filter((s) => ready(s.cur) && !settled(s.cur) && s.cur!.c.startedAt !== undefined);
     if (watching.length > 0) {
       const until = Math.min(...watching.map((s) => s.cur!.c.startedAt! + gates.monitor));
@@ -190,6 +190,16 @@ export function rollout(ctx: ServiceCtx, input: RolloutInput, picker: ServicePic
     ...(unschedulable !== undefined ? { unschedulable } : {}),
     ...(requeueAt !== undefined ? { requeueAt } : {}),
   };
+}
+
+/**
+ * A slot waiting for its batch gets the new image on its old replica's node
+ * (where its replacement goes when that node still fits) meanwhile, so that
+ * later batches do not wait for downloads one after the other.
+ */
+function prefetch(ctx: ServiceCtx, slot: number, node: string, actions: Action[]): void {
+  const need = ctx.images?.need(ctx.history, ctx.settings, ctx.now, { service: ctx.name, slot, global: ctx.svc.spec.mode === 'global', node, image: ctx.shape.image, specHash: ctx.hash });
+  if (need !== undefined && !need.ready && need.action !== undefined) actions.push(need.action);
 }
 
 /** The rollout's create notes name the new container once it has one. */

@@ -2,6 +2,7 @@
 // each read. Every note is shown with its words (status/text.ts) as seen at
 // that moment, beside the structured note itself for machines.
 
+import type { Transfer } from '../apply/images.js';
 import type { ControlView } from '../ha/gate.js';
 import { revisionImage } from '../api/image-ref.js';
 import type { Note } from '../api/notes.js';
@@ -92,7 +93,12 @@ export interface StatusDoc {
   sync?: unknown;
   /** Whether this controller acts: leader election, conflicts (src/ha). */
   control?: ControlView;
+  /** Image pulls and copies in flight when the document was made. */
+  images?: { transfers: ImageTransferView[] };
 }
+
+/** One pull (or copy, `from` a peer) in flight, and ms since it started. */
+export type ImageTransferView = Transfer & { age: number };
 
 export interface RevisionView {
   revision: number;

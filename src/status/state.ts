@@ -18,7 +18,7 @@ export function serviceState(s: ServiceView): string {
   if (s.ready >= s.desired && s.upToDate >= s.desired) return 'Running';
   // What is in motion, as the Progressing condition says: a rollout, a re-placement after node loss, or placement.
   const p = on('Progressing')?.reason;
-  if (p === 'RollingUpdate' || p === 'RolloutWaiting' || p === 'RolloutDelay' || p === 'RolloutMonitoring') return 'RollingOut';
+  if (p === 'RollingUpdate' || p === 'RolloutWaiting' || p === 'RolloutDelay' || p === 'RolloutMonitoring' || p === 'PullingImage') return 'RollingOut';
   if (p === 'WaitingForWindow' || p === 'RolloutPaused') return p;
   if (p === 'NodeLost') return 'NodeLost';
   return 'Progressing';

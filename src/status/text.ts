@@ -202,6 +202,12 @@ export function noteText(n: Note, now: number): string {
       return `${n.container} on ${n.node} is dead: removing and recreating`;
     case 'Unstartable':
       return `${n.container} on ${n.node} cannot be started again (${n.message}): removing it, slot ${n.slot} gets a new container`;
+    case 'PullImage':
+      return n.from !== undefined ? `slot ${n.slot}: copying image ${n.image} from node ${n.from} to node ${n.node}` : `slot ${n.slot}: pulling image ${n.image} onto node ${n.node}`;
+    case 'PullingImage':
+      return `waiting for images before anything is stopped: ${n.slots.map((w) => `slot ${w.slot}: ${w.image} on ${w.node}${w.from !== undefined ? ` (from node ${w.from})` : ''}`).join('; ')}`;
+    case 'ImageUnavailable':
+      return `no reachable node has image ${n.image}, and ${n.nodes.join(', ')} may not pull (spec.images.pull: never): load it with fogctl images load FILE.tar --node NODE`;
     case 'Unschedulable':
       return explainUnschedulable(n, now).message;
     case 'BackOff':
@@ -333,4 +339,13 @@ export function isoUtc(ms: number): string {
   const milli = Math.floor(rest - ss * 1_000);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${p(year, 4)}-${p(month)}-${p(day)}T${p(hh)}:${p(mm)}:${p(ss)}.${p(milli, 3)}Z`;
+}
+
+/** `Pulling 45% (3/5 layers, 9.1 MB of 20.2 MB)`, `Copying from press-1: 12.3 MB`: one image transfer in flight. */
+export function transferText(t: { from?: string; layers: number; layersDone: number; bytes: number; total?: number }): string {
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  if (t.from !== undefined) return `Copying from ${t.from}: ${mb(t.bytes)}`;
+  const pct = t.total !== undefined && t.total > 0 ? Math.min(100, Math.floor((100 * t.bytes) / t.total)) : t.layers > 0 ? Math.floor((100 * t.layersDone) / t.layers) : undefined;
+  const detail = [t.layers > 0 ? `${t.layersDone}/${t.layers} layers` : '', t.total !== undefined ? `${mb(t.bytes)} of ${mb(t.total)}` : t.bytes > 0 ? mb(t.bytes) : ''].filter(Boolean).join(', ');
+  return `Pulling${pct !== undefined ? ` ${pct}%` : ''}${detail ? ` (${detail})` : ''}`;
 }

@@ -58,14 +58,15 @@ describe('failures as inputs, on a real engine', () => {
       30_000,
     );
     const failure = doc.failures.find((x) => x.service === 'broken')!;
-    expect(failure).toMatchObject({ type: 'create', code: 'image-pull-failed', retryable: true });
+    // The image is missing on the node: it is pulled before the create (README, Images on a plant).
+    expect(failure).toMatchObject({ type: 'pull', code: 'image-pull-failed', retryable: true });
     expect(failure.message).toContain(`127.0.0.1:${port}/fog/missing:1`);
     const svc = doc.status.services.find((s) => s.name === 'broken')!;
     expect(svc.conditions).toContainEqual(expect.objectContaining({ type: 'ActionBackOff', status: true, reason: 'ActionBackOff' }));
-    expect(svc.backoffs?.[0]?.message).toMatch(/^slot 0: create on cell-1 failed \d+ time\(s\) \(image-pull-failed: .*\); next try (now|in [\d.]+s)$/);
+    expect(svc.backoffs?.[0]?.message).toMatch(/^slot 0: pull on cell-1 failed \d+ time\(s\) \(image-pull-failed: .*\); next try (now|in [\d.]+s)$/);
     const described = await runFogctl(['describe', 'service', 'broken', '--server', ctl.socket]);
     expect(described.stdout).toMatch(
-      /Failed actions:\n\s+ACTION\s+SLOT\s+NODE\s+CODE\s+ATTEMPTS\s+LAST\s+NEXT TRY\s+MESSAGE\n\s+create\s+0\s+cell-1\s+image-pull-failed\s+\d+\s+\S+ ago\s+(due|now|in \S+)\s+image/,
+      /Failed actions:\n\s+ACTION\s+SLOT\s+NODE\s+CODE\s+ATTEMPTS\s+LAST\s+NEXT TRY\s+MESSAGE\n\s+pull\s+0\s+cell-1\s+image-pull-failed\s+\d+\s+\S+ ago\s+(due|now|in \S+)\s+image/,
     );
     const status = await runFogctl(['get', 'services', '--server', ctl.socket]);
     expect(status.stdout).toMatch(/broken\s+replicated\s+0\/1\s+0\s+0\s+ActionBackOff/);

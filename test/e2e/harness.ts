@@ -118,6 +118,8 @@ export interface ManagedContainer {
   slot: number;
   hash: string;
   state: string;
+  /** The image reference it was created from. */
+  image: string;
   labels: Record<string, string>;
 }
 
@@ -138,6 +140,7 @@ export async function containersOn(nodes: { name: string; socket: string }[], al
         slot: Number(labels['fog.slot'] ?? -1),
         hash: labels['fog.spec-hash'] ?? '',
         state: c.State,
+        image: c.Image,
         labels,
       });
     }
@@ -238,6 +241,8 @@ export async function waitConverged(
 
 export interface EngineEventRecord {
   node: string;
+  /** container, or image when asked for (the image's name is in `id` and `name`). */
+  type: string;
   /** create, start, die, kill, stop, destroy, … */
   action: string;
   id: string;
@@ -256,13 +261,13 @@ export interface EventRecorder {
   close(): void;
 }
 
-/** Records the container events of the given engines, straight from their event streams (not through fog). */
-export async function recordEngineEvents(nodes: { name: string; socket: string }[]): Promise<EventRecorder> {
+/** Records the container (and, when asked, image) events of the given engines, straight from their event streams (not through fog). */
+export async function recordEngineEvents(nodes: { name: string; socket: string }[], types: readonly ('container' | 'image')[] = ['container']): Promise<EventRecorder> {
   const got: EngineEventRecord[] = [];
   const streams: NodeJS.ReadableStream[] = [];
   for (const n of nodes) {
     const d = new Docker({ socketPath: n.socket });
-    const stream = await d.getEvents({ filters: { type: ['container'] } });
+    const stream = await d.getEvents({ filters: { type: [...types] } });
     let buf = '';
     stream.on('data', (chunk: Buffer) => {
       buf += chunk.toString();
@@ -271,10 +276,11 @@ export async function recordEngineEvents(nodes: { name: string; socket: string }
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (!line) continue;
-        const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
+        const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
         const attrs = e.Actor?.Attributes ?? {};
         got.push({
           node: n.name,
+          type: e.Type ?? 'container',
           action: (e.Action ?? '').split(':')[0]!,
           id: e.Actor?.ID ?? '',
           name: attrs.name ?? '',

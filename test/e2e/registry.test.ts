@@ -115,7 +115,8 @@ describe('images from a registry with credentials', () => {
       return d?.failures.some((f) => f.service === 'locked') ? d : undefined;
     });
     const f = doc.failures.find((x) => x.service === 'locked')!;
-    expect(f).toMatchObject({ type: 'create', code: 'registry-auth-failed', retryable: false });
+    // The image is pulled before its create (pull before stop, README).
+    expect(f).toMatchObject({ type: 'pull', code: 'registry-auth-failed', retryable: false });
     expect(f.message).toContain(`registry ${locked.host} refused the credentials`);
     expect(f.message).toContain(`correct the entry for ${locked.host} in ${state}/config.json, then fogctl rollout restart locked`);
     // Not tried again: the same attempt count a few passes later.
@@ -123,7 +124,7 @@ describe('images from a registry with credentials', () => {
     const later = (await ctl.status())!.failures.find((x) => x.service === 'locked')!;
     expect(later.attempts).toBe(f.attempts);
     const described = await runFogctl(['describe', 'service', 'locked', '--server', ctl.socket]);
-    expect(described.stdout).toMatch(/create\s+0\s+reg-\d\s+registry-auth-failed\s+1\s+\S+ ago\s+\S.*registry/);
+    expect(described.stdout).toMatch(/pull\s+0\s+reg-\d\s+registry-auth-failed\s+1\s+\S+ ago\s+\S.*registry/);
   });
 
   it('an image whose index has only arm64 is unschedulable on amd64 engines, with the reason', async () => {

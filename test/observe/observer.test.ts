@@ -85,8 +85,28 @@ describe('NodeObserver', () => {
     expect((got.facts?.cpu ?? 1) % 1000).toBe(0);
     expect(got.facts?.memory).toBeGreaterThan(0);
     expect(got.facts?.version).toMatch(/^\d+\./);
-    expect(got.images).toContain(TEST_IMAGE);
+    expect(got.images?.flatMap((i) => i.repoTags)).toContain(TEST_IMAGE);
+    const img = got.images!.find((i) => i.repoTags.includes(TEST_IMAGE))!;
+    expect(img.id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(img.size).toBeGreaterThan(0);
     expect(got.containers).toEqual([]);
+  });
+
+  it('sees an image tagged on the engine through its event, and keeps the same image list while nothing changed', async () => {
+    const o = observer('b');
+    let changed = 0;
+    o.watch(() => changed++);
+    const first = await o.observe();
+    clock += 10;
+    expect((await o.observe()).images).toBe(first.images);
+    const seen = changed;
+    await raw('b').getImage(TEST_IMAGE).tag({ repo: 'fog/observed', tag: 'v2' });
+    await waitFor('the tag event', 5_000, () => (changed > seen ? true : undefined));
+    const after = await o.observe();
+    expect(after.images).not.toBe(first.images);
+    expect(after.images?.flatMap((i) => i.repoTags)).toContain('fog/observed:v2');
+    await raw('b').getImage('fog/observed:v2').remove();
+    o.close();
   });
 
   it('shows a created replica running with its fields, and an event plus exit code after a kill', async () => {

@@ -52,7 +52,7 @@ export function checkPlan(w: World, obs: ObservedState, out: ReconcileOutput): v
   const byName = new Map(infos.map((n) => [n.name, n]));
   const removed = new Set(out.actions.flatMap((a) => (a.type === 'remove' ? [a.containerId] : [])));
   for (const a of out.actions) {
-    if (a.type !== 'create' && w.foreignIds.has(a.containerId)) throw new Error(`foreign container in ${a.type}`);
+    if ((a.type === 'start' || a.type === 'remove') && w.foreignIds.has(a.containerId)) throw new Error(`foreign container in ${a.type}`);
     const node = byName.get(a.node)!;
     expect(node.reachable).toBe(true);
     if (a.type === 'create') {

@@ -339,7 +339,7 @@ describe('scale down, orphans, duplicates, foreign containers', () => {
       ],
       [web],
     );
-    expect(out.actions.map((a) => `${brief(a)} ${a.type === 'create' ? '' : a.containerId}`)).toEqual([
+    expect(out.actions.map((a) => `${brief(a)} ${a.type === 'start' || a.type === 'remove' ? a.containerId : ''}`)).toEqual([
       'remove n1 gone/0 Orphaned g0',
       'remove n1 web/0 Duplicate w0',
       'remove n1 web/1 ScaleDown w1',

@@ -15,7 +15,8 @@ const RETRYABLE: ActionFailureCode[] = ['image-pull-failed', 'timeout', 'unreach
 const TERMINAL: ActionFailureCode[] = ['bad-parameter', 'name-conflict', 'device-not-found'];
 
 /** Which attempts are "the same": one action of one slot, on one node, for one spec. */
-const identity = (a: Action) => (a.type === 'create' ? `${actionKey(a)}/create/${a.container.name}` : `${actionKey(a)}/${a.type}/${a.node}/${a.specHash ?? ''}/${a.containerId}`);
+const identity = (a: Action) =>
+  a.type === 'create' ? `${actionKey(a)}/create/${a.container.name}` : `${actionKey(a)}/${a.type}/${a.node}/${a.specHash ?? ''}/${'containerId' in a ? a.containerId : ''}`;
 
 /** Most attempts that back-off allows in `span` ms: the first at once, then waits of base·2^(k-1), capped. */
 function attemptBound(span: number, settings = DEFAULT_SETTINGS): number {

@@ -48,6 +48,8 @@ export function constraint(text: string): Constraint {
 }
 
 export interface NodeOpts {
+  /** spec.images.pull */
+  pull?: 'if-not-present' | 'never';
   labels?: Record<string, string>;
   engineLabels?: Record<string, string>;
   devices?: string[];
@@ -70,6 +72,7 @@ export function fogNode(name: string, o: NodeOpts = {}): FogNode {
       devices: o.devices ?? [],
       capacity: o.capacity ?? {},
       unschedulable: o.unschedulable ?? false,
+      ...(o.pull !== undefined ? { images: { pull: o.pull } } : {}),
     },
     source: { file: 'nodes.yaml', line: 1, col: 1 },
   };
@@ -138,6 +141,8 @@ export interface ModelNode {
   containers: ObservedContainer[];
   /** What the scheduler may use: the Node's spec.capacity over the engine's figures. */
   capacity?: { cpu: number; memory: number };
+  /** Image refs on the engine; absent: not known (a create pulls for itself, as before). */
+  images?: string[];
 }
 
 export class World {
@@ -168,6 +173,7 @@ export class World {
         lastSeen: n.reachable ? this.now : n.lastSeen,
         facts: n.facts,
         containers: n.containers.map((c) => ({ ...c })),
+        ...(n.images !== undefined ? { images: n.images.map((ref) => ({ id: `sha256:${ref}`, repoTags: [ref], repoDigests: [], size: 1 })) } : {}),
       })),
     };
   }
@@ -188,6 +194,7 @@ export class World {
       if (!n.reachable) throw new Error(`action ${a.type} for unreachable node ${a.node}`);
       if (a.type === 'create') {
         if (n.containers.some((c) => c.name === a.container.name)) throw new Error(`name conflict ${a.container.name} on ${a.node}`);
+        if (n.images !== undefined && !n.images.includes(a.container.image)) throw new Error(`create of ${a.container.name} on ${a.node} without its image ${a.container.image}`);
         const s = a.container;
         n.containers.push({
           id: `m${++this.seq}`,
@@ -201,6 +208,11 @@ export class World {
           resources: s.resources,
           hostPorts: containerPortKeys(s.network, s.ports),
         });
+        continue;
+      }
+      if (a.type === 'pull' || a.type === 'copy') {
+        if (a.type === 'copy' && !this.nodes.get(a.from)?.images?.includes(a.image)) throw new Error(`copy of ${a.image} from ${a.from}, which does not have it`);
+        if (n.images !== undefined && !n.images.includes(a.image)) n.images = [...n.images, a.image];
         continue;
       }
       if (this.foreignIds.has(a.containerId)) throw new Error(`action ${a.type} on foreign container ${a.containerId}`);
