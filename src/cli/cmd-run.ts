@@ -148,6 +148,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       imagePins: new ImagePins({
         ...(registryAuth ? { auth: registryAuth } : {}),
         nodeDigest: (image) => fleet.imageDigest!(image),
+        onNodes: (image) => fleet.hasImage?.(image) === true,
         now: systemClock.now,
         logger,
         onResolved: () => controller.reconsider('image tag resolved'),

@@ -11,6 +11,7 @@ import { parseImageRef } from '../api/image-ref.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
 import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
+import { findImage } from '../reconcile/index.js';
 import { DEFAULT_HEARTBEAT, Heartbeat, type HeartbeatMember } from '../observe/heartbeat.js';
 import type { Clock } from '../runtime/clock.js';
 import type { FleetPort } from './fleet.js';
@@ -136,6 +137,14 @@ class EngineFleet implements FleetPort {
 
   transfers(): Transfer[] {
     return this.imageTransfers.inFlight();
+  }
+
+  hasImage(image: string): boolean {
+    for (const m of this.members.values()) {
+      const n = m.observer.last;
+      if (n.reachable && n.images !== undefined && findImage(n.images, image) !== undefined) return true;
+    }
+    return false;
   }
 
   async imageDigest(image: string): Promise<string | undefined> {

@@ -17,6 +17,8 @@ export interface FleetPort {
   onChange(cb: (node: string) => void): void;
   /** The digest of `image` on the first node that has it (pulled from a registry: RepoDigests), if any; optional (hollow fleets lack it). */
   imageDigest?(image: string): Promise<string | undefined>;
+  /** Whether a reachable node has `image` under this name (its last observed images). */
+  hasImage?(image: string): boolean;
   close(): Promise<void>;
   /** The engine client of a node (image GC lists and removes images through it); absent for fleets without one. */
   engine?(node: string): Engine | undefined;

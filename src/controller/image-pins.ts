@@ -7,9 +7,13 @@
 // rolls out from the tag and is pinned as soon as a node has pulled it.
 //
 // Only new revisions and unpinned ones cost a look, so a steady fleet asks
-// no registry at all.
+// no registry at all. An image named without a registry host (Docker Hub)
+// that a node already has is pinned from the nodes alone: the controller
+// does not reach outside the plant for an image the plant has (imported for
+// an air gap, or pulled before). Name the registry (`docker.io/library/x:1`)
+// to have such a tag looked up there.
 
-import { isDigestRef, parseImageRef } from '../api/image-ref.js';
+import { DOCKER_HUB, isDigestRef, parseImageRef } from '../api/image-ref.js';
 import type { ImageResolution, RolloutBook, Service } from '../api/types.js';
 import { resolveTag, type Resolved } from '../docker/registry.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
@@ -26,6 +30,8 @@ export interface ImagePinsOptions {
   auth?: RegistryAuth;
   /** The digest of an image on the first node that has it (FleetPort.imageDigest). */
   nodeDigest?: (image: string) => Promise<string | undefined>;
+  /** Whether some node has the image under this name (FleetPort.hasImage). */
+  onNodes?: (image: string) => boolean;
   now: () => number;
   logger: Logger;
   /** The registry lookup (a test may count calls); default resolveTag. */
@@ -107,8 +113,13 @@ export class ImagePins {
     const resolve = this.opts.resolve ?? ((i: string, a: RegistryAuth | undefined) => resolveTag(i, a?.forRegistry(parseImageRef(i).registry), 3_000));
     const registry = parseImageRef(image).registry;
     const downAt = this.down.get(registry);
-    const skip = downAt !== undefined && this.opts.now() - downAt < DOWN_MS;
-    const r: Resolved = skip ? { ok: false, unreachable: true, why: `registry ${registry} did not answer a moment ago` } : await resolve(image, this.opts.auth);
+    const inPlant = registry === DOCKER_HUB && !image.startsWith(`${DOCKER_HUB}/`) && this.opts.onNodes?.(image) === true;
+    const skip = inPlant || (downAt !== undefined && this.opts.now() - downAt < DOWN_MS);
+    const r: Resolved = inPlant
+      ? { ok: false, why: `${image} names no registry and a node has it: not looked up on ${DOCKER_HUB}` }
+      : skip
+        ? { ok: false, unreachable: true, why: `registry ${registry} did not answer a moment ago` }
+        : await resolve(image, this.opts.auth);
     if (!skip) {
       if (!r.ok && r.unreachable === true) this.down.set(registry, this.opts.now());
       else this.down.delete(registry);

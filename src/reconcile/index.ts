@@ -12,3 +12,4 @@ export { rankKeepers } from './slots.js';
 export type { Replica } from './pair.js';
 export { applyCommand, findHash, revisionHash, type Command, type CommandResult } from './revisions.js';
 export { pinRevisions, restarted, revisionImage } from './pins.js';
+export { findImage } from './images.js';

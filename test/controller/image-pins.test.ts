@@ -41,6 +41,24 @@ function setup(answer: () => Resolved, nodeDigest: () => string | undefined = ()
 }
 
 describe('ImagePins', () => {
+  it('never looks up on Docker Hub an image named without a registry that a node has', async () => {
+    const calls: string[] = [];
+    const pins = new ImagePins({
+      now: () => 0,
+      logger: pino({ level: 'silent' }),
+      resolve: async (image) => {
+        calls.push(image);
+        return { ok: true, resolution: { digest: D1 } };
+      },
+      nodeDigest: async () => undefined,
+      onNodes: (image) => image === 'fog/busybox:latest' || image === 'docker.io/library/nginx:1',
+    });
+    const svcs = [service('local', { image: 'fog/busybox:latest' }), service('hub', { image: 'docker.io/library/nginx:1' }), service('absent', { image: 'eclipse-mosquitto:2' })];
+    await pins.prepare(svcs, NO_ROLLOUTS);
+    // Asked: the one that names docker.io, and the one no node has. Not asked: the one the plant has.
+    expect(calls.sort()).toEqual(['docker.io/library/nginx:1', 'eclipse-mosquitto:2']);
+  });
+
   it('asks once for a new revision and never again while it is pinned', async () => {
     let digest = D1;
     const s = setup(() => ({ ok: true, resolution: { digest, platforms: ['linux/amd64'] } }));
