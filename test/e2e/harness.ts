@@ -203,10 +203,10 @@ export function recentWarnings(logs: string, max = 15): string {
   for (const line of logs.split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
-      const j = JSON.parse(line) as Record<string, unknown>;
+      const j = JSON.parse(line) as Record<string, string | number | undefined>;
       if (typeof j.level !== 'number' || j.level < 40) continue;
-      const where = ['service', 'node', 'action', 'code'].flatMap((k) => (j[k] !== undefined ? [`${k}=${String(j[k])}`] : []));
-      out.push(`  ${String(j.msg)} ${where.join(' ')}`.slice(0, 300));
+      const where = ['service', 'node', 'action', 'code'].flatMap((k) => (j[k] !== undefined ? [`${k}=${j[k]}`] : []));
+      out.push(`  ${j.msg} ${where.join(' ')}`.slice(0, 300));
     } catch {
       // not a log line
     }

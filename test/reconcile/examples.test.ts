@@ -204,9 +204,7 @@ describe('restarts', () => {
     const failed = (id: string, code: 'container-stale' | 'engine-error') => ({
       service: 'web',
       slot: id === 'a' ? 0 : 1,
-      failures: [
-        { type: 'start' as const, node: 'n1', specHash: h, containerId: id, attempts: 1, time: NOW - 4_000, code, message: `task ${id}: already exists`, retryable: true },
-      ],
+      failures: [{ type: 'start' as const, node: 'n1', specHash: h, containerId: id, attempts: 1, time: NOW - 4_000, code, message: `task ${id}: already exists`, retryable: true }],
     });
     const history = new Map([
       ['web/0', failed('a', 'container-stale')],
