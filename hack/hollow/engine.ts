@@ -9,6 +9,7 @@
 // fails at start with dockerd's message, health moves starting → healthy.
 
 import { randomBytes } from 'node:crypto';
+import { normaliseRef } from '../../src/api/image-ref.js';
 
 export interface HollowNodeConfig {
   name: string;
@@ -95,14 +96,6 @@ export function dockerTime(ms: number = Date.now()): string {
   const iso = new Date(ms).toISOString(); // ...T12:00:00.123Z
   const nanos = `${iso.slice(20, 23)}${String(process.hrtime()[1] % 1_000_000).padStart(6, '0')}`.replace(/0+$/, '');
   return `${iso.slice(0, 19)}${nanos ? `.${nanos}` : ''}Z`;
-}
-
-/** `busybox` → `busybox:latest`; a digest or a tag is kept. */
-export function normaliseRef(ref: string): string {
-  const r = ref.replace(/^docker\.io\/(library\/)?/, '');
-  if (r.includes('@')) return r;
-  const slash = r.lastIndexOf('/');
-  return r.lastIndexOf(':') > slash ? r : `${r}:latest`;
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');

@@ -62,3 +62,34 @@ export function platformFits(platforms: readonly string[], os: string, arch: str
     return pOs === os && pArch === arch;
   });
 }
+
+/** A reference's repository in Docker's short form (Docker Hub's host and `library/` dropped), its tag and its digest. */
+export function shortRef(ref: string): { repo: string; tag?: string; digest?: string } {
+  let r = ref.trim();
+  for (const hub of ['docker.io/', 'index.docker.io/', 'registry-1.docker.io/']) if (r.startsWith(hub)) r = r.slice(hub.length);
+  if (r.startsWith('library/')) r = r.slice('library/'.length);
+  const at = r.indexOf('@');
+  const name = at >= 0 ? r.slice(0, at) : r;
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return {
+    repo: colon > slash ? name.slice(0, colon) : name,
+    ...(colon > slash ? { tag: name.slice(colon + 1) } : {}),
+    ...(at >= 0 ? { digest: r.slice(at + 1) } : {}),
+  };
+}
+
+/** Docker's short name for what a reference points at: `repo@digest` when it has one, else `repo:tag` (`:latest` when none): `busybox` is `docker.io/library/busybox:latest`. */
+export function normaliseRef(ref: string): string {
+  const { repo, tag, digest } = shortRef(ref);
+  return digest !== undefined ? `${repo}@${digest}` : `${repo}:${tag ?? 'latest'}`;
+}
+
+/** The forms a reference is listed under (RepoTags, RepoDigests): a `repo:tag@digest` gives both `repo:tag` and `repo@digest`. */
+export function imageRefForms(ref: string): string[] {
+  const { repo, tag, digest } = shortRef(ref);
+  const out: string[] = [];
+  if (tag !== undefined || digest === undefined) out.push(`${repo}:${tag ?? 'latest'}`);
+  if (digest !== undefined) out.push(`${repo}@${digest}`);
+  return out;
+}

@@ -16,6 +16,7 @@
 // back to (the newest complete one before the current), and of every
 // service's manifest. Everything else of ours goes.
 
+import { imageRefForms, shortRef } from '../api/image-ref.js';
 import type { Revision, RolloutBook, Service } from '../api/types.js';
 import { findHash, lastGood } from './revisions.js';
 
@@ -53,39 +54,10 @@ export interface ImageGcPlan {
 
 const NONE = new Set(['<none>:<none>', '<none>@<none>']);
 
-/** A reference's repository (Docker Hub's implicit registry and `library/` dropped), tag and digest. */
-function parseRef(ref: string): { repo: string; tag?: string; digest?: string } {
-  let r = ref.trim();
-  for (const hub of ['docker.io/', 'index.docker.io/', 'registry-1.docker.io/']) if (r.startsWith(hub)) r = r.slice(hub.length);
-  if (r.startsWith('library/')) r = r.slice('library/'.length);
-  const at = r.indexOf('@');
-  const name = at >= 0 ? r.slice(0, at) : r;
-  const slash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  return {
-    repo: colon > slash ? name.slice(0, colon) : name,
-    ...(colon > slash ? { tag: name.slice(colon + 1) } : {}),
-    ...(at >= 0 ? { digest: r.slice(at + 1) } : {}),
-  };
-}
-
-/**
- * The forms a reference is listed under: `:latest` added when there is
- * neither tag nor digest; a `repo:tag@digest` gives both `repo:tag` and
- * `repo@digest`.
- */
-export function imageRefForms(ref: string): string[] {
-  const { repo, tag, digest } = parseRef(ref);
-  const out: string[] = [];
-  if (tag !== undefined || digest === undefined) out.push(`${repo}:${tag ?? 'latest'}`);
-  if (digest !== undefined) out.push(`${repo}@${digest}`);
-  return out;
-}
-
 /** What a revision's replicas run: its image as written and, once pinned, `repo@digest`. */
 function revisionRefs(r: Revision): string[] {
   const forms = imageRefForms(r.shape.image);
-  return r.digest === undefined ? forms : [...forms, `${parseRef(r.shape.image).repo}@${r.digest}`];
+  return r.digest === undefined ? forms : [...forms, `${shortRef(r.shape.image).repo}@${r.digest}`];
 }
 
 export function planImageGc(input: { images: readonly NodeImage[]; containers: readonly ImageUser[]; book: RolloutBook; services: readonly Service[] }): ImageGcPlan {

@@ -23,6 +23,7 @@
 // A node whose images are not known (never listed) is left to the create,
 // which pulls a missing image itself, as before.
 
+import { normaliseRef } from '../api/image-ref.js';
 import type { Note } from '../api/notes.js';
 import { historyKey, type Action, type ActionHistory, type DesiredState, type ObservedImage, type ObservedState } from '../api/types.js';
 import { actionGate } from './backoff.js';
@@ -41,18 +42,6 @@ export type ImageNeed =
   | { ready: false; action?: Action; wait?: { slot: number; node: string; image: string; from?: string }; note?: Note; until?: number };
 
 const READY: ImageNeed = Object.freeze({ ready: true });
-
-/** Docker's short names: `busybox` is `docker.io/library/busybox:latest`. */
-export function normaliseRef(ref: string): string {
-  let r = ref;
-  if (!r.includes('@')) {
-    const slash = r.lastIndexOf('/');
-    if (r.lastIndexOf(':') <= slash) r += ':latest';
-  }
-  if (r.startsWith('docker.io/')) r = r.slice('docker.io/'.length);
-  if (r.startsWith('library/')) r = r.slice('library/'.length);
-  return r;
-}
 
 /** The image `ref` names among `images`: by tag, by digest (`repo@sha256:…`) or by id; undefined when absent. */
 export function findImage(images: readonly ObservedImage[], ref: string): ObservedImage | undefined {

@@ -2,7 +2,8 @@
 // against the rollout book.
 import { describe, expect, it } from 'vitest';
 import type { Revision, RevisionOutcome, RolloutBook, ServiceRollout } from '../../src/api/types.js';
-import { imageRefForms, planImageGc, type ImageUser, type NodeImage } from '../../src/reconcile/images-gc.js';
+import { imageRefForms } from '../../src/api/image-ref.js';
+import { planImageGc, type ImageUser, type NodeImage } from '../../src/reconcile/images-gc.js';
 import { service } from './model.js';
 
 function rev(number: number, image: string, outcome: RevisionOutcome = 'complete'): Revision {

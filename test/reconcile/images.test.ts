@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LABEL, type Action, type ObservedImage, type ReconcileSettings } from '../../src/api/types.js';
 import { reconcile } from '../../src/reconcile/index.js';
-import { findImage, ImagePlanner, normaliseRef } from '../../src/reconcile/images.js';
+import { normaliseRef } from '../../src/api/image-ref.js';
+import { findImage, ImagePlanner } from '../../src/reconcile/images.js';
 import { desiredState, facts, fogNode, numRuns, service, SETTINGS, World, type ModelNode, type NodeOpts } from './model.js';
 
 const OLD = 'registry.local/app:1';
