@@ -3,8 +3,9 @@
 // the free part of the heap stays large, one full collection hands the empty
 // pages back (RSS drops to near the live heap). Checked every 20 s, at most
 // one collection a minute; a steady controller, whose heap does not grow,
-// never pays for it. The pause (tens of ms at 1,000 nodes) is covered by
-// the heartbeat's stall compensation (src/docker/ping.ts).
+// never pays for it. The collection compacts (see below); its pause (tens to
+// hundreds of ms at 1,000 nodes, once after a burst) is covered by the
+// heartbeat's stall compensation (src/docker/ping.ts).
 
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -28,7 +29,16 @@ export function startHeapTrim(): () => void {
     const now = performance.now();
     if (heapTotal - heapUsed > Math.max(SLACK_BYTES, heapUsed / 2) && now - last >= MIN_GAP_MS) {
       last = now;
-      gc();
+      // Compacting: a plain full collection frees the garbage but keeps the
+      // half-empty pages the burst left (at 1,000 nodes the old space stayed
+      // at ~95 MB for ~52 MB live); moving the live objects together hands
+      // those pages back. Only for this one collection.
+      setFlagsFromString('--compact-on-every-full-gc');
+      try {
+        gc();
+      } finally {
+        setFlagsFromString('--no-compact-on-every-full-gc');
+      }
     }
   }, CHECK_MS);
   timer.unref();
