@@ -15,7 +15,8 @@ const MIN_GAP_MS = 60_000;
 /** Free heap above this (and above half the live heap) is handed back. */
 const SLACK_BYTES = 24 * 1024 * 1024;
 
-export function startHeapTrim(): () => void {
+/** `quietFor(ms)`: whether nothing has changed for `ms` (the controller only skipped its passes). */
+export function startHeapTrim(quietFor: (ms: number) => boolean = () => true): () => void {
   let gc: (() => void) | undefined;
   try {
     setFlagsFromString('--expose-gc');
@@ -29,15 +30,17 @@ export function startHeapTrim(): () => void {
     const now = performance.now();
     if (heapTotal - heapUsed > Math.max(SLACK_BYTES, heapUsed / 2) && now - last >= MIN_GAP_MS) {
       last = now;
-      // Compacting: a plain full collection frees the garbage but keeps the
-      // half-empty pages the burst left (at 1,000 nodes the old space stayed
-      // at ~95 MB for ~52 MB live); moving the live objects together hands
-      // those pages back. Only for this one collection.
-      setFlagsFromString('--compact-on-every-full-gc');
+      // Compacting once the burst is over: a plain full collection frees the
+      // garbage but keeps the half-empty pages the burst left (at 1,000
+      // nodes the old space stayed at ~95 MB for ~52 MB live); moving the
+      // live objects together hands those pages back. It costs several times
+      // a plain one, so while things still change the collection is plain.
+      const compact = quietFor(CHECK_MS);
+      if (compact) setFlagsFromString('--compact-on-every-full-gc');
       try {
         gc();
       } finally {
-        setFlagsFromString('--no-compact-on-every-full-gc');
+        if (compact) setFlagsFromString('--no-compact-on-every-full-gc');
       }
     }
   }, CHECK_MS);
