@@ -9,8 +9,12 @@
 // or its last inspect is older than inspectMaxAgeMs. That last rule is the
 // net under a missed event: a change that neither an event nor the list shows
 // (a restart between two lists reads `Up …` both times) is seen within
-// inspectMaxAgeMs plus one observation. Facts (/info) and images are read on
-// first contact, after the engine was unreachable, and every factsEveryMs.
+// inspectMaxAgeMs plus one observation. A refresh that finds a container as
+// it was keeps the object of before (and the node its containers array), so
+// the controller sees no change and skips its pass: before, once refreshes
+// fell due (at 1,000 nodes: ~2,000 inspects in 90 s of idle), nearly every
+// resync ran a full reconcile for nothing. Facts (/info) and images are read
+// on first contact, after the engine was unreachable, and every factsEveryMs.
 //
 // The heartbeat (heartbeat.ts, run by the fleet) has the last word on a
 // silent engine: once it says the node is lost, the node is unreachable at
