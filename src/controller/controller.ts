@@ -140,9 +140,9 @@ export class Controller {
    * (one list call per node) stays a small, fixed share of a core. Engine
    * events carry the reactions; the resync only bounds what a lost event costs.
    */
-  /** Nothing changed for `ms`: every pass since then was skipped (none reconciled). */
+  /** Nothing changed for `ms`: a pass has reconciled, and every pass since then was skipped. Not before the first pass (starting is a burst). */
   quietFor(ms: number): boolean {
-    return this.lastRunAt === undefined || this.opts.clock.now() - this.lastRunAt >= ms;
+    return this.lastRunAt !== undefined && this.opts.clock.now() - this.lastRunAt >= ms;
   }
 
   get resyncMs() {
