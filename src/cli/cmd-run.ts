@@ -184,7 +184,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     );
     controller.start();
     elector?.start();
-    const stopHeapTrim = startHeapTrim();
+    const stopHeapTrim = startHeapTrim((ms) => controller.quietFor(ms));
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'stopping; containers are left running');

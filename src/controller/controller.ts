@@ -88,6 +88,8 @@ export class Controller {
   private lastInputs?: { generation: number; nodes: ObservedState['nodes']; requeueAt?: number; acted: boolean; busy: boolean };
   private passes = 0;
   private lastPassAt?: number;
+  /** Controller time of the last pass that reconciled (was not skipped). */
+  private lastRunAt?: number;
   private readonly startedAt: number;
   private lastActions: Action[] = [];
   private lastStatus: Status = { services: [], nodes: [], events: [] };
@@ -175,6 +177,11 @@ export class Controller {
    * (one list call per node) stays a small, fixed share of a core. Engine
    * events carry the reactions; the resync only bounds what a lost event costs.
    */
+  /** Nothing changed for `ms`: a pass has reconciled, and every pass since then was skipped. Not before the first pass (starting is a burst). */
+  quietFor(ms: number): boolean {
+    return this.lastRunAt !== undefined && this.opts.clock.now() - this.lastRunAt >= ms;
+  }
+
   get resyncMs() {
     return this.opts.resyncMs ?? Math.max(10_000, 30 * this.store.current().nodes.length);
   }
@@ -374,7 +381,7 @@ export class Controller {
       this.saveRollouts();
     }
     this.passes++;
-    this.lastPassAt = now;
+    this.lastPassAt = this.lastRunAt = now;
     this.lastStatus = { ...status, unmanaged: unmanagedContainers(observed, this.opts.settings.cluster) };
     this.lastActions = actions.map(redactActionWith(secretName(this.opts.settings.policy?.secretPattern)));
     this.recordEvents(status.events);

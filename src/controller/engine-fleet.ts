@@ -88,7 +88,7 @@ class EngineFleet implements FleetPort {
       const engine = observer.engine;
       const beat: HeartbeatMember | undefined = engine && {
         name,
-        ping: (timeoutMs) => engine.heartbeat(timeoutMs),
+        ping: (timeoutMs, done) => engine.heartbeat(timeoutMs, done),
         lost: (error, silentSince) => observer.heartbeatLost(error, silentSince),
         answered: () => observer.heartbeatAnswered(),
       };

@@ -265,17 +265,13 @@ export class Engine {
   /**
    * The heartbeat: `HEAD /_ping` on a kept-alive connection of its own
    * (src/docker/ping.ts), with its own deadline, so that neither the pool
-   * nor the event stream of a hung engine can hold it up. Rejects with an
-   * EngineError ('timeout', 'connection' or 'http').
+   * nor the event stream of a hung engine can hold it up. `done()` when
+   * answered, `done(err)` with an EngineError ('timeout', 'connection' or
+   * 'http') otherwise.
    */
-  async heartbeat(timeoutMs: number): Promise<void> {
+  heartbeat(timeoutMs: number, done: (err?: EngineError) => void): void {
     this.seen.pinger ??= new PingLine(this.via.ping, () => (this.seen.at = performance.now()));
-    try {
-      await this.seen.pinger.ping(timeoutMs);
-    } catch (err) {
-      const e = err as Error & { kind?: EngineErrorKind; errno?: string };
-      throw new EngineError(e.kind ?? 'connection', e.message, undefined, e.errno);
-    }
+    this.seen.pinger.ping(timeoutMs, (err) => done(err && new EngineError(err.kind, err.message, undefined, err.errno)));
   }
 
   /** Closes the heartbeat's connection (pooled connections close themselves when idle). */

@@ -31,8 +31,8 @@ export const DEFAULT_HEARTBEAT = { intervalMs: 1_000, timeoutMs: 750, misses: 2 
 /** One node as the heartbeat sees it. */
 export interface HeartbeatMember {
   name: string;
-  /** One ping with this deadline; rejects when it gets no good answer. */
-  ping(timeoutMs: number): Promise<void>;
+  /** One ping with this deadline; `done(err)` when it gets no good answer, `done()` when it does. */
+  ping(timeoutMs: number, done: (err?: Error) => void): void;
   /** The node just missed its `misses`th ping in a row. */
   /** `silentSince`: when the node last answered (or the first unanswered ping was sent): where its grace period starts. */
   lost(error: string, silentSince: number): void;
@@ -158,23 +158,20 @@ export class Heartbeat {
     slot.busy = true;
     this.sent++;
     const sentAt = this.opts.now();
-    slot.member.ping(this.opts.timeoutMs).then(
-      () => {
-        slot.busy = false;
-        if (this.slots.get(name) !== slot || this.stopped) return;
+    slot.member.ping(this.opts.timeoutMs, (err) => {
+      slot.busy = false;
+      if (this.slots.get(name) !== slot || this.stopped) return;
+      if (err === undefined) {
         const { next, back } = answered(slot.live, this.opts.now());
         slot.live = next;
         slot.member.answered(back);
-      },
-      (err: unknown) => {
-        slot.busy = false;
-        if (this.slots.get(name) !== slot || this.stopped) return;
-        const { next, lost } = missed(slot.live, sentAt, this.opts.now(), this.opts.misses, err instanceof Error ? err.message : String(err));
-        slot.live = next;
-        if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? sentAt);
-        // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
-        else if (!next.lost) this.send(name);
-      },
-    );
+        return;
+      }
+      const { next, lost } = missed(slot.live, sentAt, this.opts.now(), this.opts.misses, err.message);
+      slot.live = next;
+      if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? sentAt);
+      // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
+      else if (!next.lost) this.send(name);
+    });
   }
 }

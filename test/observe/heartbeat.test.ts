@@ -67,12 +67,13 @@ describe('schedule (fake clock)', () => {
       mode.set(name, 'ok');
       return {
         name,
-        ping: (timeoutMs: number) => {
+        ping: (timeoutMs: number, done: (err?: Error) => void) => {
           pings.push({ name, at: now() });
           const m = mode.get(name);
-          if (m === 'ok') return Promise.resolve();
-          if (m === 'refused') return Promise.reject(new Error('connect ECONNREFUSED'));
-          return new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`no answer to ping within ${timeoutMs} ms`)), timeoutMs));
+          // Answers come back asynchronously, as from a socket.
+          if (m === 'ok') queueMicrotask(() => done());
+          else if (m === 'refused') queueMicrotask(() => done(new Error('connect ECONNREFUSED')));
+          else setTimeout(() => done(new Error(`no answer to ping within ${timeoutMs} ms`)), timeoutMs);
         },
         lost: (error: string) => events.push(`${now()} lost ${name}: ${error}`),
         answered: (back: boolean) => void (back && events.push(`${now()} back ${name}`)),
@@ -242,17 +243,18 @@ describe('through the engine fleet, on hollow engines with the black-hole fault'
   it('a ping on its own line is answered while the pooled connections are held', async () => {
     const node = fleet.nodes[0]!;
     const engine = Engine.connect(node.name, { socketPath: node.socket }, { callTimeoutMs: 2_000 });
+    const heartbeat = (timeoutMs: number) => new Promise<void>((resolve, reject) => engine.heartbeat(timeoutMs, (err) => (err ? reject(err) : resolve())));
     try {
-      await engine.heartbeat(500);
+      await heartbeat(500);
       await fleet.setFault(node.name, 'blackhole');
       const held = Promise.allSettled([engine.ping(), engine.listContainers(), engine.info(), engine.listImages()]);
-      await expect(engine.heartbeat(300)).rejects.toMatchObject({ kind: 'timeout' });
+      await expect(heartbeat(300)).rejects.toMatchObject({ kind: 'timeout' });
       await fleet.setFault(node.name, 'up');
       // Four pooled calls are still out (their answers were held): the heartbeat does not queue behind them.
-      await engine.heartbeat(300);
+      await heartbeat(300);
       await held;
       await fleet.setFault(node.name, 'down');
-      await expect(engine.heartbeat(300)).rejects.toMatchObject({ kind: 'connection' });
+      await expect(heartbeat(300)).rejects.toMatchObject({ kind: 'connection' });
     } finally {
       engine.close();
     }

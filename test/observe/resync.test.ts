@@ -96,6 +96,12 @@ describe('a resync', () => {
     expect(byName((await o.observe()).containers, once.name)).toMatchObject({ state: 'exited', exitCode: 3 });
     expect(delta()).toEqual({ 'GET /containers/json': 1, 'GET /containers/{id}/json': 1 });
 
+    // A refresh by age that finds nothing new hands back the very same containers: the controller sees no change and skips its pass.
+    const steady = (await o.observe()).containers;
+    clock += MAX_AGE;
+    expect((await o.observe()).containers).toBe(steady);
+    expect(delta()).toEqual({ 'GET /containers/json': 2, 'GET /containers/{id}/json': 2 });
+
     clock += FACTS_EVERY;
     await o.observe();
     expect(delta()).toMatchObject({ 'GET /info': 1, 'GET /images/json': 1, 'GET /containers/json': 1 });
