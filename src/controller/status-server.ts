@@ -62,7 +62,7 @@ export async function serveStatus(
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'the status API is read-only; rollout commands are POST /v1/rollouts/SERVICE/undo|pause|resume|restart on the unix socket' }));
+      res.end(JSON.stringify({ error: 'the status API is read-only; commands are POST /v1/rollouts/SERVICE/undo|pause|resume|restart and POST /v1/images/prune, on the unix socket' }));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://local');

@@ -75,7 +75,11 @@ describe('secret env values', () => {
     await fogctl('get replicas -o yaml', ['get', 'replicas', '-o', 'yaml', ...server]);
     await fogctl('describe service', ['describe', 'service', 'collector', ...server]);
     await fogctl('plan -o json', ['plan', '--desired', desired, '-o', 'json', ...server], [0, 2]);
-    // Another cluster name: the plan would create everything, env included.
+    // Another cluster name: the plan would create everything, env included. The node got the image by digest (the
+    // pin), untagged; tagged as a person would, it is there for the plan, which then plans creates rather than a pull.
+    const docker = new Docker({ socketPath: fleet.node('sec-1').socket });
+    const [pinned] = (await docker.listImages()).filter((i) => (i.RepoDigests ?? []).some((d) => d.startsWith(`${reg.host}/fog/collector@`)));
+    await docker.getImage(pinned!.Id).tag({ repo: `${reg.host}/fog/collector`, tag: 'v1' });
     await fogctl('plan (creates) -o json', ['plan', '--desired', desired, '--cluster', 'elsewhere', '-o', 'json'], [2]);
     await fogctl('plan (creates) -o yaml', ['plan', '--desired', desired, '--cluster', 'elsewhere', '-o', 'yaml'], [2]);
     await fogctl('validate -o json', ['validate', '-o', 'json', desired]);
@@ -99,7 +103,6 @@ describe('secret env values', () => {
     }
 
     // The engine has them: they were only kept from everyone else.
-    const docker = new Docker({ socketPath: fleet.node('sec-1').socket });
     const [summary] = await docker.listContainers({ all: true, filters: { label: ['fog.service=collector'] } });
     const env = (await docker.getContainer(summary!.Id).inspect()).Config.Env;
     for (const [name, value] of Object.entries(VALUES)) expect(env).toContain(`${name}=${value}`);

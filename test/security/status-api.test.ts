@@ -36,7 +36,7 @@ describe('the status API', () => {
       for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
         expect(await call(socket, method)).toEqual({
           status: 405,
-          body: '{"error":"the status API is read-only; rollout commands are POST /v1/rollouts/SERVICE/undo|pause|resume on the unix socket"}',
+          body: '{"error":"the status API is read-only; commands are POST /v1/rollouts/SERVICE/undo|pause|resume|restart and POST /v1/images/prune, on the unix socket"}',
         });
       }
     } finally {
