@@ -104,9 +104,11 @@ wait_stopped() {
     kill -KILL "$(pid_of "$n")" 2>/dev/null || true
     sleep 0.5
   fi
-  # Its containerd (started with --exec-root) goes with it; make sure.
+  # Its containerd (started with --exec-root) goes with it; make sure. A dockerd
+  # that had to be killed leaves its shims and their containers running: the
+  # next dockerd of this node would find their tasks, and a down would leak them.
   for c in $(containerd_pids "$n"); do kill -KILL "$c" 2>/dev/null || true; done
-  engine_gone "$n"
+  kill_node "$n"
 }
 
 stop_nodes() {
