@@ -130,7 +130,8 @@ export class Executor {
       entries.map(([node, e]: [string, Engine]) => [node, e.withOptions({ callTimeoutMs: opts.callTimeoutMs, ...(opts.pullTimeoutMs ? { pullTimeoutMs: opts.pullTimeoutMs } : {}) })]),
     );
     this.log = opts.logger?.child({ component: 'executor' });
-    this.transfers = opts.transfers ?? new ImageTransfers(opts.wall);
+    // Without a clock (one-shot uses) a transfer's start reads 0: its age is not shown anywhere then.
+    this.transfers = opts.transfers ?? new ImageTransfers(opts.wall ?? (() => 0));
   }
 
   /** Results in the order of `actions`. Nodes run in parallel; actions on one replica slot run in order. */

@@ -55,7 +55,8 @@ export class ImageTransfers {
   private readonly into = new Gates(1);
   private readonly outOf = new Gates(COPIES_PER_SOURCE);
 
-  constructor(private readonly wall: () => number = Date.now) {}
+  /** `wall`: the injected clock's wall time, for each transfer's start (its age in the status). */
+  constructor(private readonly wall: () => number) {}
 
   /** What is in flight now, by node then image. */
   inFlight(): Transfer[] {
