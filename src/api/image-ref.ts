@@ -93,3 +93,13 @@ export function imageRefForms(ref: string): string[] {
   if (digest !== undefined) out.push(`${repo}@${digest}`);
   return out;
 }
+
+/** The digest an image was pulled by under `ref`'s repository (its RepoDigests), if it was pulled at all: an imported image has none. */
+export function repoDigest(image: { readonly repoDigests: readonly string[] } | undefined, ref: string): string | undefined {
+  const repo = shortRef(ref).repo;
+  for (const d of image?.repoDigests ?? []) {
+    const r = shortRef(d);
+    if (r.repo === repo && r.digest !== undefined) return r.digest;
+  }
+  return undefined;
+}

@@ -68,7 +68,7 @@ export class ImageTransfers {
     const t = this.begin(engine.node, image);
     const layers = new Map<string, { current: number; total?: number; done: boolean }>();
     try {
-      await engine.pullImageProgress(image, (m) => track(t, layers, m), registryAuth);
+      await engine.pullImage(image, registryAuth, (m) => track(t, layers, m));
     } finally {
       this.active.delete(key(engine.node, image));
     }

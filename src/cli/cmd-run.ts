@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { repoDigest } from '../api/image-ref.js';
 import { DEFAULT_SETTINGS } from '../api/types.js';
 import { systemClock } from '../runtime/clock.js';
 import { Controller } from '../controller/controller.js';
@@ -147,8 +148,8 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       imageGc: imageGc !== undefined ? { threshold: imageGc } : {},
       imagePins: new ImagePins({
         ...(registryAuth ? { auth: registryAuth } : {}),
-        nodeDigest: (image) => fleet.imageDigest!(image),
-        onNodes: (image) => fleet.hasImage?.(image) === true,
+        nodeDigest: async (image) => repoDigest(fleet.nodeImage?.(image), image),
+        onNodes: (image) => fleet.nodeImage?.(image) !== undefined,
         now: systemClock.now,
         logger,
         onResolved: () => controller.reconsider('image tag resolved'),

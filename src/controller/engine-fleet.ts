@@ -4,10 +4,9 @@
 // runs the heartbeat over every engine: a silent node is reported through
 // onChange as soon as it is lost, and again when it answers.
 
-import type { Action, FogNode, ObservedNode, ObservedState } from '../api/types.js';
+import type { Action, FogNode, ObservedImage, ObservedNode, ObservedState } from '../api/types.js';
 import { Executor, type Actor } from '../apply/executor.js';
 import { ImageTransfers, type Transfer } from '../apply/images.js';
-import { parseImageRef } from '../api/image-ref.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
 import type { Engine, EngineErrorKind } from '../docker/engine.js';
 import { NodeObserver } from '../observe/observer.js';
@@ -139,25 +138,11 @@ class EngineFleet implements FleetPort {
     return this.imageTransfers.inFlight();
   }
 
-  hasImage(image: string): boolean {
+  nodeImage(image: string): ObservedImage | undefined {
     for (const m of this.members.values()) {
       const n = m.observer.last;
-      if (n.reachable && n.images !== undefined && findImage(n.images, image) !== undefined) return true;
-    }
-    return false;
-  }
-
-  async imageDigest(image: string): Promise<string | undefined> {
-    const name = parseImageRef(image).name;
-    // Only nodes that run a container of it are asked (they pulled it), and at most 3: a fleet of a thousand is not swept.
-    let asked = 0;
-    for (const m of this.members.values()) {
-      if (asked >= 3) break;
-      if (!m.observer.last.reachable || !m.observer.last.containers.some((c) => c.image === image)) continue;
-      asked++;
-      const digests = await m.observer.engine?.imageRepoDigests(image).catch(() => undefined);
-      const hit = digests?.find((d) => d.startsWith(`${name}@`));
-      if (hit !== undefined) return hit.slice(name.length + 1);
+      const found = n.reachable && n.images !== undefined ? findImage(n.images, image) : undefined;
+      if (found !== undefined) return found;
     }
     return undefined;
   }

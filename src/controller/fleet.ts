@@ -3,7 +3,7 @@
 // talks to this port, so the whole controller can run against real engines
 // or hollow ones through the very same code.
 
-import type { Action, ActionResult, FogNode, ObservedState } from '../api/types.js';
+import type { Action, ActionResult, FogNode, ObservedImage, ObservedState } from '../api/types.js';
 import type { Engine } from '../docker/engine.js';
 import type { Transfer } from '../apply/images.js';
 
@@ -15,10 +15,8 @@ export interface FleetPort {
   execute(actions: readonly Action[]): Promise<ActionResult[]>;
   /** Called with a node's name when its engine reports a container change, and when its heartbeat loses it or hears it again (observe it then). */
   onChange(cb: (node: string) => void): void;
-  /** The digest of `image` on the first node that has it (pulled from a registry: RepoDigests), if any; optional (hollow fleets lack it). */
-  imageDigest?(image: string): Promise<string | undefined>;
-  /** Whether a reachable node has `image` under this name (its last observed images). */
-  hasImage?(image: string): boolean;
+  /** The image `image` names on the first reachable node that has it (its last observed images), if any. */
+  nodeImage?(image: string): ObservedImage | undefined;
   close(): Promise<void>;
   /** The engine client of a node (image GC lists and removes images through it); absent for fleets without one. */
   engine?(node: string): Engine | undefined;

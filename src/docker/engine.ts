@@ -327,17 +327,6 @@ export class Engine {
     });
   }
 
-  /** The image's RepoDigests (`name@sha256:…`), or undefined when the engine does not have it. */
-  async imageRepoDigests(ref: string): Promise<string[] | undefined> {
-    try {
-      const img = await this.call<{ RepoDigests?: string[] }>({ method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, ok: [200] });
-      return img.RepoDigests ?? [];
-    } catch (err) {
-      if (err instanceof EngineError && err.status === 404) return undefined;
-      throw err;
-    }
-  }
-
   listImages(): Promise<EngineImage[]> {
     return this.call({ method: 'GET', path: '/images/json', ok: [200] });
   }
@@ -384,37 +373,13 @@ export class Engine {
     await this.call({ method: 'DELETE', path: `/containers/${encodeURIComponent(id)}`, query: { force: false }, ok: [204] });
   }
 
-  /** Pulls `ref` (with `registryAuth`, an X-Registry-Auth value); errors reported inside the progress stream become EngineError('http', 500). */
-  async pullImage(ref: string, registryAuth?: string): Promise<void> {
-    const { repo, tag } = splitImageRef(ref);
-    const text = await this.call<string>({
-      method: 'POST',
-      path: '/images/create',
-      query: { fromImage: repo, tag },
-      ok: [200],
-      timeoutMs: this.opts.pullTimeoutMs ?? 300_000,
-      own: true,
-      raw: true,
-      ...(registryAuth !== undefined ? { headers: { 'X-Registry-Auth': registryAuth } } : {}),
-    });
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      let msg: { error?: string; errorDetail?: { message?: string } };
-      try {
-        msg = JSON.parse(line) as typeof msg;
-      } catch {
-        continue;
-      }
-      if (msg.error) throw new EngineError('http', msg.errorDetail?.message ?? msg.error, 500);
-    }
-  }
-
   /**
-   * Pulls `ref` and tells each progress message as it arrives (layers and
-   * bytes: see PullMessage); an error inside the stream rejects with
-   * EngineError('http', 500). One deadline for the whole pull (pullTimeoutMs).
+   * Pulls `ref` (with `registryAuth`, an X-Registry-Auth value) and tells each
+   * progress message as it arrives (layers and bytes: see PullMessage); an
+   * error inside the stream rejects with EngineError('http', 500). One
+   * deadline for the whole pull (pullTimeoutMs).
    */
-  pullImageProgress(ref: string, onMessage: (m: PullMessage) => void, registryAuth?: string): Promise<void> {
+  pullImage(ref: string, registryAuth?: string, onMessage: (m: PullMessage) => void = () => undefined): Promise<void> {
     const { repo, tag } = splitImageRef(ref);
     return this.jsonLines(
       { method: 'POST', path: '/images/create', query: { fromImage: repo, tag }, ok: [200], ...(registryAuth !== undefined ? { headers: { 'X-Registry-Auth': registryAuth } } : {}) },
