@@ -41,8 +41,8 @@ export function pruneText(r: PruneReport): string {
   return `${out}Total reclaimed space: ${formatMemory(r.reclaimed)}${r.dryRun ? ' (dry run: nothing removed)' : ''}\n`;
 }
 
-export function registerImagesPrune(program: Command, setCode: (c: number) => void): void {
-  const images = program.commands.find((c) => c.name() === 'images') ?? program.command('images').description("Images on the fleet's nodes");
+/** `fogctl images prune`, under the `images` group (cmd-images.ts). */
+export function registerImagesPrune(images: Command, setCode: (c: number) => void): void {
   images
     .command('prune')
     .description("Remove images of ours that no container uses, beyond each service's current and previous revision; images we never ran are never touched")

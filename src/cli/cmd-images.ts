@@ -4,6 +4,7 @@
 // node after the other (the file is read once per node, never whole in
 // memory), straight to the engines like `fogctl logs`: no controller needed.
 
+import { registerImagesPrune } from './cmd-images-prune.js';
 import type { Command } from 'commander';
 import { createReadStream, statSync } from 'node:fs';
 import type { FogNode } from '../api/types.js';
@@ -21,6 +22,7 @@ interface LoadFlags {
 
 export function registerImages(program: Command, setCode: (c: number) => void): void {
   const images = program.command('images').description('Images on the nodes');
+  registerImagesPrune(images, setCode);
   images
     .command('load <file>')
     .description('Load an image tar (docker save) into the engines of the named nodes (or all), straight from this machine: for a plant with no registry')

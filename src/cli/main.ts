@@ -13,7 +13,6 @@ import { registerValidate } from './cmd-validate.js';
 import { registerVersion } from './cmd-version.js';
 import { registerEvents } from './cmd-events.js';
 import { registerLogs } from './cmd-logs.js';
-import { registerImagesPrune } from './cmd-images-prune.js';
 import { registerImages } from './cmd-images.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,7 +32,6 @@ export async function main(argv: string[]): Promise<number> {
   registerEvents(program, setCode);
   registerLogs(program, setCode);
   registerImages(program, setCode);
-  registerImagesPrune(program, setCode);
   try {
     await program.parseAsync(argv);
     return code;
