@@ -15,7 +15,7 @@
 //   fleet.clean_stop_replaced_after_grace_ms_p50  a node stops cleanly (connections refused: noticed at once) → its replicas
 //                               running elsewhere, minus --grace (3 s). A silent loss is fleet.partition_to_notready_ms
 //   fleet.partition_to_notready_ms  a node black-holed (accepts, never answers, open connections go silent) → the
-//                               controller's `node lost` line (heartbeat: 1 s interval, 750 ms deadline, 2 misses), median of 5 (7)
+//                               controller's `node lost` line (heartbeat: 2 s interval, 500 ms deadline, 2 misses), median of 5 (7)
 //   fleet.heartbeat_pings_per_s heartbeat pings the hollow engines answered while idle (not in idle_calls_per_s)
 //   fleet.idle_sockets_per_node the controller's open sockets while idle (/proc/PID/fd, median of the 1 s samples) per node
 //   fleet.startup_ms            process start → first pass done (status API: passes >= 1), a fresh controller on the

@@ -1,7 +1,7 @@
 // How fast the controller notices a silent node on real engines: a LAN of two
 // dockerd in network namespaces (hack/lan.sh through test/support/lan.ts),
 // reached over TCP with mutual TLS, and a `fogctl run` child with its default
-// heartbeat (1 s interval, 750 ms deadline, 2 misses):
+// heartbeat (2 s interval, 500 ms deadline, 2 misses):
 //
 //   real.partition_to_notready_ms  `hack/lan.sh partition` (every packet dropped, no RST) → the controller marks the node NotReady, median of ≥ 5
 //   real.hung_to_notready_ms       `hack/lan.sh freeze` (dockerd and containerd SIGSTOPped: TCP accepted, nothing answered) → NotReady, median of ≥ 5

@@ -59,8 +59,12 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
     .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
-    .option('--heartbeat <duration>', "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady. 0: no heartbeat", '1s')
-    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '750ms')
+    .option(
+      '--heartbeat <duration>',
+      "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady (the second is sent at once after the first miss). 0: no heartbeat",
+      '2s',
+    )
+    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '500ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
     .option(
       '--disk-pressure <threshold>',

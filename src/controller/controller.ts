@@ -66,6 +66,8 @@ export interface ControllerOptions {
 }
 
 const EVENT_RING = 200;
+/** The spread resync looks at its next share of the nodes this often (or once per interval when that is shorter). */
+const RESYNC_TICK_MS = 1_000;
 
 export class Controller {
   private readonly store: DesiredStore;
@@ -82,6 +84,8 @@ export class Controller {
   private resyncTimer?: NodeJS.Timeout;
   private requeueDue = false;
   private resyncs = 0;
+  /** Where the spread resync is in the list of nodes (fractional: a tick covers nodes × tick / interval of them). */
+  private resyncCursor = 0;
   /** The desired generation whose nodes the fleet was last synced to. */
   private syncedGeneration?: number;
   private skipped = 0;
@@ -280,18 +284,30 @@ export class Controller {
   }
 
   /**
-   * The next full re-observation of every node, `ms` from now. (Spreading it
-   * over the interval, a share of the nodes each second, was tried for issue
-   * 15 and taken out: in its one 1,000-node run on a loaded machine, 697
-   * nodes missed their heartbeat during convergence, against none in the
-   * run without it; not proven to be the cause. See docs/performance.md.)
+   * The resync, spread evenly over its interval: every tick marks the next
+   * share of the nodes due, so each node is re-observed once per interval and
+   * neither the engines nor this process get all the list calls at once (at
+   * 1,000 nodes, 33 list calls a second instead of 1,000 in one burst every
+   * 30 s, whose garbage cost more CPU than the calls). A whole round also
+   * reloads the desired folder every 6th time, the safety net under the file
+   * watcher.
    */
-  private scheduleResync(ms: number): void {
-    if (this.resyncTimer) clearTimeout(this.resyncTimer);
-    this.resyncTimer = this.after(ms, () => {
+  private scheduleResync(): void {
+    if (this.resyncTimer || this.stopped) return;
+    const interval = this.resyncMs;
+    const tickMs = Math.min(RESYNC_TICK_MS, interval);
+    this.resyncTimer = setTimeout(() => {
       this.resyncTimer = undefined;
-      this.resyncDue = true;
-    });
+      const nodes = this.store.current().nodes;
+      const { due, cursor, rounds } = resyncSlice(nodes.length, this.resyncCursor, tickMs / interval);
+      for (const i of due) this.nodesDue.add(nodes[i]!.metadata.name);
+      this.resyncCursor = cursor;
+      for (let r = 0; r < rounds; r++) if (++this.resyncs % 6 === 1) this.desiredDue = true;
+      this.scheduleResync();
+      // A tick whose share holds no node (fewer nodes than ticks in the interval) wakes nobody.
+      if (this.hasWork()) this.wake?.();
+    }, tickMs);
+    this.resyncTimer.unref();
   }
 
   /** A pass (without a full re-observation) `ms` from now; the earliest request wins. */
@@ -320,13 +336,10 @@ export class Controller {
   private async pass(): Promise<'run' | 'skipped'> {
     const clock = this.opts.clock;
     const full = this.resyncDue;
-    if (full) {
-      this.resyncs++;
-      this.scheduleResync(this.resyncMs);
-    }
+    if (full) this.scheduleResync();
     // The watcher reports file changes; a timed reload (cheap: stat only when
-    // nothing changed) every 6th resync is the safety net under it.
-    const reloadDesired = this.desiredDue || (full && this.resyncs % 6 === 1);
+    // nothing changed) every 6th resync round is the safety net under it.
+    const reloadDesired = this.desiredDue;
     this.resyncDue = false;
     this.requeueDue = false;
     this.desiredDue = false;
@@ -529,4 +542,18 @@ export class Controller {
 /** Two events are the same when their notes are, apart from times (a back-off's `until` moves on every pass). */
 function eventKey(e: StatusEvent): string {
   return JSON.stringify(e.note, (k, v: unknown) => (k === 'until' || k === 'since' || k === 'lastSeen' ? undefined : v));
+}
+
+/**
+ * One tick of the spread resync over `count` nodes: a tick covers `share` of
+ * a round (tick / interval), starting at the fractional `cursor`. The nodes it
+ * marks due, where the next tick starts, and how many rounds it completed.
+ */
+export function resyncSlice(count: number, cursor: number, share: number): { due: number[]; cursor: number; rounds: number } {
+  if (count === 0) return { due: [], cursor: 0, rounds: 1 };
+  const from = cursor % count;
+  const to = from + count * share;
+  const due: number[] = [];
+  for (let i = Math.floor(from); i < Math.floor(to); i++) due.push(i % count);
+  return to >= count ? { due, cursor: to - count * Math.floor(to / count), rounds: Math.floor(to / count) } : { due, cursor: to, rounds: 0 };
 }

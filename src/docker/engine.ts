@@ -148,14 +148,16 @@ interface CallSpec {
 const POOL_SOCKETS = 4;
 /**
  * An idle pooled connection is closed after this long (dockerd keeps idle
- * connections open). Tried at 3 s for issue 15 (an idle engine would keep
- * only its event stream and heartbeat line): at 1,000 hollow engines on a
- * loaded machine those runs converged slowly or not at all, while the same
- * build with 30 s converged; the likely cause (not proven) is that every
- * pass longer than 3 s reopened thousands of connections at once. See
- * docs/performance.md.
+ * connections open). Longer than the resync interval of any fleet the
+ * controller's automatic resync gives (30 ms per node: 5 min at 10,000
+ * nodes): with 30 s, the pooled connection of an idle engine had just closed
+ * when its next resync came, so at 1,000 nodes nearly every list call opened
+ * a new connection (567 new sockets in 25 s between two heap snapshots),
+ * whose objects lived long enough to reach the old generation and kept V8's
+ * full collections going. An idle engine keeps it, beside its event stream
+ * and heartbeat line.
  */
-const POOL_IDLE_MS = 30_000;
+const POOL_IDLE_MS = 330_000;
 
 /** Where requests go: unix socket or host/port, http or https with the client certificate. */
 interface Transport {

@@ -26,7 +26,7 @@ export interface HeartbeatOptions {
   minTickMs?: number;
 }
 
-export const DEFAULT_HEARTBEAT = { intervalMs: 1_000, timeoutMs: 750, misses: 2 } as const;
+export const DEFAULT_HEARTBEAT = { intervalMs: 2_000, timeoutMs: 500, misses: 2 } as const;
 
 /** One node as the heartbeat sees it. */
 export interface HeartbeatMember {

@@ -99,9 +99,18 @@ describe('conflicts', () => {
     m = noteObservation(m, world(node('n1', []), node('n2', [container('x', ours(OTHER))])), opts, 1_000);
     expect(conflictVerdict(m, 1_000, 30_000).conflict).toBe(false);
     m = noteObservation(m, world(node('n1', []), node('n2', [container('x', ours(OTHER))], false)), opts, 2_000);
-    expect(m.known.has('x')).toBe(true);
+    expect(m.nodes.get('n2')?.known.has('x')).toBe(true);
     m = noteObservation(m, world(node('n1', []), node('n2', [container('x', ours(OTHER))])), opts, 3_000);
     expect(conflictVerdict(m, 3_000, 30_000).conflict).toBe(false);
+  });
+  it('a node whose containers array is the one seen before is taken as it was; a new array is looked at again', () => {
+    const n1 = node('n1', []);
+    let m = noteObservation(NO_CONFLICT_MEMORY, world(n1), opts, 0);
+    const seen = m.nodes.get('n1');
+    m = noteObservation(m, world(n1), opts, 1_000);
+    expect(m.nodes.get('n1')).toBe(seen);
+    m = noteObservation(m, world(node('n1', [container('y', ours(OTHER))])), opts, 2_000);
+    expect(conflictVerdict(m, 2_000, 30_000).conflict).toBe(true);
   });
 });
 
