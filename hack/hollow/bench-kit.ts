@@ -16,6 +16,12 @@ export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
  * FOG_BENCH_FOGCTL=source runs the TypeScript through tsx instead, for comparison.
  */
 export const FOGCTL = process.env.FOG_BENCH_FOGCTL === 'source' ? join(ROOT, 'src/cli/fogctl.mjs') : join(ROOT, 'dist/cli/bin.js');
+/** The node flags of the executable's `#!/usr/bin/env -S node …` line: what an installed fogctl runs with, so the benchmarks run it so too. */
+export function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node\s+(.*)$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
 /** USER_HZ: /proc/PID/stat counts CPU time in these ticks (100 on Linux everywhere we run). */
 const CLK_TCK = 100;
 
@@ -94,6 +100,7 @@ export interface ControllerArgs {
 export function startController(a: ControllerArgs, cleanup: Cleanup): ControllerProc {
   const socket = join(a.stateDir, 'fogctl.sock');
   const args = [
+    ...shebangFlags(FOGCTL),
     ...(a.nodeFlags ?? []),
     FOGCTL,
     'run',
