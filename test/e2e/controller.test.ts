@@ -8,6 +8,7 @@
 // the next expects, and each asserts on what the engines really hold.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_HEARTBEAT } from '../../src/observe/heartbeat.js';
 import Docker from 'dockerode';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ const DEVICE = '/dev/fog-e2e-tty0';
 const GRACE = '4s';
 const GRACE_MS = 4_000;
 /** The controller's heartbeat interval (the default). */
-const HEARTBEAT_MS = 1_000;
+const HEARTBEAT_MS = DEFAULT_HEARTBEAT.intervalMs;
 
 let fleet: Fleet;
 let desired: string;
@@ -206,7 +207,7 @@ describe('controller on real engines', () => {
       expect(moved.node).not.toBe(orig!.node);
       // Safety: nothing of the service touched on another node within the grace
       // period. The controller counts it from its own last answered heartbeat,
-      // which can be one heartbeat interval (1 s) before the last ping this test
+      // which can be one heartbeat interval before the last ping this test
       // saw answered; it cannot have seen the engine gone sooner than that.
       const graceEnds = outage.lastAnsweredAt - HEARTBEAT_MS + GRACE_MS;
       const early = rec.events().filter((e) => e.service === 'line1-collector' && e.at < graceEnds);

@@ -22,6 +22,7 @@ import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_HEARTBEAT } from '../../src/observe/heartbeat.js';
 import { startLan, type Lan, type LanNode } from '../support/lan.js';
 import { containersOn, recordEngineEvents, startController, tempDir, waitConverged, waitFor, writeManifest, type ManagedContainer, type RunningController } from './harness.js';
 
@@ -31,10 +32,10 @@ const GRACE_MS = 5_000;
 /**
  * The grace period counts from the node's last answer to its heartbeat (as
  * Kubernetes counts from the last heartbeat), which can be up to one
- * heartbeat interval (1 s, the default) before the fault: the earliest a move
- * may start is fault + grace − that interval.
+ * heartbeat interval (the default's) before the fault, plus a tick of the
+ * heartbeat's timer: the earliest a move may start is fault + grace − that.
  */
-const EARLIEST_MS = GRACE_MS - 1_000;
+const EARLIEST_MS = GRACE_MS - DEFAULT_HEARTBEAT.intervalMs - 100;
 /** How long after the fault a replica must run elsewhere at the latest: grace plus detection, two container starts and a loaded machine. */
 const MOVED_WITHIN_MS = GRACE_MS + 25_000;
 /** How long after the partition the client must reach the server again at the latest (the brief's grace + 5 s, with margin). */

@@ -4,6 +4,7 @@
 // event streams, never from the controller.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_HEARTBEAT } from '../../src/observe/heartbeat.js';
 import { containersOn, loopService, recordEngineEvents, sleep, waitConverged, waitFor, writeManifest, type EngineEventRecord } from '../e2e/harness.js';
 import { faultWorld, tally, type FaultWorld } from './support.js';
 import { stopAndWatch } from '../support/outage.js';
@@ -12,7 +13,7 @@ import { stopAndWatch } from '../support/outage.js';
 const GRACE = '3s';
 const GRACE_MS = 3_000;
 /** The controller's heartbeat interval (the default). */
-const HEARTBEAT_MS = 1_000;
+const HEARTBEAT_MS = DEFAULT_HEARTBEAT.intervalMs;
 const CONVERGE_MS = 20_000;
 
 let w: FaultWorld;
@@ -55,7 +56,7 @@ describe('node faults', () => {
       await waitFor('move to run on another node', async () => (await containersOn(others)).some((c) => c.service === 'move' && c.state === 'running'), CONVERGE_MS);
       // Safety: nothing touched elsewhere within the grace period. The
       // controller counts it from its own last answered heartbeat, which can be
-      // one heartbeat interval (1 s) before the last ping this test saw
+      // one heartbeat interval before the last ping this test saw
       // answered; it cannot have seen the engine gone sooner than that.
       const graceEnds = outage.lastAnsweredAt - HEARTBEAT_MS + GRACE_MS;
       const early = touched(rec.events()).filter((e) => e.at < graceEnds);
