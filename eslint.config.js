@@ -14,7 +14,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.fog/', '.fleet/'] },
+  { ignores: ['node_modules/', 'dist/', '.fog/', '.fleet/', 'tmp/'] },
   js.configs.recommended,
   tseslint.configs.eslintRecommended,
   {
