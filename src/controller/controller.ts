@@ -273,11 +273,11 @@ export class Controller {
     });
   }
 
-  /** A timer that marks work as due and wakes the loop; unref'd, so it never holds the process. */
+  /** A timer that marks work as due and wakes the loop when it did (a resync tick may mark none); unref'd, so it never holds the process. */
   private after(ms: number, due: () => void): NodeJS.Timeout {
     const t = setTimeout(() => {
       due();
-      this.wake?.();
+      if (this.hasWork()) this.wake?.();
     }, ms);
     t.unref?.();
     return t;
@@ -296,7 +296,7 @@ export class Controller {
     if (this.resyncTimer || this.stopped) return;
     const interval = this.resyncMs;
     const tickMs = Math.min(RESYNC_TICK_MS, interval);
-    this.resyncTimer = setTimeout(() => {
+    this.resyncTimer = this.after(tickMs, () => {
       this.resyncTimer = undefined;
       const nodes = this.store.current().nodes;
       const { due, cursor, rounds } = resyncSlice(nodes.length, this.resyncCursor, tickMs / interval);
@@ -304,10 +304,7 @@ export class Controller {
       this.resyncCursor = cursor;
       for (let r = 0; r < rounds; r++) if (++this.resyncs % 6 === 1) this.desiredDue = true;
       this.scheduleResync();
-      // A tick whose share holds no node (fewer nodes than ticks in the interval) wakes nobody.
-      if (this.hasWork()) this.wake?.();
-    }, tickMs);
-    this.resyncTimer.unref();
+    });
   }
 
   /** A pass (without a full re-observation) `ms` from now; the earliest request wins. */
