@@ -57,7 +57,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--state-dir <dir>', 'where the status socket and the rollout book (revisions, pins, pauses) live', process.env.FOG_STATE_DIR ?? DEFAULT_STATE_DIR)
     .option('--listen <socket|127.0.0.1:port>', 'status endpoint (default <state-dir>/fogctl.sock, mode 0600)')
     .option('--grace <duration>', 'how long a node may be unreachable before its replicas move', '10s')
-    .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 30ms per node beyond 333 nodes)', 'auto')
+    .option('--resync <duration>', 'full re-observation interval, the safety net under engine events (default: 10s, or 300ms per node beyond 33 nodes, at most 10m)', 'auto')
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option(
       '--heartbeat <duration>',

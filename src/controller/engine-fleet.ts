@@ -155,6 +155,10 @@ class EngineFleet implements FleetPort {
     return this.members.get(node)?.observer.engine;
   }
 
+  lastAnswer(node: string): number | undefined {
+    return this.heartbeat?.liveness(node)?.lastAnswer;
+  }
+
   async close(): Promise<void> {
     this.heartbeat?.stop();
     for (const m of this.members.values()) {

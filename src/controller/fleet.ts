@@ -20,6 +20,8 @@ export interface FleetPort {
   close(): Promise<void>;
   /** The engine client of a node (image GC lists and removes images through it); absent for fleets without one. */
   engine?(node: string): Engine | undefined;
+  /** When the node's engine last answered its heartbeat (controller clock), if it has one: a Ready node's LAST-SEEN, between two resyncs. */
+  lastAnswer?(node: string): number | undefined;
   /** Image pulls and copies in flight (the status shows their progress). */
   transfers?(): Transfer[];
 }

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { FogNode } from '../api/types.js';
-import { PingLine, TCP_KEEPALIVE_MS, type PingTarget } from './ping.js';
+import { PingLine, TCP_KEEPALIVE_MS, type PingDone, type PingTarget } from './ping.js';
 
 /**
  * Why a call failed. `config`: the endpoint cannot be used as written (never
@@ -148,16 +148,15 @@ interface CallSpec {
 const POOL_SOCKETS = 4;
 /**
  * An idle pooled connection is closed after this long (dockerd keeps idle
- * connections open). Longer than the resync interval of any fleet the
- * controller's automatic resync gives (30 ms per node: 5 min at 10,000
- * nodes): with 30 s, the pooled connection of an idle engine had just closed
- * when its next resync came, so at 1,000 nodes nearly every list call opened
- * a new connection (567 new sockets in 25 s between two heap snapshots),
- * whose objects lived long enough to reach the old generation and kept V8's
- * full collections going. An idle engine keeps it, beside its event stream
- * and heartbeat line.
+ * connections open), so an idle engine holds only its event stream and
+ * heartbeat line. Busy engines keep theirs: a rollout or a convergence calls
+ * far more often than this. The automatic resync (5 min at 1,000 nodes) then
+ * opens one connection per list call, ~3 a second at 1,000 nodes. (With a
+ * 30 s resync this was 330 s, to keep one connection per idle engine for its
+ * next list call: 567 new sockets in 25 s between two heap snapshots had kept
+ * V8's full collections going.)
  */
-const POOL_IDLE_MS = 330_000;
+const POOL_IDLE_MS = 15_000;
 
 /** Where requests go: unix socket or host/port, http or https with the client certificate. */
 interface Transport {
@@ -268,12 +267,12 @@ export class Engine {
    * The heartbeat: `HEAD /_ping` on a kept-alive connection of its own
    * (src/docker/ping.ts), with its own deadline, so that neither the pool
    * nor the event stream of a hung engine can hold it up. `done()` when
-   * answered, `done(err)` with an EngineError ('timeout', 'connection' or
-   * 'http') otherwise.
+   * answered, `done(err)` with a PingError ('timeout', 'connection' or
+   * 'http') otherwise; `done` is passed on as it is (no wrapper per ping).
    */
-  heartbeat(timeoutMs: number, done: (err?: EngineError) => void): void {
+  heartbeat(timeoutMs: number, done: PingDone): void {
     this.seen.pinger ??= new PingLine(this.via.ping, () => (this.seen.at = performance.now()));
-    this.seen.pinger.ping(timeoutMs, (err) => done(err && new EngineError(err.kind, err.message, undefined, err.errno)));
+    this.seen.pinger.ping(timeoutMs, done);
   }
 
   /** Closes the heartbeat's connection (pooled connections close themselves when idle). */

@@ -80,8 +80,13 @@ export function dueSlice(count: number, intervalMs: number, until: number, from:
 interface Slot {
   member: HeartbeatMember;
   live: Liveness;
-  /** A ping is out. */
+  /** Controller time of the newest answer; kept apart from `live` so a steady answer allocates nothing (at 1,000 nodes, 500 answers a second). */
+  lastAnswer?: number;
+  /** A ping is out, sent at `sentAt`. */
   busy: boolean;
+  sentAt: number;
+  /** Told how this slot's ping ended: made once per slot, not per ping. */
+  settle: (err?: Error) => void;
 }
 
 export class Heartbeat {
@@ -101,7 +106,12 @@ export class Heartbeat {
   set(members: readonly HeartbeatMember[]): void {
     const wanted = new Map(members.map((m) => [m.name, m]));
     for (const name of this.slots.keys()) if (wanted.get(name) !== this.slots.get(name)!.member) this.slots.delete(name);
-    for (const m of members) if (!this.slots.has(m.name)) this.slots.set(m.name, { member: m, live: ALIVE, busy: false });
+    for (const m of members) {
+      if (this.slots.has(m.name)) continue;
+      const slot: Slot = { member: m, live: ALIVE, busy: false, sentAt: 0, settle: () => undefined };
+      slot.settle = (err) => this.settle(m.name, slot, err);
+      this.slots.set(m.name, slot);
+    }
     this.order = members.map((m) => m.name);
     this.cursor = Math.min(this.cursor, this.order.length);
     if (!this.stopped) this.schedule();
@@ -109,7 +119,8 @@ export class Heartbeat {
 
   /** The heartbeat's record of a node, for status and tests. */
   liveness(name: string): Liveness | undefined {
-    return this.slots.get(name)?.live;
+    const slot = this.slots.get(name);
+    return slot && withLastAnswer(slot);
   }
 
   stop(): void {
@@ -157,21 +168,32 @@ export class Heartbeat {
     if (!slot || slot.busy || this.stopped) return;
     slot.busy = true;
     this.sent++;
-    const sentAt = this.opts.now();
-    slot.member.ping(this.opts.timeoutMs, (err) => {
-      slot.busy = false;
-      if (this.slots.get(name) !== slot || this.stopped) return;
-      if (err === undefined) {
-        const { next, back } = answered(slot.live, this.opts.now());
-        slot.live = next;
-        slot.member.answered(back);
-        return;
-      }
-      const { next, lost } = missed(slot.live, sentAt, this.opts.now(), this.opts.misses, err.message);
-      slot.live = next;
-      if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? sentAt);
-      // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
-      else if (!next.lost) this.send(name);
-    });
+    slot.sentAt = this.opts.now();
+    slot.member.ping(this.opts.timeoutMs, slot.settle);
   }
+
+  private settle(name: string, slot: Slot, err?: Error): void {
+    slot.busy = false;
+    if (this.slots.get(name) !== slot || this.stopped) return;
+    const now = this.opts.now();
+    if (err === undefined) {
+      slot.lastAnswer = now;
+      // The steady case (alive, no misses) changes nothing but the time.
+      if (slot.live.misses === 0 && !slot.live.lost) return slot.member.answered(false);
+      const { next, back } = answered(slot.live, now);
+      slot.live = next;
+      slot.member.answered(back);
+      return;
+    }
+    const { next, lost } = missed(withLastAnswer(slot), slot.sentAt, now, this.opts.misses, err.message);
+    slot.live = next;
+    if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? slot.sentAt);
+    // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
+    else if (!next.lost) this.send(name);
+  }
+}
+
+/** The slot's record with its newest answer time. */
+function withLastAnswer(slot: Slot): Liveness {
+  return slot.lastAnswer === slot.live.lastAnswer ? slot.live : { ...slot.live, lastAnswer: slot.lastAnswer };
 }

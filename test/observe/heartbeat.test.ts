@@ -9,6 +9,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startHollowFleet, type HollowFleet } from '../../hack/hollow/fleet.js';
+import { writeNodeManifests } from '../../hack/hollow/manifests.js';
+import { DEFAULT_SETTINGS } from '../../src/api/types.js';
+import { Controller } from '../../src/controller/controller.js';
 import type { FogNode } from '../../src/api/types.js';
 import { createEngineFleet } from '../../src/controller/engine-fleet.js';
 import { Engine } from '../../src/docker/engine.js';
@@ -236,6 +239,41 @@ describe('through the engine fleet, on hollow engines with the black-hole fault'
       expect(fleet.calls().get('GET /info') ?? 0).toBeGreaterThan(infos0);
       expect(fleet.calls().get('GET /containers/json') ?? 0).toBeGreaterThan(list0);
     } finally {
+      await port.close();
+    }
+  });
+
+  it("between two reads, a node's LAST-SEEN follows its heartbeat answers; a silent node's does not move", async () => {
+    const clock = systemClock;
+    const logger = rootLogger({ level: 'silent', pretty: false });
+    const port = createEngineFleet({ clock, logger, callTimeoutMs: 5_000, cluster: 'hb-seen', watchEvents: true, heartbeat: { intervalMs: 300, timeoutMs: 300, misses: 2 } });
+    const desired = `${dir}/desired`;
+    writeNodeManifests(desired, fleet.nodes);
+    // A resync far longer than the test: nothing reads the nodes after the first pass.
+    const controller = new Controller({ desiredDir: desired, settings: { ...DEFAULT_SETTINGS, cluster: 'hb-seen' }, fleet: port, clock, logger, resyncMs: 3_600_000 });
+    const seen = (name: string) => controller.statusDoc().status.nodes.find((n) => n.name === name)?.lastSeen;
+    controller.start();
+    try {
+      const [quiet, victim] = [fleet.nodes[0]!.name, fleet.nodes[1]!.name];
+      const t0 = performance.now();
+      while (seen(quiet) === undefined && performance.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      const read = seen(quiet)!;
+      const lists = fleet.calls().get('GET /containers/json') ?? 0;
+      await new Promise((r) => setTimeout(r, 1_200));
+      // No read since (the list count stands), yet last seen moved on with the answers: at most one turn (300 ms) old.
+      expect(fleet.calls().get('GET /containers/json') ?? 0).toBe(lists);
+      expect(seen(quiet)!).toBeGreaterThan(read + 600);
+      expect(clock.now() - seen(quiet)!).toBeLessThan(700);
+      // A silent node: unreachable, and its last seen stays at its last answer.
+      await fleet.setFault(victim, 'blackhole');
+      const t1 = performance.now();
+      while (controller.statusDoc().status.nodes.find((n) => n.name === victim)?.reachable !== false && performance.now() - t1 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      const lost = seen(victim)!;
+      expect(lost).toBeLessThanOrEqual(t1);
+      await new Promise((r) => setTimeout(r, 700));
+      expect(seen(victim)).toBe(lost);
+    } finally {
+      await controller.stop();
       await port.close();
     }
   });
