@@ -87,11 +87,14 @@ interface Slot {
   sentAt: number;
   /** Told how this slot's ping ended: made once per slot, not per ping. */
   settle: (err?: Error) => void;
+  /** Taken out by `set`: a late answer changes nothing. */
+  gone: boolean;
 }
 
 export class Heartbeat {
   private readonly slots = new Map<string, Slot>();
-  private order: string[] = [];
+  /** The slots in ping order (a turn is an array index, not a lookup by name). */
+  private order: Slot[] = [];
   private cursor = 0;
   private roundStart = 0;
   private timer?: NodeJS.Timeout;
@@ -105,14 +108,18 @@ export class Heartbeat {
   /** The nodes to ping from now on; a node that stays keeps its record. */
   set(members: readonly HeartbeatMember[]): void {
     const wanted = new Map(members.map((m) => [m.name, m]));
-    for (const name of this.slots.keys()) if (wanted.get(name) !== this.slots.get(name)!.member) this.slots.delete(name);
+    for (const [name, slot] of this.slots) {
+      if (wanted.get(name) === slot.member) continue;
+      slot.gone = true;
+      this.slots.delete(name);
+    }
     for (const m of members) {
       if (this.slots.has(m.name)) continue;
-      const slot: Slot = { member: m, live: ALIVE, busy: false, sentAt: 0, settle: () => undefined };
-      slot.settle = (err) => this.settle(m.name, slot, err);
+      const slot: Slot = { member: m, live: ALIVE, busy: false, sentAt: 0, settle: () => undefined, gone: false };
+      slot.settle = (err) => this.settle(slot, err);
       this.slots.set(m.name, slot);
     }
-    this.order = members.map((m) => m.name);
+    this.order = members.map((m) => this.slots.get(m.name)!);
     this.cursor = Math.min(this.cursor, this.order.length);
     if (!this.stopped) this.schedule();
   }
@@ -163,18 +170,17 @@ export class Heartbeat {
     }
   }
 
-  private send(name: string): void {
-    const slot = this.slots.get(name);
-    if (!slot || slot.busy || this.stopped) return;
+  private send(slot: Slot): void {
+    if (slot.gone || slot.busy || this.stopped) return;
     slot.busy = true;
     this.sent++;
     slot.sentAt = this.opts.now();
     slot.member.ping(this.opts.timeoutMs, slot.settle);
   }
 
-  private settle(name: string, slot: Slot, err?: Error): void {
+  private settle(slot: Slot, err?: Error): void {
     slot.busy = false;
-    if (this.slots.get(name) !== slot || this.stopped) return;
+    if (slot.gone || this.stopped) return;
     const now = this.opts.now();
     if (err === undefined) {
       slot.lastAnswer = now;
@@ -189,7 +195,7 @@ export class Heartbeat {
     slot.live = next;
     if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? slot.sentAt);
     // Not lost yet: ask again now, so a silent node is lost within one turn plus `misses` deadlines.
-    else if (!next.lost) this.send(name);
+    else if (!next.lost) this.send(slot);
   }
 }
 

@@ -1,0 +1,93 @@
+// The heartbeat's own line (src/docker/ping.ts) against a bare server on a
+// unix socket: the request goes out whole (written straight to the socket's
+// descriptor once connected), answers split over reads are put together, an
+// answer that says `Connection: close` (either spelling) makes the next ping
+// open a fresh connection instead of failing on the closed one, and an engine
+// that never answers is a timeout.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PingLine, type PingError } from '../../src/docker/ping.js';
+
+let dir: string;
+let server: net.Server;
+/** Each connection the server accepted, with the requests it read. */
+let conns: { requests: string[] }[];
+/** How the server answers request k of a connection. */
+let answer: (k: number, socket: net.Socket) => void;
+
+beforeEach(async () => {
+  dir = mkdtempSync('/tmp/ping-');
+  conns = [];
+  server = net.createServer((socket) => {
+    const conn = { requests: [] as string[] };
+    conns.push(conn);
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        conn.requests.push(buf.slice(0, end));
+        buf = buf.slice(end + 4);
+        answer(conn.requests.length, socket);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(`${dir}/engine.sock`, r));
+});
+
+afterEach(async () => {
+  await new Promise((r) => server.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const OK = 'HTTP/1.1 200 OK\r\nApi-Version: 1.43\r\nContent-Length: 0\r\n\r\n';
+const ping = (line: PingLine, timeoutMs = 500) => new Promise<PingError | undefined>((resolve) => line.ping(timeoutMs, resolve));
+
+describe('PingLine', () => {
+  it('pings on one kept-alive connection, whole requests, answers split over reads put together', async () => {
+    answer = (k, socket) => {
+      if (k === 2) {
+        // The second answer arrives in two pieces.
+        socket.write(OK.slice(0, 20));
+        setTimeout(() => socket.write(OK.slice(20)), 30);
+      } else socket.write(OK);
+    };
+    const line = new PingLine({ socketPath: `${dir}/engine.sock` });
+    try {
+      for (let i = 0; i < 4; i++) expect(await ping(line)).toBeUndefined();
+      expect(conns).toHaveLength(1);
+      expect(conns[0]!.requests).toHaveLength(4);
+      for (const r of conns[0]!.requests) expect(r).toBe('HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat');
+    } finally {
+      line.close();
+    }
+  });
+
+  it.each(['Connection: close', 'connection: close'])('after an answer with "%s" the next ping opens a new connection and is answered', async (header) => {
+    answer = (_k, socket) => socket.end(`HTTP/1.1 200 OK\r\n${header}\r\nContent-Length: 0\r\n\r\n`);
+    const line = new PingLine({ socketPath: `${dir}/engine.sock` });
+    try {
+      expect(await ping(line)).toBeUndefined();
+      // At once, before the engine's close is read: the line must already have let the connection go.
+      expect(await ping(line)).toBeUndefined();
+      expect(await ping(line)).toBeUndefined();
+      expect(conns.map((c) => c.requests.length)).toEqual([1, 1, 1]);
+    } finally {
+      line.close();
+    }
+  });
+
+  it('an engine that never answers is a timeout; a status other than 200 is an http error', async () => {
+    answer = () => undefined;
+    const line = new PingLine({ socketPath: `${dir}/engine.sock` });
+    try {
+      expect(await ping(line, 200)).toMatchObject({ kind: 'timeout' });
+      answer = (_k, socket) => socket.write('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n');
+      expect(await ping(line)).toMatchObject({ kind: 'http', message: 'ping answered 500' });
+    } finally {
+      line.close();
+    }
+  });
+});
