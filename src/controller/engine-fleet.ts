@@ -156,7 +156,7 @@ class EngineFleet implements FleetPort {
   }
 
   lastAnswer(node: string): number | undefined {
-    return this.heartbeat?.liveness(node)?.lastAnswer;
+    return this.heartbeat?.lastAnswer(node);
   }
 
   async close(): Promise<void> {

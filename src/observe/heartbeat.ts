@@ -130,6 +130,11 @@ export class Heartbeat {
     return slot && withLastAnswer(slot);
   }
 
+  /** When the node last answered (controller clock), without building its record: the status asks this for every node at every read. */
+  lastAnswer(name: string): number | undefined {
+    return this.slots.get(name)?.lastAnswer;
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);

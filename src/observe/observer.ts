@@ -61,6 +61,10 @@ export interface NodeObserverOptions {
   onEngineCall?: EngineOptions['onCall'];
 }
 
+/** Defaults of `inspectMaxAgeMs` and `factsEveryMs` (see there). */
+const INSPECT_MAX_AGE_MS = 1_800_000;
+const FACTS_EVERY_MS = 900_000;
+
 /** A managed container as last inspected. */
 interface Known {
   /** listKey of the list entry it was inspected for. */
@@ -264,8 +268,8 @@ export class NodeObserver {
     const started = this.opts.now();
     // After a gap nothing cached can be trusted: events were not heard.
     const fresh = this.missed || !this.state.reachable;
-    const readFacts = fresh || this.factsAt === undefined || started - this.factsAt >= (this.opts.factsEveryMs ?? 900_000);
-    const readImages = readFacts || this.imagesDue || this.imagesAt === undefined || started - this.imagesAt >= (this.opts.imagesEveryMs ?? this.opts.factsEveryMs ?? 900_000);
+    const readFacts = fresh || this.factsAt === undefined || started - this.factsAt >= (this.opts.factsEveryMs ?? FACTS_EVERY_MS);
+    const readImages = readFacts || this.imagesDue || this.imagesAt === undefined || started - this.imagesAt >= (this.opts.imagesEveryMs ?? this.opts.factsEveryMs ?? FACTS_EVERY_MS);
     this.imagesDue = false;
     const named = this.named;
     this.named = new Set();
@@ -388,7 +392,7 @@ export class NodeObserver {
       this.known.delete(id);
       return;
     }
-    const maxAge = this.opts.inspectMaxAgeMs ?? 1_800_000;
+    const maxAge = this.opts.inspectMaxAgeMs ?? INSPECT_MAX_AGE_MS;
     const fresh = toManagedContainer(got, base);
     const prev = this.known.get(id)?.container;
     // Unchanged: the object of before, so that what depends on it (the controller's skip test, the reconcile memo) sees no change.
