@@ -71,10 +71,9 @@ export function missed(s: Liveness, sentAt: number, now: number, misses: number,
   return { next: { ...next, lost: true }, lost: `no answer to ping for ${silentFor}s (${next.misses} missed in a row; last: ${why})` };
 }
 
-/** Node i of `count` has its turn i/count of the way into a round of `intervalMs`: those not yet pinged (from `from`) whose turn comes before `until` ms into it, [from, to). */
-export function dueSlice(count: number, intervalMs: number, until: number, from: number): { from: number; to: number } {
-  const to = Math.min(count, Math.ceil((Math.max(0, until) / intervalMs) * count));
-  return { from, to: Math.max(from, to) };
+/** Slice j of a round split into `slices`: the nodes [from, to) of `count`, an even share (node i is always in the same slice). */
+export function roundSlice(count: number, slices: number, j: number): { from: number; to: number } {
+  return { from: Math.floor((j * count) / slices), to: Math.floor(((j + 1) * count) / slices) };
 }
 
 interface Slot {
@@ -95,10 +94,11 @@ export class Heartbeat {
   private readonly slots = new Map<string, Slot>();
   /** The slots in ping order (a turn is an array index, not a lookup by name). */
   private order: Slot[] = [];
-  private cursor = 0;
+  /** The slice of the round the next tick sends, of `slices`. */
+  private slice = 0;
+  private slices = 0;
   private roundStart = 0;
   private timer?: NodeJS.Timeout;
-  private tickMs = 0;
   private stopped = false;
   /** Pings sent (answered or not), for the bench and tests. */
   sent = 0;
@@ -120,7 +120,6 @@ export class Heartbeat {
       this.slots.set(m.name, slot);
     }
     this.order = members.map((m) => this.slots.get(m.name)!);
-    this.cursor = Math.min(this.cursor, this.order.length);
     if (!this.stopped) this.schedule();
   }
 
@@ -137,42 +136,47 @@ export class Heartbeat {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 
+  /**
+   * A round is split into `slices` (one per node, or one per minTickMs when
+   * there are more nodes), and slice j is sent at roundStart + j/slices of the
+   * interval, a timer set for that time each tick: a node is always in the same
+   * slice, so it is pinged once per interval, never later. (Ticks of a
+   * setInterval, each sending the nodes whose turn came, drifted against the
+   * round: a node could move to the next tick, one tick after a whole interval,
+   * and its grace period, counted from its last answer, start that much early.)
+   */
   private schedule(): void {
     const n = this.order.length;
-    const tickMs = n === 0 ? 0 : Math.min(this.opts.intervalMs, Math.max(this.opts.minTickMs ?? 100, this.opts.intervalMs / n));
-    if (tickMs === this.tickMs && (this.timer || n === 0)) return;
-    clearInterval(this.timer);
+    const slices = n === 0 ? 0 : Math.max(1, Math.min(n, Math.floor(this.opts.intervalMs / (this.opts.minTickMs ?? 100))));
+    if (slices === this.slices && (this.timer || n === 0)) return;
+    clearTimeout(this.timer);
     this.timer = undefined;
-    this.tickMs = tickMs;
+    this.slices = slices;
     if (n === 0) return;
     this.roundStart = this.opts.now();
-    this.cursor = 0;
-    this.timer = setInterval(() => this.tick(), tickMs);
-    this.timer.unref();
+    this.slice = 0;
     this.tick();
   }
 
   private tick(): void {
-    const now = this.opts.now();
+    this.timer = undefined;
+    if (this.stopped) return;
     const { intervalMs } = this.opts;
-    for (;;) {
-      if (this.cursor >= this.order.length) {
-        if (now - this.roundStart < intervalMs) return;
-        // A new round; after a stall (a blocked event loop) start from now rather than catch up in a burst.
-        this.roundStart = now - this.roundStart < 2 * intervalMs ? this.roundStart + intervalMs : now;
-        this.cursor = 0;
-      }
-      // Those whose turn comes before the next tick go now: each tick sends an even slice.
-      const { from, to } = dueSlice(this.order.length, intervalMs, now - this.roundStart + this.tickMs, this.cursor);
-      this.cursor = to;
-      for (let i = from; i < to; i++) this.send(this.order[i]!);
-      // After a late tick the next round may be due in this same tick.
-      if (this.cursor < this.order.length) return;
+    const { from, to } = roundSlice(this.order.length, this.slices, this.slice);
+    for (let i = from; i < to; i++) this.send(this.order[i]!);
+    if (++this.slice >= this.slices) {
+      this.slice = 0;
+      // A new round; after a stall (a blocked event loop) start from now rather than catch up in a burst.
+      const now = this.opts.now();
+      this.roundStart = now - this.roundStart < 2 * intervalMs ? this.roundStart + intervalMs : now;
     }
+    const at = this.roundStart + (this.slice * intervalMs) / this.slices;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, at - this.opts.now()));
+    this.timer.unref();
   }
 
   private send(slot: Slot): void {
