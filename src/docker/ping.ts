@@ -23,11 +23,16 @@ export const TCP_KEEPALIVE_MS = 1_000;
 
 const REQUEST = Buffer.from('HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n', 'latin1');
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
-/** `Connection: close` among the headers, as dockerd and Node write it (`C` or `c`): one scan for the rest of the name. */
+/**
+ * `Connection: close` among the headers (which end at `end`), as dockerd and
+ * Node write it (`C` or `c`): one scan for the rest of the name, backwards
+ * from the end of the headers, so that it never reads past them (the shared
+ * read buffer holds stale bytes after them).
+ */
 const CLOSE = Buffer.from('onnection: close\r\n', 'latin1');
 const hasClose = (buf: Buffer, end: number) => {
-  const at = buf.indexOf(CLOSE);
-  return at >= 2 && at < end && buf[at - 2] === 0x0a && (buf[at - 1] === 0x43 || buf[at - 1] === 0x63);
+  const at = buf.lastIndexOf(CLOSE, end);
+  return at >= 2 && buf[at - 2] === 0x0a && (buf[at - 1] === 0x43 || buf[at - 1] === 0x63);
 };
 /** A status line and headers longer than this are not an engine's ping answer. */
 const MAX_HEADER = 16 * 1024;
@@ -55,8 +60,16 @@ export type PingDone = (err?: PingError) => void;
  * tick, all with the same timeout, so the timer fires about twice a second,
  * when the oldest ping of a tick is due: by then its answer came (the timer
  * then finds nothing to fail and moves on to the next deadline).
+ *
+ * `waiting` holds the lines that had a ping out since the last check, each
+ * at most once (its `watched` flag); the check drops those whose ping ended.
+ * An array, not a Set: a Set gaining and losing 500 members a second rebuilt
+ * its table again and again, a fifth of what the heartbeat allocated (heap
+ * profile at 1,000 idle engines), and garbage is what makes the collector run.
  */
-const waiting = new Set<PingLine>();
+const waiting: (PingLine | undefined)[] = [];
+/** Lines in `waiting` (the array is never shortened: shrinking it and growing it again reallocated it). */
+let waitingCount = 0;
 let deadlineTimer: NodeJS.Timeout | undefined;
 /** performance.now() the timer is set for. */
 let armedFor = Number.POSITIVE_INFINITY;
@@ -64,7 +77,10 @@ let armedFor = Number.POSITIVE_INFINITY;
 const STALL_MS = 50;
 
 function watchDeadline(line: PingLine, deadline: number): void {
-  waiting.add(line);
+  if (!line.watched) {
+    line.watched = true;
+    waiting[waitingCount++] = line;
+  }
   if (deadline < armedFor) arm(deadline);
 }
 
@@ -88,14 +104,26 @@ function checkDeadlines(): void {
   deadlineTimer = undefined;
   armedFor = Number.POSITIVE_INFINITY;
   const stall = late > STALL_MS ? late : 0;
-  const expired: PingLine[] = [];
+  let expired: PingLine[] | undefined;
   let next = Number.POSITIVE_INFINITY;
-  for (const l of waiting) {
+  let kept = 0;
+  for (let i = 0; i < waitingCount; i++) {
+    const l = waiting[i]!;
     const deadline = l.due(stall);
-    if (deadline <= now) expired.push(l);
+    if (deadline === Number.POSITIVE_INFINITY) {
+      l.watched = false;
+      continue;
+    }
+    waiting[kept++] = l;
+    if (deadline <= now) (expired ??= []).push(l);
     else if (deadline < next) next = deadline;
   }
-  if (expired.length > 0) setImmediate(() => expired.forEach((l) => l.expire()));
+  for (let i = kept; i < waitingCount; i++) waiting[i] = undefined;
+  waitingCount = kept;
+  if (expired) {
+    const lines = expired;
+    setImmediate(() => lines.forEach((l) => l.expire()));
+  }
   if (next < Number.POSITIVE_INFINITY) arm(next);
 }
 
@@ -117,8 +145,12 @@ export class PingLine {
   private deadline = 0;
   private timeoutMs = 0;
   private closed = false;
+  /** In the deadline check's list (module state, see `waiting`). */
+  watched = false;
   /** TLS: the descriptor carries ciphertext, so only the stream may write. */
   private readonly tls: boolean;
+  /** The connected plain socket's descriptor, -1 until connected (and always on TLS): read once per connection, not per ping. */
+  private fd = -1;
 
   constructor(
     private readonly target: PingTarget,
@@ -151,10 +183,9 @@ export class PingLine {
    * the heartbeat still allocated.
    */
   private writeDirect(socket: net.Socket): number {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (this.tls || socket.connecting || socket.writableLength > 0 || typeof fd !== 'number' || fd < 0) return 0;
+    if (this.fd < 0 || socket.writableLength > 0) return 0;
     try {
-      return writeSync(fd, REQUEST);
+      return writeSync(this.fd, REQUEST);
     } catch {
       return 0;
     }
@@ -162,10 +193,7 @@ export class PingLine {
 
   /** Shared deadline timer: moves the deadline by `stall` ms of this process's own delay; the deadline, or +Infinity when no ping is out (the line leaves the watch). */
   due(stall: number): number {
-    if (!this.done) {
-      waiting.delete(this);
-      return Number.POSITIVE_INFINITY;
-    }
+    if (!this.done) return Number.POSITIVE_INFINITY;
     this.deadline += stall;
     return this.deadline;
   }
@@ -197,30 +225,47 @@ export class PingLine {
     }
     this.socket = socket;
     this.buf = undefined;
+    if (!this.tls) {
+      socket.once('connect', () => {
+        const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+        if (this.socket === socket && typeof fd === 'number') this.fd = fd;
+      });
+    }
     socket.on('error', (err: NodeJS.ErrnoException) => this.lost(socket, new PingError('connection', err.message, err.code)));
     socket.on('close', () => this.lost(socket, new PingError('connection', 'connection closed by the engine')));
     return socket;
   }
 
-  /** `n` bytes at the start of `chunk` (the shared buffer: only valid during this call). */
+  /**
+   * `n` bytes at the start of `chunk` (the shared buffer: only valid during
+   * this call, and stale past `n`). A whole answer in one read, the steady
+   * case, is looked at in place: no view, no copy (a Buffer view per answer
+   * was a quarter of the heartbeat's garbage). In the shared buffer a match
+   * past `n` is stale, and the first match is never one: the bytes read come
+   * first.
+   */
   private read(socket: net.Socket, chunk: Buffer, n: number): void {
     if (socket !== this.socket) return;
-    const buf = this.buf ? Buffer.concat([this.buf, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+    let buf = chunk;
+    let len = n;
+    if (this.buf) {
+      buf = Buffer.concat([this.buf, chunk.subarray(0, n)]);
+      len = buf.length;
+    }
     const end = buf.indexOf(HEADER_END);
-    if (end < 0) {
-      if (buf.length >= MAX_HEADER) this.lost(socket, new PingError('http', 'unreadable answer to ping'));
+    if (end < 0 || end + HEADER_END.length > len) {
+      if (len >= MAX_HEADER) this.lost(socket, new PingError('http', 'unreadable answer to ping'));
       // Kept past this call: a copy, not a view of the shared buffer.
-      else this.buf = Buffer.from(buf);
+      else this.buf = Buffer.from(buf.subarray(0, len));
       return;
     }
     this.buf = undefined;
     this.onAnswer();
     const done = this.done;
     // Bytes after a HEAD answer, an answer nobody asked for, or a server closing: start afresh next time.
-    if (buf.length > end + HEADER_END.length || !done || hasClose(buf, end)) this.drop(socket);
+    if (len > end + HEADER_END.length || !done || hasClose(buf, end)) this.drop(socket);
     if (!done) return;
     this.done = undefined;
-    waiting.delete(this);
     // `HTTP/1.1 200 OK`: bytes 9-11 are the status.
     if (buf[9] === 0x32 && buf[10] === 0x30 && buf[11] === 0x30 && buf[12] === 0x20) done();
     else done(new PingError('http', `ping answered ${buf.toString('latin1', 9, 12)}`));
@@ -236,7 +281,6 @@ export class PingLine {
     const done = this.done;
     if (!done) return;
     this.done = undefined;
-    waiting.delete(this);
     // After a timeout the line may still deliver the late answer: start afresh.
     if (err.kind === 'timeout' && this.socket) this.drop(this.socket);
     done(err);
@@ -246,6 +290,7 @@ export class PingLine {
     if (this.socket === socket) {
       this.socket = undefined;
       this.buf = undefined;
+      this.fd = -1;
     }
     socket.destroy();
   }

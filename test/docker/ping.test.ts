@@ -79,6 +79,23 @@ describe('PingLine', () => {
     }
   });
 
+  it('reads every answer in place in one shared buffer: a long earlier answer left there never speaks for a shorter later one', async () => {
+    // The first connection answers with long headers ending in `Connection: close`; every later one with a short 200.
+    const long = `HTTP/1.1 200 OK\r\nX-Padding: ${'x'.repeat(200)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+    answer = (_k, socket) => socket.write(conns.length === 1 ? long : OK);
+    const first = new PingLine({ socketPath: `${dir}/engine.sock` });
+    const second = new PingLine({ socketPath: `${dir}/engine.sock` });
+    try {
+      expect(await ping(first)).toBeUndefined();
+      // The second line's answers are shorter: the bytes after them are the first answer's, `Connection: close` included.
+      for (let i = 0; i < 3; i++) expect(await ping(second)).toBeUndefined();
+      expect(conns.map((c) => c.requests.length)).toEqual([1, 3]);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
   it('an engine that never answers is a timeout; a status other than 200 is an http error', async () => {
     answer = () => undefined;
     const line = new PingLine({ socketPath: `${dir}/engine.sock` });

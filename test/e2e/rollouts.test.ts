@@ -164,10 +164,15 @@ describe('safe rollouts on real engines', () => {
     // The held revision leaves the running replicas alone: all three up to date and ready. Ready is waited
     // for, not read once: a 1 s healthcheck on a loaded 2-core CI host can time out once and mark a
     // replica unhealthy for a second (CI saw 2/3 here), which is the engine's doing, not the hold's.
-    await waitFor('get services to show 3/3 ready, held for the window', async () => {
-      const out = (await runFogctl(['get', 'services', '--server', ctl.socket])).stdout;
-      return /press\s+replicated\s+3\/3\s+3\s+3\s+WaitingForWindow/.test(out) ? out : undefined;
-    }, 20_000, 500);
+    await waitFor(
+      'get services to show 3/3 ready, held for the window',
+      async () => {
+        const out = (await runFogctl(['get', 'services', '--server', ctl.socket])).stdout;
+        return /press\s+replicated\s+3\/3\s+3\s+3\s+WaitingForWindow/.test(out) ? out : undefined;
+      },
+      20_000,
+      500,
+    );
     expect((await pressContainers()).map((c) => c.id).sort()).toEqual(before.map((c) => c.id).sort());
 
     // plan says the same (reading the controller's rollout book, never writing it).
