@@ -58,7 +58,14 @@ export class GitSync {
   private readonly path: string;
   private readonly policy: GatePolicy;
   private readonly log: Logger;
+  /** The working state, changed step by step during an attempt. */
   private state: SyncStatus;
+  /**
+   * What status() shows: the state as a whole attempt left it. An attempt
+   * changes `state` in steps (the new revision is current before its
+   * failures in a row are reset), so readers never see those in between.
+   */
+  private published: SyncStatus;
   /** Services of the current revision, by sha (loaded once per revision). */
   private currentServices?: { sha: string; names: string[] };
   /** The held revision's candidate services: enough to re-judge on confirmation. */
@@ -86,10 +93,11 @@ export class GitSync {
       consecutiveFailures: 0,
       updatedAt: this.now(),
     };
+    this.published = this.state;
   }
 
   status(): SyncStatus {
-    return this.state;
+    return this.published;
   }
 
   /**
@@ -142,6 +150,8 @@ export class GitSync {
     if (outcome !== 'error') this.state = { ...this.state, consecutiveFailures: 0 };
     const delay = this.nextDelay();
     this.state = { ...this.state, state: stateOf(this.state, outcome), nextAttemptAt: new Date(this.opts.clock.wall() + delay).toISOString(), updatedAt: this.now() };
+    this.published = this.state;
+    if (outcome === 'synced' && this.state.current) this.opts.onSwap?.(this.state.current);
     await writeFileAtomic(this.layout.status, JSON.stringify(this.state, null, 2) + '\n').catch((err: unknown) => this.log.warn({ err }, 'cannot write the sync status file'));
     return outcome;
   }
@@ -183,7 +193,6 @@ export class GitSync {
     this.log.info({ sha, subject: rev.subject, services: candidate.services.length, removed: verdict.removed }, `revision ${sha.slice(0, 12)} is current`);
     if (confirmed) await rm(this.layout.confirm, { force: true });
     await this.tidy(sha, currentSha);
-    this.opts.onSwap?.(rev);
     return 'synced';
   }
 

@@ -4,7 +4,7 @@
 import { lstat, mkdir, readdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readSyncStatus, SyncSetupError, type GitSync, type Revision } from '../../src/sync/index.js';
+import { readSyncStatus, SyncSetupError, type GitSync, type Revision, type SyncStatus } from '../../src/sync/index.js';
 import { eventually, makeRemote, newSync, service, type Remote } from './fixture.js';
 
 let remote: Remote;
@@ -170,6 +170,40 @@ describe('failures never change the target', () => {
     const newer = await remote.commit({ ...three, 'c.yaml': service('c', 'v2') });
     await eventually(() => (sync!.status().current?.sha === newer ? true : undefined), 3_000, 'recovery');
     expect(sync.status()).toMatchObject({ state: 'Synced', consecutiveFailures: 0, lastFetch: { ok: true } });
+  });
+
+  it('status is whole attempts: never the new revision beside the failures before it', async () => {
+    await remote.commit(three);
+    const atSwap: SyncStatus[] = [];
+    sync = newSync(remote, { onSwap: () => atSwap.push(sync!.status()) });
+    expect(await sync.syncOnce()).toBe('synced');
+    await rename(remote.bare, `${remote.bare}.away`);
+    expect(await sync.syncOnce()).toBe('error');
+    expect(await sync.syncOnce()).toBe('error');
+    await rename(`${remote.bare}.away`, remote.bare);
+    const newer = await remote.commit({ ...three, 'c.yaml': service('c', 'v2') });
+    // Read the status at every turn of the event loop while the attempt runs.
+    const seen: SyncStatus[] = [];
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        seen.push(sync!.status());
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    expect(await sync.syncOnce()).toBe('synced');
+    polling = false;
+    await poll;
+    expect(seen.length).toBeGreaterThan(2);
+    for (const s of seen) {
+      if (s.current?.sha === newer) expect(s, 'status with the new revision').toMatchObject({ state: 'Synced', consecutiveFailures: 0, lastFetch: { ok: true } });
+      else expect(s, 'status before the new revision').toMatchObject({ consecutiveFailures: 2, state: 'Error' });
+    }
+    // onSwap (the controller reloads on it) sees the new revision, whole.
+    expect(atSwap.map((s) => [s.current?.sha, s.state, s.consecutiveFailures])).toEqual([
+      [atSwap[0]!.current?.sha, 'Synced', 0],
+      [newer, 'Synced', 0],
+    ]);
   });
 
   it('never shows credentials embedded in the URL', async () => {
