@@ -187,7 +187,7 @@ describe('failures never change the target', () => {
     let polling = true;
     const poll = (async () => {
       while (polling) {
-        seen.push(sync!.status());
+        seen.push(sync.status());
         await new Promise((r) => setImmediate(r));
       }
     })();
