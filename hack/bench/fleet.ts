@@ -16,7 +16,8 @@
 //                               running elsewhere, minus --grace (3 s). A silent loss is fleet.partition_to_notready_ms
 //   fleet.partition_to_notready_ms  a node black-holed (accepts, never answers, open connections go silent) → the
 //                               controller's `node lost` line (heartbeat: 2 s interval, 500 ms deadline, 2 misses), median of 5 (7)
-//   fleet.heartbeat_pings_per_s heartbeat pings the hollow engines answered while idle (not in idle_calls_per_s)
+//   fleet.heartbeat_pings_per_s heartbeat turns the hollow engines answered while idle: long polls of the events and
+//                               pings (not in idle_calls_per_s)
 //   fleet.idle_sockets_per_node the controller's open sockets while idle (/proc/PID/fd, median of the 1 s samples) per node
 //   fleet.startup_ms            process start → first pass done (status API: passes >= 1), a fresh controller on the
 //                               converged fleet (a gateway restarting its service), median of 3 (--quick) or 5
@@ -204,7 +205,8 @@ export async function benchFleet({ quick }: { quick: boolean }): Promise<Record<
     out['fleet.idle_cpu_pct_max'] = round(Math.max(...cpu), 2);
     out['fleet.idle_window_s'] = (windows * IDLE_WINDOW_MS) / 1000;
     const calls = [...fleet.calls()].map(([route, n]) => [route, n - (calls0.get(route) ?? 0)] as const).filter(([, n]) => n > 0);
-    const isPing = (route: string) => route === 'GET /_ping';
+    // The heartbeat's turns are long polls of the events (GET /events), its re-pings HEAD /_ping (counted as GET).
+    const isPing = (route: string) => route === 'GET /_ping' || route === 'GET /events';
     out['fleet.idle_calls_per_s'] = round(calls.filter(([r]) => !isPing(r)).reduce((a, [, n]) => a + n, 0) / ((windows * IDLE_WINDOW_MS) / 1000));
     out['fleet.heartbeat_pings_per_s'] = round(calls.filter(([r]) => isPing(r)).reduce((a, [, n]) => a + n, 0) / ((windows * IDLE_WINDOW_MS) / 1000));
     log(`idle engine calls: ${calls.map(([route, n]) => `${route} ${n}`).join(', ')}`);

@@ -106,6 +106,8 @@ export class HollowEngine {
   private readonly byName = new Map<string, string>();
   readonly images: Set<string>;
   private readonly listeners = new Set<(e: EngineEvent) => void>();
+  /** The newest events, oldest first, as dockerd keeps them for `since` (256). */
+  readonly recent: EngineEvent[] = [];
   dieRules: DieRule[] = [];
 
   constructor(readonly config: HollowNodeConfig) {
@@ -368,11 +370,16 @@ export class HollowEngine {
       timeNano: now * 1e6 + (process.hrtime()[1] % 1e6),
     };
     if (e.Type === 'image') delete (event as Partial<EngineEvent>).from;
+    this.recent.push(event);
+    if (this.recent.length > RECENT_EVENTS) this.recent.shift();
     for (const l of this.listeners) l(event);
   }
 }
 
 export { ZERO_TIME };
+
+/** Events dockerd keeps for `GET /events?since=…` (daemon/events: eventsLimit). */
+const RECENT_EVENTS = 256;
 
 const SIGNALS: Readonly<Record<string, number>> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15 };
 

@@ -224,27 +224,63 @@ export class HollowServer {
     send(res, 200, doc);
   }
 
+  /**
+   * `GET /events`, as dockerd 20.10 answers it: the events it still holds
+   * from `since` first, then new ones as they happen; with `until`, only
+   * those up to it, and the answer ends at `until` (at once when it is past).
+   * Times are Docker's `seconds[.nanoseconds]`.
+   */
   private events(q: URLSearchParams, res: ServerResponse): void {
     this.count('GET /events');
     const filters = parseFilters(q.get('filters'));
+    const since = eventTimeMs(q.get('since'));
+    const until = eventTimeMs(q.get('until'));
+    if (since !== undefined && until !== undefined && until < since) {
+      send(res, 400, { message: `\`since\` time (${q.get('since')}) cannot be after \`until\` time (${q.get('until')})` });
+      return;
+    }
     res.writeHead(200, { ...HEADERS, 'Content-Type': 'application/json' });
     res.flushHeaders();
-    this.streams.add(res);
-    const off = this.engine.onEvent((ev) => {
-      // A hung daemon sends nothing; the events it would have sent are lost, as with a real stream that is cut.
-      if (this.fault === 'hung' || !matchEvent(ev, filters)) return;
-      const line = `${JSON.stringify(ev)}\n`;
+    const write = (line: string) => {
       // Behind a black hole the node goes on; its lines wait in the "network" (TCP's send buffer).
       if (this.fault !== 'blackhole') res.write(line);
       else if (this.backlog.has(res)) this.backlog.get(res)!.push(line);
       else this.backlog.set(res, [line]);
+    };
+    const inRange = (ev: EngineEvent) => (until === undefined || ev.timeNano / 1e6 <= until) && matchEvent(ev, filters);
+    if (since !== undefined) for (const ev of this.engine.recent) if (ev.timeNano / 1e6 >= since && inRange(ev)) write(`${JSON.stringify(ev)}\n`);
+    if (until !== undefined && until <= Date.now()) {
+      res.end();
+      return;
+    }
+    this.streams.add(res);
+    const off = this.engine.onEvent((ev) => {
+      // A hung daemon sends nothing; the events it would have sent are lost, as with a real stream that is cut.
+      if (this.fault === 'hung' || !inRange(ev)) return;
+      write(`${JSON.stringify(ev)}\n`);
     });
+    // dockerd ends the answer at `until`; a hung or cut-off one only once it runs (or is reached) again.
+    const end = () => {
+      if (res.destroyed) return;
+      if (silent(this.fault)) this.held.push(end);
+      else res.end();
+    };
+    const timer = until === undefined ? undefined : setTimeout(end, until - Date.now());
     res.on('close', () => {
+      clearTimeout(timer);
       off();
       this.streams.delete(res);
       this.backlog.delete(res);
     });
   }
+}
+
+/** Docker's `seconds[.nanoseconds]` as ms since the epoch; undefined when absent. */
+function eventTimeMs(text: string | null): number | undefined {
+  if (text === null || text === '') return undefined;
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(text);
+  if (!m) throw new ApiError(400, `invalid timestamp '${text}'`);
+  return Number(m[1]) * 1000 + Number((m[2] ?? '').padEnd(9, '0')) / 1e6;
 }
 
 const HEADERS = { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux', Server: `Docker/${SERVER_VERSION} (linux)` };

@@ -61,10 +61,10 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     .option('--call-timeout <duration>', 'timeout of every Docker API call', '5s')
     .option(
       '--heartbeat <duration>',
-      "each node's engine is pinged once per this interval (spread over it); 2 pings in a row without an answer make the node NotReady (the second is sent at once after the first miss). 0: no heartbeat",
+      "each node's engine is asked once per this interval (spread over it), with a long poll of its events that it ends just before the node's next turn; 2 turns in a row without an answer make the node NotReady (the second, a plain ping, is sent at once after the first miss). 0: no heartbeat (events on a stream of their own)",
       '2s',
     )
-    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping', '500ms')
+    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping (for a long poll: after the end it was asked for)', '500ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
     .option(
       '--disk-pressure <threshold>',

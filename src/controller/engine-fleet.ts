@@ -83,13 +83,19 @@ class EngineFleet implements FleetPort {
         logger: this.opts.logger,
         ...(this.opts.onEngineCall ? { onEngineCall: this.opts.onEngineCall } : {}),
       });
-      if (this.opts.watchEvents) observer.watch((node) => this.listeners.forEach((l) => l(node)));
+      // With the heartbeat, the events come with its long polls: one connection per idle engine.
+      if (this.opts.watchEvents) observer.watch((node) => this.listeners.forEach((l) => l(node)), this.heartbeat !== undefined);
       const engine = observer.engine;
       const beat: HeartbeatMember | undefined = engine && {
         name,
-        ping: (timeoutMs, done) => engine.heartbeat(timeoutMs, done),
+        ping: (timeoutMs, done, holdMs) => engine.heartbeat(timeoutMs, done, holdMs),
         lost: (error, silentSince) => observer.heartbeatLost(error, silentSince),
         answered: () => observer.heartbeatAnswered(),
+        // The engine's own record, on the fleet's clock.
+        heardAt: () => {
+          const silent = engine.silentForMs;
+          return Number.isFinite(silent) ? this.opts.clock.now() - silent : undefined;
+        },
       };
       this.members.set(name, { key: clientKey(n), observer, ...(beat ? { beat } : {}) });
       changed = true;

@@ -144,6 +144,38 @@ interface CallSpec {
   headers?: Record<string, string>;
 }
 
+/** What the clients of one engine share (withOptions makes clients with other deadlines). */
+interface Seen {
+  /** performance.now() of the last answer. */
+  at: number;
+  pinger?: PingLine;
+  /** The engine's wall clock against ours, from /info. */
+  clock?: { offsetMs: number; rttMs: number; at: number; askedAt: number; stale: boolean };
+  clockReading?: boolean;
+  /** Engine time (ms) the next events poll starts from: the last one's `until`. */
+  since?: number;
+  events?: (e: EngineEvent) => void;
+}
+
+/** A turn shorter than this is pinged, not polled. */
+const MIN_HOLD_MS = 200;
+/** Each poll starts this much before the previous one's `until`. */
+const POLL_OVERLAP_MS = 50;
+/** The first poll replays this far back from the /info that gave the clock. */
+const POLL_FIRST_SINCE_MS = 1_000;
+/** A poll ending this much before its `until` on our clock puts the clock offset in doubt. */
+const CLOCK_SLACK_MS = 250;
+/** A clock in doubt is read again at most this often. */
+const CLOCK_RETRY_MS = 10_000;
+/** A clock reading older than this is replaced by any new one. */
+const CLOCK_KEEP_MS = 10 * 60_000;
+const EVENT_FILTERS = encodeURIComponent('{"type":["container","image"]}');
+/** Docker's `seconds.nanoseconds` from ms since the epoch. */
+const unixSeconds = (ms: number) => {
+  const whole = Math.floor(ms);
+  return `${Math.floor(whole / 1000)}.${String(whole % 1000).padStart(3, '0')}000000`;
+};
+
 /** Connections kept open per engine for short calls; the observer and the executor share them. */
 const POOL_SOCKETS = 4;
 /**
@@ -232,7 +264,7 @@ export class Engine {
     readonly node: string,
     private readonly via: Transport,
     private readonly opts: EngineOptions,
-    private readonly seen: { at: number; pinger?: PingLine },
+    private readonly seen: Seen,
   ) {}
 
   /** A client for `node` reached with dockerode's connection options. */
@@ -259,20 +291,89 @@ export class Engine {
     return this.seen.at;
   }
 
+  /** How long ago the engine last answered (anything), ms; Infinity when it never has. */
+  get silentForMs(): number {
+    return performance.now() - this.seen.at;
+  }
+
   async ping(): Promise<void> {
     await this.call({ method: 'GET', path: '/_ping', ok: [200] });
   }
 
   /**
-   * The heartbeat: `HEAD /_ping` on a kept-alive connection of its own
-   * (src/docker/ping.ts), with its own deadline, so that neither the pool
-   * nor the event stream of a hung engine can hold it up. `done()` when
-   * answered, `done(err)` with a PingError ('timeout', 'connection' or
-   * 'http') otherwise; `done` is passed on as it is (no wrapper per ping).
+   * The heartbeat, on a kept-alive connection of its own
+   * (src/docker/ping.ts) with its own deadline, so that the pool of a hung
+   * engine cannot hold it up. `done()` when answered, `done(err)` with a
+   * PingError ('timeout', 'connection' or 'http') otherwise.
+   *
+   * With `holdMs` (the time until the node's next turn) and someone
+   * following the events (`followEvents`), the answer is a long poll of the
+   * engine's events: `GET /events?since=…&until=…`, `until` `holdMs` from
+   * now on the engine's clock, `since` the previous poll's `until` (a little
+   * before it: an event stamped just before `until` can be sent after the
+   * engine ended the poll), so the polls chain with nothing lost between
+   * them (dockerd replays what it still holds from `since`). It is answered
+   * when the engine ends it, and misses when it has not ended `timeoutMs`
+   * after `until`. Without them (a re-ping after a miss, a lost node, an
+   * engine clock not known yet) it is `HEAD /_ping`, answered at once.
    */
-  heartbeat(timeoutMs: number, done: PingDone): void {
-    this.seen.pinger ??= new PingLine(this.via.ping, () => (this.seen.at = performance.now()));
-    this.seen.pinger.ping(timeoutMs, done);
+  heartbeat(timeoutMs: number, done: PingDone, holdMs = 0): void {
+    const seen = this.seen;
+    const line = (seen.pinger ??= new PingLine(
+      this.via.ping,
+      () => (seen.at = performance.now()),
+      (text) => this.eventLine(text),
+    ));
+    const clock = seen.clock;
+    if (holdMs < MIN_HOLD_MS || !seen.events || clock === undefined || clock.stale || seen.since === undefined) {
+      if (clock?.stale) this.refreshClock();
+      return line.ping(timeoutMs, done);
+    }
+    const sentAt = Date.now();
+    const until = sentAt + clock.offsetMs + holdMs;
+    // The engine's clock went back past the last `until`: dockerd refuses a `since` after `until`; start again from its now.
+    if (seen.since >= until) seen.since = until - holdMs;
+    const path = `/events?since=${unixSeconds(seen.since - POLL_OVERLAP_MS)}&until=${unixSeconds(until)}&filters=${EVENT_FILTERS}`;
+    line.poll(path, holdMs + timeoutMs, timeoutMs, (err) => {
+      if (err === undefined) {
+        seen.since = Math.max(seen.since ?? until, until);
+        // Ended well before its `until` on our clock: the engine's clock moved (or ours): measure it again.
+        if (sentAt + holdMs - Date.now() > CLOCK_SLACK_MS) this.staleClock();
+      } else if (err.kind === 'timeout') this.staleClock();
+      done(err);
+    });
+  }
+
+  /** Events the heartbeat's long polls bring go to `sink` (container and image events); undefined: none, and the heartbeat only pings. */
+  followEvents(sink: ((e: EngineEvent) => void) | undefined): void {
+    this.seen.events = sink;
+  }
+
+  private eventLine(text: string): void {
+    let event: EngineEvent;
+    try {
+      event = JSON.parse(text) as EngineEvent;
+    } catch {
+      return; // a malformed line is skipped; the next full observe corrects any miss
+    }
+    this.seen.events?.(event);
+  }
+
+  /** The engine's clock is in doubt: ping until /info has been read again. */
+  private staleClock(): void {
+    if (this.seen.clock) this.seen.clock = { ...this.seen.clock, stale: true };
+    this.refreshClock();
+  }
+
+  private refreshClock(): void {
+    const c = this.seen.clock;
+    const now = Date.now();
+    if (this.seen.clockReading || (c && now - c.askedAt < CLOCK_RETRY_MS)) return;
+    if (c) this.seen.clock = { ...c, askedAt: now };
+    this.seen.clockReading = true;
+    this.info()
+      .catch(() => undefined)
+      .finally(() => (this.seen.clockReading = false));
   }
 
   /** Closes the heartbeat's connection (pooled connections close themselves when idle). */
@@ -281,8 +382,28 @@ export class Engine {
     this.seen.pinger = undefined;
   }
 
-  info(): Promise<EngineInfo> {
-    return this.call({ method: 'GET', path: '/info', ok: [200] });
+  /** /info; its SystemTime, bracketed by our clock, also gives the engine clock's offset (for the heartbeat's polls). */
+  async info(): Promise<EngineInfo> {
+    const sent = Date.now();
+    const info = await this.call<EngineInfo>({ method: 'GET', path: '/info', ok: [200] });
+    this.sampleClock(info.SystemTime, sent, Date.now());
+    return info;
+  }
+
+  /**
+   * One reading of the engine's clock: SystemTime taken halfway through the
+   * call, so the error is at most half its round trip. A slow answer does
+   * not replace a quick one (unless the one kept is in doubt or old).
+   */
+  private sampleClock(systemTime: string | undefined, sent: number, got: number): void {
+    const engineNow = systemTime === undefined ? NaN : Date.parse(systemTime);
+    if (!Number.isFinite(engineNow)) return;
+    const rttMs = got - sent;
+    const c = this.seen.clock;
+    if (c && !c.stale && rttMs > 2 * c.rttMs + 5 && got - c.at < CLOCK_KEEP_MS) return;
+    this.seen.clock = { offsetMs: engineNow - (sent + got) / 2, rttMs, at: got, askedAt: got, stale: false };
+    // The first poll replays from here: what the read that asked this took in is older.
+    this.seen.since ??= engineNow - POLL_FIRST_SINCE_MS;
   }
 
   listContainers(): Promise<EngineContainerSummary[]> {

@@ -7,8 +7,13 @@
 // the answer ends with its headers, on dockerd and on the hollow engines.
 //
 // Its own connection, so that calls a hung engine holds open (the pool's
-// connections, the event stream) never hold a ping up; a ping that times out
-// destroys the connection, and the next one opens a fresh one.
+// connections) never hold a ping up; a ping that times out destroys the
+// connection, and the next one opens a fresh one.
+//
+// The same line carries the engine's events as long polls (`poll`): a
+// `GET /events?since=…&until=…` whose end at `until` is the heartbeat's
+// answer, and whose chunks in between are the events, one JSON per line. So
+// an idle engine holds one connection, not a ping line and an event stream.
 
 import { writeSync } from 'node:fs';
 import net from 'node:net';
@@ -22,7 +27,10 @@ export type PingTarget = { socketPath: string } | { host: string; port: number; 
 export const TCP_KEEPALIVE_MS = 1_000;
 
 const REQUEST = Buffer.from('HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n', 'latin1');
+const pollRequest = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n`, 'latin1');
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+const CHUNKED = Buffer.from(': chunked\r\n', 'latin1');
 /**
  * `Connection: close` among the headers (which end at `end`), as dockerd and
  * Node write it (`C` or `c`): one scan for the rest of the name, backwards
@@ -139,7 +147,7 @@ const READ_BUFFER = Buffer.alloc(MAX_HEADER);
 export class PingLine {
   private socket?: net.Socket;
   private buf?: Buffer;
-  /** The ping in flight: told how it ended. */
+  /** The ping or poll in flight: told how it ended. */
   private done?: PingDone;
   /** performance.now() after which the ping in flight has missed. */
   private deadline = 0;
@@ -151,27 +159,51 @@ export class PingLine {
   private readonly tls: boolean;
   /** The connected plain socket's descriptor, -1 until connected (and always on TLS): read once per connection, not per ping. */
   private fd = -1;
+  /** What the answer in flight is read as: a ping's headers, or a poll's headers and then its chunks. */
+  private phase: 'ping' | 'poll' | 'chunk-size' | 'chunk-data' = 'ping';
+  /** Bytes of the current chunk (with its CRLF) still to come. */
+  private chunkLeft = 0;
+  /** The start of an event line split over chunks or reads. */
+  private partial?: Buffer;
 
   constructor(
     private readonly target: PingTarget,
-    /** Called on every answer (any status): proof the engine is alive. */
+    /** Called on every answer (any status) and at a poll's end: proof the engine is alive. */
     private readonly onAnswer: () => void = () => undefined,
+    /** Each line a poll brings (one event, JSON). */
+    private readonly onLine: (line: string) => void = () => undefined,
   ) {
     this.tls = 'tls' in target && target.tls !== undefined;
   }
 
   /** Sends one ping; `done()` on `200`, `done(err)` on anything else or after `timeoutMs`. One at a time. A callback, not a promise: at 1,000 engines a ping a second each, the promises were a measurable part of the heartbeat. */
   ping(timeoutMs: number, done: PingDone): void {
+    this.send(REQUEST, 'ping', timeoutMs, timeoutMs, done);
+  }
+
+  /**
+   * Sends one long poll `GET path` (an `/events` query with an `until`):
+   * each line of its body goes to `onLine` as it comes, and `done()` when
+   * the engine ends it (its `until`); `done(err)` on another status, on a
+   * lost connection, or when it has not ended within `deadlineMs`
+   * (`timeoutMs` is the grace after `until` the error names).
+   */
+  poll(path: string, deadlineMs: number, timeoutMs: number, done: PingDone): void {
+    this.send(pollRequest(path), 'poll', deadlineMs, timeoutMs, done);
+  }
+
+  private send(request: Buffer, phase: 'ping' | 'poll', deadlineMs: number, timeoutMs: number, done: PingDone): void {
     if (this.done) return done(new PingError('connection', 'a ping is already in flight'));
     if (this.closed) return done(new PingError('connection', 'ping line closed'));
     this.done = done;
-    this.deadline = performance.now() + timeoutMs;
+    this.phase = phase;
+    this.deadline = performance.now() + deadlineMs;
     this.timeoutMs = timeoutMs;
     watchDeadline(this, this.deadline);
     const socket = this.socket ?? this.open();
     // Before the connection is up, write() queues: the deadline covers the handshake too.
-    const direct = this.writeDirect(socket);
-    if (direct < REQUEST.length) socket.write(direct === 0 ? REQUEST : REQUEST.subarray(direct));
+    const direct = this.writeDirect(socket, request);
+    if (direct < request.length) socket.write(direct === 0 ? request : request.subarray(direct));
   }
 
   /**
@@ -182,10 +214,10 @@ export class PingLine {
    * At 500 pings a second the stream's per-write objects were most of what
    * the heartbeat still allocated.
    */
-  private writeDirect(socket: net.Socket): number {
+  private writeDirect(socket: net.Socket, request: Buffer): number {
     if (this.fd < 0 || socket.writableLength > 0) return 0;
     try {
-      return writeSync(this.fd, REQUEST);
+      return writeSync(this.fd, request);
     } catch {
       return 0;
     }
@@ -225,6 +257,7 @@ export class PingLine {
     }
     this.socket = socket;
     this.buf = undefined;
+    this.partial = undefined;
     if (!this.tls) {
       socket.once('connect', () => {
         const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
@@ -242,7 +275,8 @@ export class PingLine {
    * case, is looked at in place: no view, no copy (a Buffer view per answer
    * was a quarter of the heartbeat's garbage). In the shared buffer a match
    * past `n` is stale, and the first match is never one: the bytes read come
-   * first.
+   * first. What a read leaves unfinished (a split answer, a chunk's size
+   * line) is copied out and read again with the next bytes.
    */
   private read(socket: net.Socket, chunk: Buffer, n: number): void {
     if (socket !== this.socket) return;
@@ -252,23 +286,99 @@ export class PingLine {
       buf = Buffer.concat([this.buf, chunk.subarray(0, n)]);
       len = buf.length;
     }
-    const end = buf.indexOf(HEADER_END);
-    if (end < 0 || end + HEADER_END.length > len) {
-      if (len >= MAX_HEADER) this.lost(socket, new PingError('http', 'unreadable answer to ping'));
-      // Kept past this call: a copy, not a view of the shared buffer.
-      else this.buf = Buffer.from(buf.subarray(0, len));
-      return;
-    }
     this.buf = undefined;
+    let at = 0;
+    while (at < len && this.socket === socket) {
+      const next = this.phase === 'ping' || this.phase === 'poll' ? this.readHead(socket, buf, at, len) : this.readChunk(socket, buf, at, len);
+      if (next === at) break;
+      at = next;
+    }
+    if (at < len && this.socket === socket) {
+      if (len - at >= MAX_HEADER) return this.lost(socket, new PingError('http', 'unreadable answer to ping'));
+      // Kept past this call: a copy, not a view of the shared buffer.
+      this.buf = Buffer.from(buf.subarray(at, len));
+    }
+  }
+
+  /** The status line and headers at `at`: where they end, or `at` when they are not all in. */
+  private readHead(socket: net.Socket, buf: Buffer, at: number, len: number): number {
+    const end = buf.indexOf(HEADER_END, at);
+    if (end < 0 || end + HEADER_END.length > len) return at;
     this.onAnswer();
     const done = this.done;
-    // Bytes after a HEAD answer, an answer nobody asked for, or a server closing: start afresh next time.
-    if (len > end + HEADER_END.length || !done || hasClose(buf, end)) this.drop(socket);
-    if (!done) return;
-    this.done = undefined;
+    const after = end + HEADER_END.length;
     // `HTTP/1.1 200 OK`: bytes 9-11 are the status.
-    if (buf[9] === 0x32 && buf[10] === 0x30 && buf[11] === 0x30 && buf[12] === 0x20) done();
-    else done(new PingError('http', `ping answered ${buf.toString('latin1', 9, 12)}`));
+    const ok = buf[at + 9] === 0x32 && buf[at + 10] === 0x30 && buf[at + 11] === 0x30 && buf[at + 12] === 0x20;
+    const status = () => buf.toString('latin1', at + 9, at + 12);
+    if (this.phase === 'poll' && done && ok) {
+      const chunked = buf.lastIndexOf(CHUNKED, end);
+      if (chunked < at) {
+        this.lost(socket, new PingError('http', 'events answer is not chunked'));
+        return len;
+      }
+      if (hasClose(buf, end)) this.closeAfter = true;
+      this.phase = 'chunk-size';
+      return after;
+    }
+    const what = this.phase === 'poll' ? 'events poll' : 'ping';
+    // Bytes after a HEAD answer, an answer nobody asked for, a failed poll (its body unread), or a server closing: start afresh next time.
+    if (this.phase === 'poll' || len > after || !done || hasClose(buf, end)) this.drop(socket);
+    if (!done) return len;
+    this.done = undefined;
+    if (ok) done();
+    else done(new PingError('http', `${what} answered ${status()}`));
+    return len;
+  }
+
+  /** The server asked to close once this answer ends. */
+  private closeAfter = false;
+
+  /** A poll's body at `at`: a chunk's size line, or (part of) its data; where it got to. */
+  private readChunk(socket: net.Socket, buf: Buffer, at: number, len: number): number {
+    if (this.phase === 'chunk-size') {
+      const eol = buf.indexOf(CRLF, at);
+      if (eol < 0 || eol + CRLF.length > len) return at;
+      const size = parseInt(buf.toString('latin1', at, eol), 16);
+      if (!Number.isFinite(size) || size < 0) {
+        this.lost(socket, new PingError('http', 'unreadable events answer'));
+        return len;
+      }
+      if (size > 0) {
+        this.phase = 'chunk-data';
+        this.chunkLeft = size + CRLF.length;
+        return eol + CRLF.length;
+      }
+      // The last chunk, then the CRLF that ends the answer (no trailers).
+      if (eol + 2 * CRLF.length > len) return at;
+      const after = eol + 2 * CRLF.length;
+      this.onAnswer();
+      this.phase = 'ping';
+      this.partial = undefined;
+      const done = this.done;
+      this.done = undefined;
+      if (after < len || this.closeAfter || !done) this.drop(socket);
+      done?.();
+      return len;
+    }
+    const end = Math.min(len, at + this.chunkLeft);
+    this.chunkLeft -= end - at;
+    // Lines end with `\n` inside the data; the chunk's own CRLF only ever trails a line.
+    let from = at;
+    for (let nl = buf.indexOf(0x0a, from); nl >= 0 && nl < end; nl = buf.indexOf(0x0a, from)) {
+      const piece = buf.subarray(from, nl);
+      const line = this.partial ? Buffer.concat([this.partial, piece]) : piece;
+      this.partial = undefined;
+      const text = line.toString('utf8').trim();
+      if (text !== '') this.onLine(text);
+      from = nl + 1;
+      if (this.socket !== socket) return len;
+    }
+    if (from < end) {
+      const rest = buf.subarray(from, this.chunkLeft === 0 ? end - CRLF.length : end);
+      if (rest.length > 0) this.partial = this.partial ? Buffer.concat([this.partial, rest]) : Buffer.from(rest);
+    }
+    if (this.chunkLeft === 0) this.phase = 'chunk-size';
+    return end;
   }
 
   private lost(socket: net.Socket, err: PingError): void {
@@ -290,7 +400,10 @@ export class PingLine {
     if (this.socket === socket) {
       this.socket = undefined;
       this.buf = undefined;
+      this.partial = undefined;
       this.fd = -1;
+      this.phase = 'ping';
+      this.closeAfter = false;
     }
     socket.destroy();
   }

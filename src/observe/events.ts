@@ -16,6 +16,12 @@ import type { Engine, EngineEvent, EventStream } from '../docker/engine.js';
 const IMAGE_ACTIONS = new Set(['pull', 'load', 'import', 'delete', 'tag', 'untag']);
 const ACTIONS = ['create', 'start', 'restart', 'die', 'kill', 'oom', 'stop', 'destroy', 'pause', 'unpause', 'rename', 'health_status'];
 
+/** Hands an engine event to `change` or `images` when it is one worth a look. */
+export function routeEvent(e: EngineEvent, on: Pick<EventWatchHandlers, 'change' | 'images'>): void {
+  if (e.Type === 'container' && ACTIONS.some((a) => e.Action === a || e.Action?.startsWith(`${a}:`))) on.change(e);
+  else if (e.Type === 'image' && e.Action !== undefined && IMAGE_ACTIONS.has(e.Action)) on.images?.(e);
+}
+
 export interface EventWatchOptions {
   /** First reconnect delay, ms; doubles up to backoffMaxMs. */
   backoffBaseMs: number;
@@ -55,10 +61,7 @@ export class EventWatch {
   start(): void {
     if (this.closed || this.stream) return;
     const stream = this.engine.watchEvents(
-      (e) => {
-        if (e.Type === 'container' && ACTIONS.some((a) => e.Action === a || e.Action?.startsWith(`${a}:`))) this.on.change(e);
-        else if (e.Type === 'image' && e.Action !== undefined && IMAGE_ACTIONS.has(e.Action)) this.on.images?.(e);
-      },
+      (e) => routeEvent(e, this.on),
       () => (this.attempt = 0),
       (err) => this.lostOrDropped(stream, err ?? new Error('event stream ended')),
     );

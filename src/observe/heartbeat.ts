@@ -10,6 +10,13 @@
 // bound is one wait for the turn plus `misses` deadlines. Once lost, a node is
 // pinged at its turn only (a refusing engine must not be pinged in a loop).
 //
+// A turn's ping may be held open by the engine until just before the node's
+// next turn (`holdMs`): the engine then answers with a long poll of its
+// events (src/docker/engine.ts), so the heartbeat and the events share one
+// connection. Its deadline is the hold plus the timeout. A turn that comes
+// while the last one's answer is a little late is owed, and sent as soon as
+// that answer comes.
+//
 // The decisions (`answered`, `missed`) are plain functions over a node's
 // record; the class around them only keeps time and sends pings.
 
@@ -22,22 +29,39 @@ export interface HeartbeatOptions {
   misses: number;
   /** The controller's monotonic clock, ms. */
   now: () => number;
+  /** A turn's ping may be held open until this long before the node's next turn (0: never held). Default 150. */
+  holdMarginMs?: number;
   /** The shortest pause between two ticks, ms; more nodes than interval/minTick share a tick. Default 100: a timer wake-up costs ~0.2 ms of CPU on a small VM (an empty 10 ms interval timer alone was 1.8 % of a core), a ping far less, so at 1,000 nodes a tick sends 100. */
   minTickMs?: number;
 }
 
 export const DEFAULT_HEARTBEAT = { intervalMs: 2_000, timeoutMs: 500, misses: 2 } as const;
+const DEFAULT_HOLD_MARGIN_MS = 150;
+/** An owed turn this near the next one is left to it. */
+const MIN_OWED_HOLD_MS = 200;
 
 /** One node as the heartbeat sees it. */
 export interface HeartbeatMember {
   name: string;
-  /** One ping with this deadline; `done(err)` when it gets no good answer, `done()` when it does. */
-  ping(timeoutMs: number, done: (err?: Error) => void): void;
+  /**
+   * One ping with this deadline; `done(err)` when it gets no good answer,
+   * `done()` when it does. `holdMs` > 0: the engine may hold the answer that
+   * long (a long poll), and the deadline is `holdMs + timeoutMs`.
+   */
+  ping(timeoutMs: number, done: (err?: Error) => void, holdMs: number): void;
   /** The node just missed its `misses`th ping in a row. */
   /** `silentSince`: when the node last answered (or the first unanswered ping was sent): where its grace period starts. */
   lost(error: string, silentSince: number): void;
   /** A ping was answered; `back` when the node was lost until now. */
   answered(back: boolean): void;
+  /**
+   * When the engine last showed it was alive in any way (the heartbeat's
+   * clock), if known: a held ping's headers, an event, an answer to another
+   * call. A miss counts the silence from there, not from the last answer
+   * the heartbeat itself took in: a long poll proves the engine alive when
+   * it starts, and ends only a turn later.
+   */
+  heardAt?(): number | undefined;
 }
 
 /** What the heartbeat knows of one node. */
@@ -84,6 +108,8 @@ interface Slot {
   /** A ping is out, sent at `sentAt`. */
   busy: boolean;
   sentAt: number;
+  /** A turn (this scheduled time) came while the ping was out: sent when it ends. */
+  owedAt?: number;
   /** Told how this slot's ping ended: made once per slot, not per ping. */
   settle: (err?: Error) => void;
   /** Taken out by `set`: a late answer changes nothing. */
@@ -167,7 +193,8 @@ export class Heartbeat {
     if (this.stopped) return;
     const { intervalMs } = this.opts;
     const { from, to } = roundSlice(this.order.length, this.slices, this.slice);
-    for (let i = from; i < to; i++) this.send(this.order[i]!);
+    const turn = this.roundStart + (this.slice * intervalMs) / this.slices;
+    for (let i = from; i < to; i++) this.turn(this.order[i]!, turn);
     if (++this.slice >= this.slices) {
       this.slice = 0;
       // A new round; after a stall (a blocked event loop) start from now rather than catch up in a burst.
@@ -179,12 +206,24 @@ export class Heartbeat {
     this.timer.unref();
   }
 
-  private send(slot: Slot): void {
+  /** The node's turn, scheduled for `turn`: its ping, held until just before its next turn unless it is lost. */
+  private turn(slot: Slot, turn: number): void {
+    if (slot.busy) {
+      slot.owedAt = turn;
+      return;
+    }
+    const hold = slot.live.lost ? 0 : turn + this.opts.intervalMs - (this.opts.holdMarginMs ?? DEFAULT_HOLD_MARGIN_MS) - this.opts.now();
+    // Too near the next turn to be worth a request: that turn sends it.
+    if (hold < MIN_OWED_HOLD_MS && slot.owedAt !== undefined) return;
+    this.send(slot, Math.max(0, hold));
+  }
+
+  private send(slot: Slot, holdMs = 0): void {
     if (slot.gone || slot.busy || this.stopped) return;
     slot.busy = true;
     this.sent++;
     slot.sentAt = this.opts.now();
-    slot.member.ping(this.opts.timeoutMs, slot.settle);
+    slot.member.ping(this.opts.timeoutMs, slot.settle, holdMs);
   }
 
   private settle(slot: Slot, err?: Error): void {
@@ -194,12 +233,22 @@ export class Heartbeat {
     if (err === undefined) {
       slot.lastAnswer = now;
       // The steady case (alive, no misses) changes nothing but the time.
-      if (slot.live.misses === 0 && !slot.live.lost) return slot.member.answered(false);
-      const { next, back } = answered(slot.live, now);
-      slot.live = next;
-      slot.member.answered(back);
+      if (slot.live.misses === 0 && !slot.live.lost) slot.member.answered(false);
+      else {
+        const { next, back } = answered(slot.live, now);
+        slot.live = next;
+        slot.member.answered(back);
+      }
+      const owed = slot.owedAt;
+      if (owed !== undefined) {
+        this.turn(slot, owed);
+        slot.owedAt = undefined;
+      }
       return;
     }
+    slot.owedAt = undefined;
+    const heard = slot.member.heardAt?.();
+    if (heard !== undefined && heard <= now && heard > (slot.lastAnswer ?? Number.NEGATIVE_INFINITY)) slot.lastAnswer = heard;
     const { next, lost } = missed(withLastAnswer(slot), slot.sentAt, now, this.opts.misses, err.message);
     slot.live = next;
     if (lost !== undefined) slot.member.lost(lost, next.lastAnswer ?? next.missingSince ?? slot.sentAt);

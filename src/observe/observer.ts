@@ -32,10 +32,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { FogNode, ObservedContainer, ObservedNode } from '../api/types.js';
-import { Engine, EngineError, type EngineContainer, type EngineContainerSummary, type EngineOptions } from '../docker/engine.js';
+import { Engine, EngineError, type EngineContainer, type EngineContainerSummary, type EngineEvent, type EngineOptions } from '../docker/engine.js';
 import { madeByFog, listKey, listPrint, parseEngineTime, toFacts, toForeignContainer, toFootprint, toImages, toManagedContainer, type ContainerFootprint, type TimeBase } from './convert.js';
 import { eachLimited } from '../docker/limit.js';
-import { DEFAULT_EVENT_WATCH, EventWatch, type EventWatchOptions } from './events.js';
+import { DEFAULT_EVENT_WATCH, EventWatch, routeEvent, type EventWatchOptions } from './events.js';
 import { dataRootSpace, settledSpace } from './disk.js';
 
 export interface NodeObserverOptions {
@@ -219,27 +219,42 @@ export class NodeObserver {
     });
   }
 
-  /** Follows the engine's container events; `onChange(name)` asks for a re-observe of this node. */
-  watch(onChange: (node: string) => void): void {
+  /**
+   * Follows the engine's container events; `onChange(name)` asks for a
+   * re-observe of this node. `viaHeartbeat`: the events come with the
+   * heartbeat's long polls (one connection per engine), not on a stream of
+   * their own.
+   */
+  watch(onChange: (node: string) => void, viaHeartbeat = false): void {
     this.onChange = onChange;
+    this.viaHeartbeat = viaHeartbeat;
     this.startWatch();
   }
+
+  private viaHeartbeat = false;
 
   private startWatch(): void {
     const onChange = this.onChange;
     if (!this.engine || this.watcher || !onChange) return;
     const log = this.opts.logger;
+    const on = {
+      change: (e: EngineEvent) => {
+        if (e.Actor?.ID) this.named.add(e.Actor.ID);
+        onChange(this.name);
+      },
+      images: () => {
+        this.imagesDue = true;
+        onChange(this.name);
+      },
+    };
+    if (this.viaHeartbeat) {
+      this.engine.followEvents((e) => routeEvent(e, on));
+      return;
+    }
     this.watcher = new EventWatch(
       this.engine,
       {
-        change: (e) => {
-          if (e.Actor?.ID) this.named.add(e.Actor.ID);
-          onChange(this.name);
-        },
-        images: () => {
-          this.imagesDue = true;
-          onChange(this.name);
-        },
+        ...on,
         connected: () => {
           this.missed = true;
           onChange(this.name);
@@ -258,6 +273,7 @@ export class NodeObserver {
 
   close(): void {
     this.onChange = undefined;
+    this.engine?.followEvents(undefined);
     this.watcher?.close();
     this.watcher = undefined;
   }

@@ -107,4 +107,77 @@ describe('PingLine', () => {
       line.close();
     }
   });
+
+  describe('long polls of the events', () => {
+    const HEAD = 'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    const LAST = '0\r\n\r\n';
+    const poll = (line: PingLine, deadlineMs = 1_000) => new Promise<PingError | undefined>((resolve) => line.poll('/events?since=1.0&until=2.0', deadlineMs, 500, resolve));
+
+    it('takes every event line, however the chunks fall over reads (UTF-8 split too), ends at the last chunk, and keeps the connection', async () => {
+      const events = [
+        '{"Type":"container","Action":"start","Actor":{"ID":"a1"}}',
+        '{"Type":"container","Action":"die","Actor":{"ID":"ä2","Attributes":{"name":"café"}}}',
+        '{"Type":"image","Action":"pull"}',
+      ];
+      const body = HEAD + chunk(`${events[0]}\n`) + chunk(`${events[1]}\n`) + chunk(`${events[2]}\n`) + LAST;
+      // Answer 1 in one write; answer 2 a byte at a time; answer 3 headers alone, then the rest.
+      answer = (k, socket) => {
+        if (k === 1) socket.write(body);
+        else if (k === 2) {
+          const bytes = Buffer.from(body);
+          let i = 0;
+          const next = () => {
+            if (i < bytes.length) socket.write(bytes.subarray(i, ++i), () => setImmediate(next));
+          };
+          next();
+        } else if (k === 3) {
+          socket.write(HEAD);
+          setTimeout(() => socket.write(body.slice(HEAD.length)), 50);
+        } else socket.write(OK);
+      };
+      const lines: string[] = [];
+      const line = new PingLine({ socketPath: `${dir}/engine.sock` }, undefined, (l) => lines.push(l));
+      try {
+        for (let k = 1; k <= 3; k++) {
+          expect(await poll(line), `poll ${k}`).toBeUndefined();
+          expect(lines.splice(0), `poll ${k}`).toEqual(events);
+        }
+        expect(await ping(line)).toBeUndefined();
+        expect(conns).toHaveLength(1);
+        expect(conns[0]!.requests.map((r) => r.split(' ').slice(0, 2).join(' '))).toEqual([
+          'GET /events?since=1.0&until=2.0',
+          'GET /events?since=1.0&until=2.0',
+          'GET /events?since=1.0&until=2.0',
+          'HEAD /_ping',
+        ]);
+      } finally {
+        line.close();
+      }
+    });
+
+    it('a poll that is not ended by its deadline is a timeout, even with events flowing; a status other than 200 is an http error; the next ping opens a fresh connection', async () => {
+      const lines: string[] = [];
+      answer = (k, socket) => {
+        if (conns.length === 1) {
+          socket.write(HEAD);
+          socket.write(chunk('{"Action":"start"}\n'));
+        } else socket.write(OK);
+      };
+      const line = new PingLine({ socketPath: `${dir}/engine.sock` }, undefined, (l) => lines.push(l));
+      try {
+        expect(await poll(line, 300)).toMatchObject({ kind: 'timeout' });
+        expect(lines).toEqual(['{"Action":"start"}']);
+        expect(await ping(line)).toBeUndefined();
+        expect(conns).toHaveLength(2);
+        answer = (_k, socket) => socket.write('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"message":"bad time"}');
+        expect(await poll(line)).toMatchObject({ kind: 'http', message: 'events poll answered 400' });
+        answer = (_k, socket) => socket.write(OK);
+        expect(await ping(line)).toBeUndefined();
+        expect(conns).toHaveLength(3);
+      } finally {
+        line.close();
+      }
+    });
+  });
 });

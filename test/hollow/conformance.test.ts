@@ -130,6 +130,23 @@ async function scenario(t: Target) {
     () => undefined,
     () => undefined,
   );
+  // The same events through the heartbeat's long polls, chained every 300 ms
+  // for the whole scenario: every boundary between two polls is a chance to
+  // lose one (src/docker/engine.ts). Kept by time, id and action: a poll
+  // starts a little before the last one's end, so an event may come twice.
+  const polled = new Map<string, EngineEvent>();
+  engine.followEvents((e) => polled.set(`${e.timeNano}/${e.Actor?.ID}/${e.Action}`, e));
+  await engine.info(); // the engine's clock, which `until` is on
+  let polling = true;
+  let polls = 0;
+  const pollErrors: string[] = [];
+  const pollLoop = (async () => {
+    while (polling) {
+      const err = await new Promise<Error | undefined>((resolve) => engine.heartbeat(1_000, resolve, 300));
+      if (err) pollErrors.push(err.message);
+      polls++;
+    }
+  })();
   try {
     await engine.ping();
     const run = async (step: string, actions: Action[]) => {
@@ -245,8 +262,20 @@ async function scenario(t: Target) {
     // The last events (destroy) must be in before the stream closes.
     await until('destroy events', async () => (everything.every((s) => events.some((e) => e.name === s.name && e.action === 'destroy')) ? true : undefined));
     transcript.events = Object.fromEntries(everything.map((s) => [s.name, withoutRacingProbes(events.filter((e) => e.name === s.name))]));
+    // One poll more, so the last events are in; then what the polls brought must be what the stream brought.
+    const before = polls;
+    await until('one more poll', async () => (polls > before + 1 ? true : undefined));
+    polling = false;
+    await pollLoop;
+    // In the order they first came (a poll's events come in order, and a repeat keeps its first place).
+    const fromPolls = [...polled.values()].filter((e) => e.Type === 'container' && e.Actor?.Attributes?.[LABEL.service]).map((e) => ({ name: e.Actor?.Attributes?.name, action: e.Action }));
+    expect(fromPolls, `${t.kind}: events through ${polls} long polls`).toEqual(events.map((e) => ({ name: e.name, action: e.action })));
+    expect(pollErrors, `${t.kind}: polls that failed`).toEqual([]);
+    expect(polls).toBeGreaterThan(5);
     return transcript;
   } finally {
+    polling = false;
+    await pollLoop;
     stream.close();
     observer.close();
   }

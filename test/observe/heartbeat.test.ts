@@ -107,6 +107,93 @@ describe('schedule (fake clock)', () => {
     expect(perTick.size).toBeGreaterThanOrEqual(28);
   });
 
+  it('holds each turn open until just before the next one (long polls back to back); re-pings after a miss and pings of a lost node are not held; a late end is followed at once by the owed turn', async () => {
+    const asks: { name: string; at: number; holdMs: number }[] = [];
+    const events: string[] = [];
+    /** Extra delay of each answer past its hold, per node. */
+    const late = new Map<string, number>();
+    const silent = new Set<string>();
+    const list: HeartbeatMember[] = ['a', 'b'].map((name) => ({
+      name,
+      ping: (timeoutMs: number, done: (err?: Error) => void, holdMs: number) => {
+        asks.push({ name, at: now(), holdMs });
+        if (silent.has(name)) setTimeout(() => done(new Error(`no answer to ping within ${timeoutMs} ms`)), holdMs + timeoutMs);
+        else setTimeout(() => done(), holdMs + (late.get(name) ?? 0));
+      },
+      lost: () => events.push(`${now()} lost ${name}`),
+      answered: (back: boolean) => void (back && events.push(`${now()} back ${name}`)),
+    }));
+    const hb = new Heartbeat({ intervalMs: 2_000, timeoutMs: 500, misses: 2, now, holdMarginMs: 150 });
+    const t0 = now();
+    hb.set(list);
+    await vi.advanceTimersByTimeAsync(6_100);
+    const of = (name: string) => asks.filter((p) => p.name === name).map((p) => ({ at: p.at - t0, holdMs: p.holdMs }));
+    // Every turn (2 s apart) held 1,850 ms: ends 150 ms before the next turn.
+    expect(of('a')).toEqual([0, 2_000, 4_000, 6_000].map((at) => ({ at, holdMs: 1_850 })));
+
+    // b's ends come 300 ms late, after its next turn: that turn is owed and sent at the end, held until just before the turn after.
+    asks.length = 0;
+    late.set('b', 300);
+    const t1 = now();
+    await vi.advanceTimersByTimeAsync(6_000);
+    const b = asks.filter((p) => p.name === 'b').map((p) => ({ at: p.at - t1, holdMs: p.holdMs }));
+    expect(b.length).toBeGreaterThanOrEqual(2);
+    for (const p of b.slice(1)) expect(p.holdMs, `b at ${p.at}`).toBeLessThan(1_850);
+    expect(events).toEqual([]);
+
+    // a goes silent: its held turn misses (hold + timeout), the re-ping is not held, the second miss loses it; lost, its turns are plain pings.
+    late.delete('b');
+    asks.length = 0;
+    silent.add('a');
+    const t2 = now();
+    await vi.advanceTimersByTimeAsync(8_000);
+    const a = asks.filter((p) => p.name === 'a');
+    expect(events.filter((e) => e.includes('lost a'))).toHaveLength(1);
+    const lostAt = Number(events.find((e) => e.includes('lost a'))!.split(' ')[0]);
+    expect(lostAt - t2).toBeLessThanOrEqual(2_000 + 1_850 + 500 + 500);
+    const afterFirstMiss = a.slice(1);
+    expect(afterFirstMiss.length).toBeGreaterThanOrEqual(3);
+    for (const p of afterFirstMiss) expect(p.holdMs, `a at ${p.at - t2}`).toBe(0);
+    // Back: held turns again.
+    silent.delete('a');
+    asks.length = 0;
+    await vi.advanceTimersByTimeAsync(4_100);
+    expect(events.at(-1)).toMatch(/back a$/);
+    expect(asks.filter((p) => p.name === 'a').at(-1)?.holdMs).toBe(1_850);
+    hb.stop();
+  });
+
+  it('a miss counts the silence from the last sign of life the member reports (the start of a held ping), not from the last answer the heartbeat took in', async () => {
+    let heard: number | undefined;
+    let silent = false;
+    const lost: { at: number; since: number; error: string }[] = [];
+    const member: HeartbeatMember = {
+      name: 'a',
+      ping: (timeoutMs, done, holdMs) => {
+        if (silent) return void setTimeout(() => done(new Error(`no answer to ping within ${timeoutMs} ms`)), holdMs + timeoutMs);
+        // The engine shows it is alive at once (a long poll's headers), answers when the hold ends.
+        setTimeout(() => (heard = now()), 5);
+        // Silent from then on: the answer never comes.
+        setTimeout(() => (silent ? setTimeout(() => done(new Error(`no answer to ping within ${timeoutMs} ms`)), timeoutMs) : done()), holdMs);
+      },
+      lost: (error, since) => lost.push({ at: now(), since, error }),
+      answered: () => undefined,
+      heardAt: () => heard,
+    };
+    const hb = new Heartbeat({ intervalMs: 2_000, timeoutMs: 500, misses: 2, now });
+    hb.set([member]);
+    await vi.advanceTimersByTimeAsync(4_100); // the third turn's poll is out, its headers in
+    const lastStart = heard!;
+    silent = true;
+    await vi.advanceTimersByTimeAsync(6_000);
+    hb.stop();
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.since).toBe(lastStart);
+    // Lost 2.85 s after that start (hold 1.85 s + 2 deadlines of 0.5 s), silent since it.
+    expect(lost[0]!.at - lastStart).toBe(2_845);
+    expect(lost[0]!.error).toMatch(/^no answer to ping for 2\.8s \(2 missed in a row/);
+  });
+
   it('a node is pinged again at most one interval after its previous ping, also when the timers drift against the clock', async () => {
     // The heartbeat's clock runs 0.04 % ahead of the timers (as timers fire late
     // under load): over 400 s the ticks drift across a slice of the round.
