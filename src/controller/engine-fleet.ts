@@ -88,7 +88,7 @@ class EngineFleet implements FleetPort {
       const engine = observer.engine;
       const beat: HeartbeatMember | undefined = engine && {
         name,
-        ping: (timeoutMs, done, holdMs) => engine.heartbeat(timeoutMs, done, holdMs),
+        ping: (timeoutMs, done, holdMs, periodMs) => engine.heartbeat(timeoutMs, done, holdMs, periodMs),
         lost: (error, silentSince) => observer.heartbeatLost(error, silentSince),
         answered: () => observer.heartbeatAnswered(),
         // The engine's own record, on the fleet's clock.

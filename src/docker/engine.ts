@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { FogNode } from '../api/types.js';
-import { PingLine, TCP_KEEPALIVE_MS, type PingDone, type PingTarget } from './ping.js';
+import { PingLine, TCP_KEEPALIVE_MS, type PingDone, type PingTarget, type PingTicket } from './ping.js';
 
 /**
  * Why a call failed. `config`: the endpoint cannot be used as written (never
@@ -154,11 +154,15 @@ interface Seen {
   clockReading?: boolean;
   /** Engine time (ms) the next events poll starts from: the last one's `until`. */
   since?: number;
+  /** The next turn's poll, already on the line behind the current one (its tag: its `until`, engine ms). */
+  next?: PingTicket;
   events?: (e: EngineEvent) => void;
 }
 
 /** A turn shorter than this is pinged, not polled. */
 const MIN_HOLD_MS = 200;
+/** A poll's `until` is a multiple of this on the engine's clock (so it ends up to this much before the turn asked for). */
+const POLL_GRID_MS = 100;
 /** Each poll starts this much before the previous one's `until`. */
 const POLL_OVERLAP_MS = 50;
 /** The first poll replays this far back from the /info that gave the clock. */
@@ -170,6 +174,10 @@ const CLOCK_RETRY_MS = 10_000;
 /** A clock reading older than this is replaced by any new one. */
 const CLOCK_KEEP_MS = 10 * 60_000;
 const EVENT_FILTERS = encodeURIComponent('{"type":["container","image"]}');
+/** A poll already on the line serves a turn that wants its end within this of its `until`; otherwise it is dropped for a fresh one. */
+const REALIGN_MS = 250;
+/** The events since `since` (a little before: see heartbeat) until `until`, engine ms. */
+const pollPath = (since: number, until: number) => `/events?since=${unixSeconds(since - POLL_OVERLAP_MS)}&until=${unixSeconds(until)}&filters=${EVENT_FILTERS}`;
 /** Docker's `seconds.nanoseconds` from ms since the epoch. */
 const unixSeconds = (ms: number) => {
   const whole = Math.floor(ms);
@@ -317,31 +325,62 @@ export class Engine {
    * after `until`. Without them (a re-ping after a miss, a lost node, an
    * engine clock not known yet) it is `HEAD /_ping`, answered at once.
    */
-  heartbeat(timeoutMs: number, done: PingDone, holdMs = 0): void {
+  heartbeat(timeoutMs: number, done: PingDone, holdMs = 0, periodMs = 0): void {
     const seen = this.seen;
     const line = (seen.pinger ??= new PingLine(
       this.via.ping,
       () => (seen.at = performance.now()),
       (text) => this.eventLine(text),
+      (t) => this.pollEnded(t),
     ));
+    const next = seen.next;
+    seen.next = undefined;
     const clock = seen.clock;
-    if (holdMs < MIN_HOLD_MS || !seen.events || clock === undefined || clock.stale || seen.since === undefined) {
-      if (clock?.stale) this.refreshClock();
-      return line.ping(timeoutMs, done);
+    const polling = holdMs >= MIN_HOLD_MS && periodMs > 0 && seen.events !== undefined && clock !== undefined && !clock.stale && seen.since !== undefined;
+    const now = Date.now();
+    const wanted = clock ? now + clock.offsetMs + holdMs : 0;
+    if (polling && next && !next.dead && Math.abs(next.tag - wanted) <= REALIGN_MS) {
+      // The steady turn: the poll sent at the last turn, running since the one before it ended.
+      this.attachTurn(next, done);
+      this.pollAhead(line, next.tag, periodMs, timeoutMs);
+      return;
     }
-    const sentAt = Date.now();
-    const until = sentAt + clock.offsetMs + holdMs;
-    // The engine's clock went back past the last `until`: dockerd refuses a `since` after `until`; start again from its now.
-    if (seen.since >= until) seen.since = until - holdMs;
-    const path = `/events?since=${unixSeconds(seen.since - POLL_OVERLAP_MS)}&until=${unixSeconds(until)}&filters=${EVENT_FILTERS}`;
-    line.poll(path, holdMs + timeoutMs, timeoutMs, (err) => {
-      if (err === undefined) {
-        seen.since = Math.max(seen.since ?? until, until);
-        // Ended well before its `until` on our clock: the engine's clock moved (or ours): measure it again.
-        if (sentAt + holdMs - Date.now() > CLOCK_SLACK_MS) this.staleClock();
-      } else if (err.kind === 'timeout') this.staleClock();
+    if (clock?.stale) this.refreshClock();
+    // A fresh start (or a lost node, or no clock): a ping answers this turn at
+    // once; behind it, polls carry the events until this turn's end and the next.
+    if (line.pending > 0) line.reset();
+    line.ping(timeoutMs, done);
+    if (!polling) return;
+    const until = Math.floor(wanted / POLL_GRID_MS) * POLL_GRID_MS;
+    const since = Math.min(seen.since!, until - MIN_HOLD_MS);
+    if (until - clock.offsetMs - now < MIN_HOLD_MS || !this.sendPoll(line, since, until, timeoutMs)) return;
+    this.pollAhead(line, until, periodMs, timeoutMs);
+  }
+
+  /** The next turn's poll, sent now: it waits on the line behind the last one, so the engine starts it the moment that one ends, and its headers come in the same read as that end (one read per turn, as a ping's answer). */
+  private pollAhead(line: PingLine, from: number, periodMs: number, timeoutMs: number): void {
+    const t = this.sendPoll(line, from, from + periodMs, timeoutMs);
+    if (t) this.seen.next = t;
+  }
+
+  /** A poll of the events in [since, until] (engine ms), which must end by `until` (our clock) + the timeout. */
+  private sendPoll(line: PingLine, since: number, until: number, timeoutMs: number): PingTicket | undefined {
+    const untilHere = until - (this.seen.clock?.offsetMs ?? 0);
+    return line.poll(pollPath(since, until), Math.max(0, untilHere - Date.now()) + timeoutMs, timeoutMs, until);
+  }
+
+  private attachTurn(t: PingTicket, done: PingDone): void {
+    this.seen.pinger!.attach(t, (err) => {
+      if (err?.kind === 'timeout') this.staleClock();
       done(err);
     });
+  }
+
+  /** A poll ended at its `until` (its tag): the next fresh poll starts from there; far too early, and the clock is in doubt. */
+  private pollEnded(t: PingTicket): void {
+    this.seen.since = Math.max(this.seen.since ?? t.tag, t.tag);
+    const clock = this.seen.clock;
+    if (clock && t.tag - clock.offsetMs - Date.now() > CLOCK_SLACK_MS) this.staleClock();
   }
 
   /** Events the heartbeat's long polls bring go to `sink` (container and image events); undefined: none, and the heartbeat only pings. */

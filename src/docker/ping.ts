@@ -144,14 +144,30 @@ function checkDeadlines(): void {
  */
 const READ_BUFFER = Buffer.alloc(MAX_HEADER);
 
+/**
+ * A request on the line. A poll may be sent before anyone waits on it
+ * (pipelined behind the one in flight: it then starts the moment that one
+ * ends, and its headers come in the same read as that end); `attach` gives it
+ * its deadline and whom to tell. `dead` once the line dropped it unanswered.
+ */
+export interface PingTicket {
+  readonly kind: 'ping' | 'poll';
+  done?: PingDone;
+  /** performance.now() after which it has missed (and the line with it): set when sent. */
+  deadline: number;
+  timeoutMs: number;
+  /** The sender's own mark (a poll's `until`), handed back to `onEnd`. */
+  tag: number;
+  /** It ended before anyone attached: how. */
+  ended?: { err?: PingError };
+  dead: boolean;
+}
+
 export class PingLine {
   private socket?: net.Socket;
   private buf?: Buffer;
-  /** The ping or poll in flight: told how it ended. */
-  private done?: PingDone;
-  /** performance.now() after which the ping in flight has missed. */
-  private deadline = 0;
-  private timeoutMs = 0;
+  /** Requests sent and not yet answered, oldest first: the head's answer is the one being read. */
+  private readonly queue: PingTicket[] = [];
   private closed = false;
   /** In the deadline check's list (module state, see `waiting`). */
   watched = false;
@@ -159,12 +175,14 @@ export class PingLine {
   private readonly tls: boolean;
   /** The connected plain socket's descriptor, -1 until connected (and always on TLS): read once per connection, not per ping. */
   private fd = -1;
-  /** What the answer in flight is read as: a ping's headers, or a poll's headers and then its chunks. */
-  private phase: 'ping' | 'poll' | 'chunk-size' | 'chunk-data' = 'ping';
+  /** Where the head's answer is: its status line and headers, or a poll's chunks. */
+  private phase: 'head' | 'chunk-size' | 'chunk-data' = 'head';
   /** Bytes of the current chunk (with its CRLF) still to come. */
   private chunkLeft = 0;
   /** The start of an event line split over chunks or reads. */
   private partial?: Buffer;
+  /** The server asked to close once this answer ends. */
+  private closeAfter = false;
 
   constructor(
     private readonly target: PingTarget,
@@ -172,38 +190,59 @@ export class PingLine {
     private readonly onAnswer: () => void = () => undefined,
     /** Each line a poll brings (one event, JSON). */
     private readonly onLine: (line: string) => void = () => undefined,
+    /** Each poll the engine ended (answered or not waited on yet). */
+    private readonly onEnd: (t: PingTicket) => void = () => undefined,
   ) {
     this.tls = 'tls' in target && target.tls !== undefined;
   }
 
-  /** Sends one ping; `done()` on `200`, `done(err)` on anything else or after `timeoutMs`. One at a time. A callback, not a promise: at 1,000 engines a ping a second each, the promises were a measurable part of the heartbeat. */
+  /** Requests sent and not answered yet. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Sends one ping; `done()` on `200`, `done(err)` on anything else or after `timeoutMs`. Only on an idle line. A callback, not a promise: at 1,000 engines a ping a second each, the promises were a measurable part of the heartbeat. */
   ping(timeoutMs: number, done: PingDone): void {
-    this.send(REQUEST, 'ping', timeoutMs, timeoutMs, done);
+    if (this.queue.length > 0) return done(new PingError('connection', 'a ping is already in flight'));
+    const t = this.send(REQUEST, 'ping', timeoutMs, timeoutMs, 0);
+    if (t) this.attach(t, done);
+    else done(new PingError('connection', 'ping line closed'));
   }
 
   /**
-   * Sends one long poll `GET path` (an `/events` query with an `until`):
-   * each line of its body goes to `onLine` as it comes, and `done()` when
-   * the engine ends it (its `until`); `done(err)` on another status, on a
-   * lost connection, or when it has not ended within `deadlineMs`
-   * (`timeoutMs` is the grace after `until` the error names).
+   * Sends one long poll `GET path` (an `/events` query with an `until`),
+   * behind what is in flight: each line of its body goes to `onLine` as it
+   * comes, and `onEnd` when the engine ends it (its `until`). It must end
+   * within `deadlineMs` from now (`timeoutMs`: the grace after `until` the
+   * error names), waited on or not: a poll that does not end is silence, and
+   * the line is lost with it. Undefined when the line is closed.
    */
-  poll(path: string, deadlineMs: number, timeoutMs: number, done: PingDone): void {
-    this.send(pollRequest(path), 'poll', deadlineMs, timeoutMs, done);
+  poll(path: string, deadlineMs: number, timeoutMs: number, tag: number): PingTicket | undefined {
+    return this.send(pollRequest(path), 'poll', deadlineMs, timeoutMs, tag);
   }
 
-  private send(request: Buffer, phase: 'ping' | 'poll', deadlineMs: number, timeoutMs: number, done: PingDone): void {
-    if (this.done) return done(new PingError('connection', 'a ping is already in flight'));
-    if (this.closed) return done(new PingError('connection', 'ping line closed'));
-    this.done = done;
-    this.phase = phase;
-    this.deadline = performance.now() + deadlineMs;
-    this.timeoutMs = timeoutMs;
-    watchDeadline(this, this.deadline);
+  /** Whom to tell how `t` ends: `done()` when the engine ends it, `done(err)` on another status, a lost connection or a missed deadline. At once when it ended already. */
+  attach(t: PingTicket, done: PingDone): void {
+    if (t.ended) return done(t.ended.err);
+    if (t.dead) return done(new PingError('connection', 'connection closed by the engine'));
+    t.done = done;
+  }
+
+  private send(request: Buffer, kind: 'ping' | 'poll', deadlineMs: number, timeoutMs: number, tag: number): PingTicket | undefined {
+    if (this.closed) return undefined;
+    const t: PingTicket = { kind, deadline: performance.now() + deadlineMs, timeoutMs, tag, dead: false };
+    this.queue.push(t);
+    watchDeadline(this, t.deadline);
     const socket = this.socket ?? this.open();
     // Before the connection is up, write() queues: the deadline covers the handshake too.
     const direct = this.writeDirect(socket, request);
     if (direct < request.length) socket.write(direct === 0 ? request : request.subarray(direct));
+    return t;
+  }
+
+  /** Drops the connection and whatever is in flight on it (told as lost): the next request opens a fresh one. */
+  reset(): void {
+    if (this.socket) this.lost(this.socket, new PingError('connection', 'line reset'));
   }
 
   /**
@@ -223,22 +262,27 @@ export class PingLine {
     }
   }
 
-  /** Shared deadline timer: moves the deadline by `stall` ms of this process's own delay; the deadline, or +Infinity when no ping is out (the line leaves the watch). */
+  /** Shared deadline timer: moves the deadlines by `stall` ms of this process's own delay; the earliest, or +Infinity when nothing is out (the line leaves the watch). */
   due(stall: number): number {
-    if (!this.done) return Number.POSITIVE_INFINITY;
-    this.deadline += stall;
-    return this.deadline;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.queue.length; i++) {
+      const t = this.queue[i]!;
+      t.deadline += stall;
+      if (t.deadline < earliest) earliest = t.deadline;
+    }
+    return earliest;
   }
 
-  /** The deadline passed and the sockets were read since: a miss, unless the answer came meanwhile. */
+  /** A deadline passed and the sockets were read since: a miss, unless the answer came meanwhile. */
   expire(): void {
-    if (this.done && performance.now() >= this.deadline) this.fail(new PingError('timeout', `no answer to ping within ${this.timeoutMs} ms`));
+    const now = performance.now();
+    const late = this.queue.find((t) => now >= t.deadline);
+    if (late && this.socket) this.lost(this.socket, new PingError('timeout', `no answer to ping within ${late.timeoutMs} ms`));
   }
 
   close(): void {
     this.closed = true;
-    this.fail(new PingError('connection', 'ping line closed'));
-    if (this.socket) this.drop(this.socket);
+    if (this.socket) this.lost(this.socket, new PingError('connection', 'ping line closed'));
   }
 
   private open(): net.Socket {
@@ -258,6 +302,8 @@ export class PingLine {
     this.socket = socket;
     this.buf = undefined;
     this.partial = undefined;
+    this.phase = 'head';
+    this.closeAfter = false;
     if (!this.tls) {
       socket.once('connect', () => {
         const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
@@ -276,7 +322,8 @@ export class PingLine {
    * was a quarter of the heartbeat's garbage). In the shared buffer a match
    * past `n` is stale, and the first match is never one: the bytes read come
    * first. What a read leaves unfinished (a split answer, a chunk's size
-   * line) is copied out and read again with the next bytes.
+   * line) is copied out and read again with the next bytes; one read can
+   * hold a poll's end and the headers of the poll pipelined behind it.
    */
   private read(socket: net.Socket, chunk: Buffer, n: number): void {
     if (socket !== this.socket) return;
@@ -289,7 +336,7 @@ export class PingLine {
     this.buf = undefined;
     let at = 0;
     while (at < len && this.socket === socket) {
-      const next = this.phase === 'ping' || this.phase === 'poll' ? this.readHead(socket, buf, at, len) : this.readChunk(socket, buf, at, len);
+      const next = this.phase === 'head' ? this.readHead(socket, buf, at, len) : this.readChunk(socket, buf, at, len);
       if (next === at) break;
       at = next;
     }
@@ -305,14 +352,24 @@ export class PingLine {
     const end = buf.indexOf(HEADER_END, at);
     if (end < 0 || end + HEADER_END.length > len) return at;
     this.onAnswer();
-    const done = this.done;
+    const head = this.queue[0];
+    // An answer nobody asked for: start afresh.
+    if (!head) {
+      this.drop(socket);
+      return len;
+    }
     const after = end + HEADER_END.length;
     // `HTTP/1.1 200 OK`: bytes 9-11 are the status.
     const ok = buf[at + 9] === 0x32 && buf[at + 10] === 0x30 && buf[at + 11] === 0x30 && buf[at + 12] === 0x20;
-    const status = () => buf.toString('latin1', at + 9, at + 12);
-    if (this.phase === 'poll' && done && ok) {
-      const chunked = buf.lastIndexOf(CHUNKED, end);
-      if (chunked < at) {
+    if (head.kind === 'poll') {
+      if (!ok) {
+        // Its body is not read: the connection goes, and whatever was pipelined behind it.
+        const err = new PingError('http', `events poll answered ${buf.toString('latin1', at + 9, at + 12)}`);
+        this.settle(err);
+        this.lost(socket, err);
+        return len;
+      }
+      if (buf.lastIndexOf(CHUNKED, end) < at) {
         this.lost(socket, new PingError('http', 'events answer is not chunked'));
         return len;
       }
@@ -320,18 +377,15 @@ export class PingLine {
       this.phase = 'chunk-size';
       return after;
     }
-    const what = this.phase === 'poll' ? 'events poll' : 'ping';
-    // Bytes after a HEAD answer, an answer nobody asked for, a failed poll (its body unread), or a server closing: start afresh next time.
-    if (this.phase === 'poll' || len > after || !done || hasClose(buf, end)) this.drop(socket);
-    if (!done) return len;
-    this.done = undefined;
-    if (ok) done();
-    else done(new PingError('http', `${what} answered ${status()}`));
-    return len;
+    const close = hasClose(buf, end);
+    this.settle(ok ? undefined : new PingError('http', `ping answered ${buf.toString('latin1', at + 9, at + 12)}`));
+    // A server closing, or bytes after a HEAD answer with nothing pipelined: start afresh next time.
+    if (close || (len > after && this.queue.length === 0)) {
+      this.drop(socket);
+      return len;
+    }
+    return after;
   }
-
-  /** The server asked to close once this answer ends. */
-  private closeAfter = false;
 
   /** A poll's body at `at`: a chunk's size line, or (part of) its data; where it got to. */
   private readChunk(socket: net.Socket, buf: Buffer, at: number, len: number): number {
@@ -350,15 +404,16 @@ export class PingLine {
       }
       // The last chunk, then the CRLF that ends the answer (no trailers).
       if (eol + 2 * CRLF.length > len) return at;
-      const after = eol + 2 * CRLF.length;
       this.onAnswer();
-      this.phase = 'ping';
+      this.phase = 'head';
       this.partial = undefined;
-      const done = this.done;
-      this.done = undefined;
-      if (after < len || this.closeAfter || !done) this.drop(socket);
-      done?.();
-      return len;
+      const close = this.closeAfter;
+      this.settle(undefined);
+      if (close) {
+        this.drop(socket);
+        return len;
+      }
+      return eol + 2 * CRLF.length;
     }
     const end = Math.min(len, at + this.chunkLeft);
     this.chunkLeft -= end - at;
@@ -381,29 +436,37 @@ export class PingLine {
     return end;
   }
 
+  /** The head request ended (`err` or not): told now, or kept for whoever attaches. */
+  private settle(err: PingError | undefined): void {
+    const t = this.queue.shift();
+    if (!t) return;
+    if (t.kind === 'poll' && !err) this.onEnd(t);
+    const done = t.done;
+    t.done = undefined;
+    if (done) done(err);
+    else t.ended = { ...(err ? { err } : {}) };
+  }
+
+  /** The connection is gone: everything in flight on it is told `err` (or dies unanswered). */
   private lost(socket: net.Socket, err: PingError): void {
-    if (socket !== this.socket) return;
-    this.drop(socket);
-    this.fail(err);
+    if (socket === this.socket) this.drop(socket, err);
   }
 
-  private fail(err: PingError): void {
-    const done = this.done;
-    if (!done) return;
-    this.done = undefined;
-    // After a timeout the line may still deliver the late answer: start afresh.
-    if (err.kind === 'timeout' && this.socket) this.drop(this.socket);
-    done(err);
-  }
-
-  private drop(socket: net.Socket): void {
+  private drop(socket: net.Socket, err = new PingError('connection', 'connection closed by the engine')): void {
     if (this.socket === socket) {
       this.socket = undefined;
       this.buf = undefined;
       this.partial = undefined;
       this.fd = -1;
-      this.phase = 'ping';
+      this.phase = 'head';
       this.closeAfter = false;
+      // Whatever was still in flight on it will not be answered there.
+      for (const t of this.queue.splice(0)) {
+        t.dead = true;
+        const done = t.done;
+        t.done = undefined;
+        done?.(err);
+      }
     }
     socket.destroy();
   }

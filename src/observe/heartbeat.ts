@@ -46,9 +46,10 @@ export interface HeartbeatMember {
   /**
    * One ping with this deadline; `done(err)` when it gets no good answer,
    * `done()` when it does. `holdMs` > 0: the engine may hold the answer that
-   * long (a long poll), and the deadline is `holdMs + timeoutMs`.
+   * long (a long poll), and the deadline is `holdMs + timeoutMs`; the next
+   * turn is `periodMs` later (the member may send its request ahead).
    */
-  ping(timeoutMs: number, done: (err?: Error) => void, holdMs: number): void;
+  ping(timeoutMs: number, done: (err?: Error) => void, holdMs: number, periodMs: number): void;
   /** The node just missed its `misses`th ping in a row. */
   /** `silentSince`: when the node last answered (or the first unanswered ping was sent): where its grace period starts. */
   lost(error: string, silentSince: number): void;
@@ -223,7 +224,7 @@ export class Heartbeat {
     slot.busy = true;
     this.sent++;
     slot.sentAt = this.opts.now();
-    slot.member.ping(this.opts.timeoutMs, slot.settle, holdMs);
+    slot.member.ping(this.opts.timeoutMs, slot.settle, holdMs, holdMs > 0 ? this.opts.intervalMs : 0);
   }
 
   private settle(slot: Slot, err?: Error): void {

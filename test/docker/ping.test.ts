@@ -7,6 +7,7 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PingLine, type PingError } from '../../src/docker/ping.js';
 
@@ -112,7 +113,7 @@ describe('PingLine', () => {
     const HEAD = 'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
     const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
     const LAST = '0\r\n\r\n';
-    const poll = (line: PingLine, deadlineMs = 1_000) => new Promise<PingError | undefined>((resolve) => line.poll('/events?since=1.0&until=2.0', deadlineMs, 500, resolve));
+    const poll = (line: PingLine, deadlineMs = 1_000) => new Promise<PingError | undefined>((resolve) => line.attach(line.poll('/events?since=1.0&until=2.0', deadlineMs, 500, 2)!, resolve));
 
     it('takes every event line, however the chunks fall over reads (UTF-8 split too), ends at the last chunk, and keeps the connection', async () => {
       const events = [
@@ -175,6 +176,85 @@ describe('PingLine', () => {
         answer = (_k, socket) => socket.write(OK);
         expect(await ping(line)).toBeUndefined();
         expect(conns).toHaveLength(3);
+      } finally {
+        line.close();
+      }
+    });
+    it('pipelines: a poll sent behind the one in flight starts as it ends (its end and the next headers in one read), is answered to whoever attaches, even after it ended; a reset drops both', async () => {
+      // The server answers a connection's requests in order, each when the one before has ended, as dockerd does.
+      const pending: Array<() => void> = [];
+      let sending = false;
+      const next = () => {
+        const go = pending.shift();
+        if (go) go();
+        else sending = false;
+      };
+      answer = (k, socket) => {
+        pending.push(() => {
+          // Request 1 ends 100 ms after its headers with one event; its end and request 2's headers are written together.
+          if (k === 1) {
+            socket.write(HEAD + chunk('{"n":1}\n'));
+            setTimeout(() => {
+              socket.write(LAST + HEAD + chunk('{"n":2}\n'));
+              setTimeout(() => (socket.write(LAST), next()), 100);
+            }, 100);
+          } else if (k === 3) socket.write(HEAD); // never ends
+        });
+        if (!sending && k !== 2) {
+          sending = true;
+          next();
+        }
+      };
+      const lines: string[] = [];
+      let reads = 0;
+      const line = new PingLine(
+        { socketPath: `${dir}/engine.sock` },
+        () => reads++,
+        (l) => lines.push(l),
+      );
+      try {
+        const first = line.poll('/events?since=1&until=2', 1_000, 500, 2)!;
+        const second = line.poll('/events?since=2&until=3', 1_000, 500, 3)!;
+        expect(line.pending).toBe(2);
+        const firstEnd = new Promise<PingError | undefined>((resolve) => line.attach(first, resolve));
+        expect(await firstEnd).toBeUndefined();
+        expect(lines[0]).toBe('{"n":1}');
+        // Not attached yet: the second ends on its own and is kept for whoever attaches.
+        await new Promise((r) => setTimeout(r, 250));
+        expect(second.ended).toEqual({});
+        expect(await new Promise<PingError | undefined>((resolve) => line.attach(second, resolve))).toBeUndefined();
+        expect(lines).toEqual(['{"n":1}', '{"n":2}']);
+        expect(conns).toHaveLength(1);
+        // A third never ends; a fourth waits behind it; a reset drops both, the attached one told.
+        const third = line.poll('/events?since=3&until=4', 5_000, 500, 4)!;
+        const fourth = line.poll('/events?since=4&until=5', 5_000, 500, 5)!;
+        const thirdEnd = new Promise<PingError | undefined>((resolve) => line.attach(third, resolve));
+        await new Promise((r) => setTimeout(r, 50));
+        line.reset();
+        expect(await thirdEnd).toMatchObject({ kind: 'connection' });
+        expect(fourth.dead).toBe(true);
+        expect(await new Promise<PingError | undefined>((resolve) => line.attach(fourth, resolve))).toMatchObject({ kind: 'connection' });
+        expect(line.pending).toBe(0);
+      } finally {
+        line.close();
+      }
+    });
+    it('a poll nobody waits on yet that misses its deadline is silence: the line goes, and the poll waited on behind it is told the timeout; ended polls are handed to onEnd', async () => {
+      answer = (k, socket) => {
+        if (k === 1) socket.write(HEAD + LAST + HEAD); // the first ends at once, the second never
+      };
+      const ended: number[] = [];
+      const line = new PingLine({ socketPath: `${dir}/engine.sock` }, undefined, undefined, (t) => ended.push(t.tag));
+      try {
+        line.poll('/events?since=0&until=1', 1_000, 500, 1);
+        line.poll('/events?since=1&until=2', 200, 500, 2); // not waited on
+        const third = line.poll('/events?since=2&until=3', 5_000, 500, 3)!;
+        const started = performance.now();
+        const err = await new Promise<PingError | undefined>((resolve) => line.attach(third, resolve));
+        expect(err).toMatchObject({ kind: 'timeout' });
+        expect(performance.now() - started).toBeLessThan(1_000);
+        expect(ended).toEqual([1]);
+        expect(line.pending).toBe(0);
       } finally {
         line.close();
       }
