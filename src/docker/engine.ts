@@ -314,16 +314,21 @@ export class Engine {
    * engine cannot hold it up. `done()` when answered, `done(err)` with a
    * PingError ('timeout', 'connection' or 'http') otherwise.
    *
-   * With `holdMs` (the time until the node's next turn) and someone
-   * following the events (`followEvents`), the answer is a long poll of the
-   * engine's events: `GET /events?since=…&until=…`, `until` `holdMs` from
-   * now on the engine's clock, `since` the previous poll's `until` (a little
-   * before it: an event stamped just before `until` can be sent after the
-   * engine ended the poll), so the polls chain with nothing lost between
-   * them (dockerd replays what it still holds from `since`). It is answered
-   * when the engine ends it, and misses when it has not ended `timeoutMs`
-   * after `until`. Without them (a re-ping after a miss, a lost node, an
-   * engine clock not known yet) it is `HEAD /_ping`, answered at once.
+   * With `holdMs` (the time until the node's next turn), `periodMs` (the
+   * time between turns) and someone following the events (`followEvents`),
+   * a turn is answered by a long poll of the engine's events:
+   * `GET /events?since=…&until=…`, `until` `holdMs` from now on the engine's
+   * clock (on a 100 ms grid of it), ended by the engine then. Each turn's
+   * poll is sent one turn ahead, behind the one in flight (HTTP/1.1
+   * pipelining): dockerd starts it the moment the one before ends, so the
+   * polls chain with nothing lost between them, and that end and the next
+   * poll's headers come in one read. `since` is the previous `until` (a
+   * little before it), for a poll that starts afresh: dockerd replays what it
+   * still holds from there. Every poll must end within `timeoutMs` after its
+   * `until`, waited on or not, or the line is lost. A turn with nothing
+   * ahead on the line (the first, after a miss, a lost node, a clock not
+   * known or in doubt) is `HEAD /_ping`, answered at once, with this turn's
+   * and the next turn's polls sent behind it.
    */
   heartbeat(timeoutMs: number, done: PingDone, holdMs = 0, periodMs = 0): void {
     const seen = this.seen;
