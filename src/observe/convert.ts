@@ -5,6 +5,9 @@
 import { createHash } from 'node:crypto';
 import { LABEL, type ContainerState, type EngineFacts, type ObservedContainer, type ObservedImage } from '../api/types.js';
 import type { EngineContainer, EngineContainerSummary, EngineImage, EngineInfo } from '../docker/engine.js';
+import { parseEngineTime } from '../docker/time.js';
+
+export { parseEngineTime };
 
 const GOARCH: Readonly<Record<string, string>> = {
   x86_64: 'amd64',
@@ -24,18 +27,6 @@ const GOARCH: Readonly<Record<string, string>> = {
 /** Docker reports `uname -m`; constraints are written with GOARCH names. */
 export function normaliseArch(machine: string): string {
   return GOARCH[machine] ?? machine;
-}
-
-const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/;
-
-/** Epoch ms of an engine timestamp (nanosecond RFC 3339); undefined for Docker's zero time or junk. */
-export function parseEngineTime(text: string | undefined): number | undefined {
-  if (!text) return undefined;
-  const m = RFC3339.exec(text);
-  if (!m || Number(m[1]) < 1970) return undefined;
-  const [, y, mo, d, h, mi, s, frac = '', zone] = m;
-  const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}.${frac.padEnd(3, '0').slice(0, 3)}${zone}`);
-  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** Maps engine wall-clock times onto the controller's monotonic clock. */

@@ -103,6 +103,8 @@ export class NodeObserver {
   private inflight?: Promise<ObservedNode>;
   private queued?: Promise<ObservedNode>;
   private watcher?: EventWatch;
+  /** The events come with the heartbeat's long polls, not on a stream of their own. */
+  private viaHeartbeat = false;
   private onChange?: (node: string) => void;
   /** The heartbeat says the engine is silent: no reads until it answers a ping again. */
   private lost = false;
@@ -230,8 +232,6 @@ export class NodeObserver {
     this.viaHeartbeat = viaHeartbeat;
     this.startWatch();
   }
-
-  private viaHeartbeat = false;
 
   private startWatch(): void {
     const onChange = this.onChange;
