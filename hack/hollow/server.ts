@@ -247,7 +247,8 @@ export class HollowServer {
       else if (this.backlog.has(res)) this.backlog.get(res)!.push(line);
       else this.backlog.set(res, [line]);
     };
-    const inRange = (ev: EngineEvent) => (until === undefined || ev.timeNano / 1e6 <= until) && matchEvent(ev, filters);
+    // A pipelined poll is handled here as soon as it is read (node:http), before the one ahead of it ends; dockerd starts it only then. So `since` bounds the live events too.
+    const inRange = (ev: EngineEvent) => (until === undefined || ev.timeNano / 1e6 <= until) && (since === undefined || ev.timeNano / 1e6 >= since) && matchEvent(ev, filters);
     if (since !== undefined) for (const ev of this.engine.recent) if (ev.timeNano / 1e6 >= since && inRange(ev)) write(`${JSON.stringify(ev)}\n`);
     if (until !== undefined && until <= Date.now()) {
       res.end();

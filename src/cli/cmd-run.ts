@@ -39,6 +39,7 @@ interface RunFlags {
   callTimeout: string;
   heartbeat: string;
   heartbeatTimeout: string;
+  heartbeatMaxRate: string;
   actionBackoffMax: string;
   imageSource: string;
   logLevel?: string;
@@ -64,7 +65,16 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       "each node's engine is asked once per this interval (spread over it), with a long poll of its events that it ends just before the node's next turn; 2 turns in a row without an answer make the node NotReady (the second, a plain ping, is sent at once after the first miss). 0: no heartbeat (events on a stream of their own)",
       '2s',
     )
-    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping (for a long poll: after the end it was asked for)', '500ms')
+    .option(
+      '--heartbeat-max-rate <turns/s>',
+      "at most this many heartbeat turns a second across the fleet (as Nomad's max_heartbeats_per_second): a fleet larger than rate × --heartbeat gets a longer interval, in steps of 500ms (250: 2s up to 500 nodes, 4s at 1,000); 0: no cap",
+      '250',
+    )
+    .option(
+      '--heartbeat-timeout <duration>',
+      'deadline of one heartbeat ping; a long poll must end within half of it after the end it was asked for (the engine ends it by its own timer; a late end costs a fresh connection and a plain ping, not the node)',
+      '500ms',
+    )
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
     .option(
       '--disk-pressure <threshold>',
@@ -113,7 +123,10 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     const lock = await acquireHostLock(flags.stateDir, { pid: me.pid, start: me.start, desired: flags.desired, cluster: flags.cluster });
     if (!lock.ok) throw new ExitError(lock.message, 1);
     const heartbeatMs = durationFlag('--heartbeat', flags.heartbeat);
-    const heartbeat = heartbeatMs > 0 && { intervalMs: heartbeatMs, timeoutMs: durationFlag('--heartbeat-timeout', flags.heartbeatTimeout) };
+    const maxRate = Number(flags.heartbeatMaxRate);
+    if (!/^\d+(\.\d+)?$/.test(flags.heartbeatMaxRate) || !Number.isFinite(maxRate))
+      throw new ExitError(`--heartbeat-max-rate ${flags.heartbeatMaxRate}: must be a number of turns a second (0: no cap)`, 1);
+    const heartbeat = heartbeatMs > 0 && { intervalMs: heartbeatMs, timeoutMs: durationFlag('--heartbeat-timeout', flags.heartbeatTimeout), maxRate };
     if (heartbeat && heartbeat.timeoutMs <= 0) throw new ExitError(`--heartbeat-timeout ${flags.heartbeatTimeout}: must be more than 0`, 1);
     let onLeadership = () => {};
     const elector = ha.etcd && new Elector({ etcd: ha.etcd.options, cluster: flags.cluster, me, timing: ha.etcd.timing, clock: systemClock, logger, onChange: () => onLeadership() });

@@ -466,6 +466,11 @@ export class Controller {
     return { images: { transfers: transfers.map((t) => ({ ...t, age: Math.max(0, wall - t.startedAt) })) } };
   }
 
+  private heartbeatStatus(): Pick<StatusDoc, 'heartbeat'> {
+    const intervalMs = this.opts.fleet.heartbeatIntervalMs?.();
+    return intervalMs === undefined ? {} : { heartbeat: { intervalMs } };
+  }
+
   /** The latest failure of each slot's actions, for describe. */
   private failures(): ActionFailure[] {
     const out: ActionFailure[] = [];
@@ -549,6 +554,7 @@ export class Controller {
       nodeSpecs: Object.fromEntries(snap.nodes.map((n) => [n.metadata.name, summarizeNode(n, snap.held.includes(`Node/${n.metadata.name}`))])),
       rollouts: showRollouts(this.rollouts),
       ...this.imageStatus(),
+      ...this.heartbeatStatus(),
       ...this.extraStatus(),
     };
   }

@@ -27,8 +27,8 @@ export interface EngineFleetOptions {
   watchEvents: boolean;
   perNodeConcurrency?: number;
   retries?: number;
-  /** The heartbeat (only with watchEvents): each engine pinged once per intervalMs, lost after `misses` pings in a row get no answer within timeoutMs. false: none. */
-  heartbeat?: Partial<{ intervalMs: number; timeoutMs: number; misses: number }> | false;
+  /** The heartbeat (only with watchEvents): each engine pinged once per intervalMs (longer above maxRate turns a second), lost after `misses` pings in a row get no answer within timeoutMs. false: none. */
+  heartbeat?: Partial<{ intervalMs: number; timeoutMs: number; misses: number; maxRate: number }> | false;
   /** Who acts: asked before every engine call of an action (src/ha). */
   actor?: Actor;
   /** Told when each engine call ends (metrics). */
@@ -103,7 +103,22 @@ class EngineFleet implements FleetPort {
         this.log.warn({ node: name, endpoint: n.spec.endpoint }, 'node uses plain tcp:// without TLS (insecure: true): anyone on that network can run containers as root on it');
       }
     }
-    if (changed) this.heartbeat?.set([...this.members.values()].flatMap((m) => m.beat ?? []));
+    if (changed && this.heartbeat) {
+      const before = this.heartbeat.intervalMs;
+      this.heartbeat.set([...this.members.values()].flatMap((m) => m.beat ?? []));
+      const interval = this.heartbeat.intervalMs;
+      if (interval !== before) {
+        this.log.info(
+          {
+            nodes: this.members.size,
+            intervalMs: interval,
+            configuredMs: this.opts.heartbeat ? this.opts.heartbeat.intervalMs : undefined,
+            maxRate: this.opts.heartbeat ? this.opts.heartbeat.maxRate : undefined,
+          },
+          'heartbeat interval changed with the fleet size (at most --heartbeat-max-rate turns a second)',
+        );
+      }
+    }
     if (changed || !this.executor) {
       const engines = new Map<string, Engine>();
       for (const [name, m] of this.members) if (m.observer.engine) engines.set(name, m.observer.engine);
@@ -163,6 +178,10 @@ class EngineFleet implements FleetPort {
 
   lastAnswer(node: string): number | undefined {
     return this.heartbeat?.lastAnswer(node);
+  }
+
+  heartbeatIntervalMs(): number | undefined {
+    return this.heartbeat?.intervalMs;
   }
 
   async close(): Promise<void> {

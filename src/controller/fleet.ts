@@ -24,4 +24,6 @@ export interface FleetPort {
   lastAnswer?(node: string): number | undefined;
   /** Image pulls and copies in flight (the status shows their progress). */
   transfers?(): Transfer[];
+  /** The heartbeat's interval in use (longer than configured above its rate cap), when there is a heartbeat. */
+  heartbeatIntervalMs?(): number | undefined;
 }

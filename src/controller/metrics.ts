@@ -39,6 +39,7 @@ export class ControllerMetrics implements PassMetrics {
   private readonly unschedulable: Gauge<'service' | 'reason'>;
   private readonly restarts: Counter<'service'>;
   private readonly manifestErrors: Gauge<string>;
+  private readonly heartbeatInterval: Gauge<string>;
   /** Made at the first sync status seen: a controller without GitOps has no fog_gitops_* series. */
   private sync?: { state: Gauge<'state'>; commit: Gauge<'commit'>; appliedAt: Gauge<string>; failures: Gauge<string> };
   /** The restart count last seen per container, to turn counts into increments (not a label). */
@@ -95,6 +96,11 @@ export class ControllerMetrics implements PassMetrics {
       name: 'fog_replica_restarts_total',
       help: 'Restarts of replicas seen by this controller since it started (the engine restart policy and the controller)',
       labelNames: ['service'],
+      registers,
+    });
+    this.heartbeatInterval = new Gauge({
+      name: 'fog_heartbeat_interval_seconds',
+      help: "Each node's heartbeat turn comes once per this interval (--heartbeat, longer for a fleet above --heartbeat-max-rate); 0 without a heartbeat",
       registers,
     });
     this.manifestErrors = new Gauge({ name: 'fog_desired_errors', help: 'Manifest errors in the desired folder now (the last good version of each object stays in force)', registers });
@@ -154,6 +160,7 @@ export class ControllerMetrics implements PassMetrics {
     }
     this.seenRestarts = seen;
     this.manifestErrors.set(doc.desired.errors.length);
+    this.heartbeatInterval.set((doc.heartbeat?.intervalMs ?? 0) / 1000);
 
     const sync = asSyncStatus(doc.sync);
     if (sync) {

@@ -155,13 +155,44 @@ interface Seen {
   clockReading?: boolean;
   /** Engine time (ms) the next events poll starts from: the last one's `until`. */
   since?: number;
-  /** The next turn's poll, already on the line behind the current one (its tag: its `until`, engine ms). */
-  next?: PingTicket;
+  /** The polls of the next turns, oldest first, already on the line behind the current one (a tag: that poll's `until`, engine ms). */
+  readonly ahead: PingTicket[];
   events?: (e: EngineEvent) => void;
   /** Who waits on the steady turn's poll (one at a time: the heartbeat sends a node's next turn after this one ends), and the callback that tells them. */
   turnDone?: PingDone;
   turnEnded?: PingDone;
 }
+
+/** Every field present from the start: the heartbeat reads and writes it at every turn, and one shape keeps those accesses monomorphic. */
+const newSeen = (): Seen => ({
+  at: Number.NEGATIVE_INFINITY,
+  pinger: undefined,
+  clock: undefined,
+  clockReading: false,
+  since: undefined,
+  ahead: [],
+  events: undefined,
+  turnDone: undefined,
+  turnEnded: undefined,
+});
+
+/**
+ * Polls sent ahead in one write, when none is left on the line for the next
+ * turn: a turn is then one read, and a write every POLLS_AHEAD turns (a
+ * system call costs ~10 µs on a small VM; 1,000 engines, 500 turns a second:
+ * 2.27 % against 1.86 % of a core for the bare cycle, idle 0.95 %).
+ */
+const POLLS_AHEAD = 4;
+
+/**
+ * How late after its `until` a poll may end: half the ping's deadline. The
+ * engine's own timer ends it, so only the clock offset's error and the
+ * network are in it; a late end costs a fresh connection and a plain ping
+ * with the whole deadline (a node is lost on two misses), not the node.
+ * This takes a quarter of a second off the bound from silence to NotReady,
+ * which matters most where the rate cap has made the turns longer.
+ */
+const pollGrace = (timeoutMs: number) => Math.ceil(timeoutMs / 2);
 
 /** A turn shorter than this is pinged, not polled. */
 const MIN_HOLD_MS = 200;
@@ -281,7 +312,7 @@ export class Engine {
 
   /** A client for `node` reached with dockerode's connection options. */
   static connect(node: string, options: Docker.DockerOptions, opts: EngineOptions): Engine {
-    return new Engine(node, transport(node, options), opts, { at: -Infinity });
+    return new Engine(node, transport(node, options), opts, newSeen());
   }
 
   /** The client for a Node manifest; throws EngineError('config') for an endpoint it must not use. */
@@ -322,9 +353,9 @@ export class Engine {
    * time between turns) and someone following the events (`followEvents`),
    * a turn is answered by a long poll of the engine's events:
    * `GET /events?since=…&until=…`, `until` `holdMs` from now on the engine's
-   * clock (on a 100 ms grid of it), ended by the engine then. Each turn's
-   * poll is sent one turn ahead, behind the one in flight (HTTP/1.1
-   * pipelining): dockerd starts it the moment the one before ends, so the
+   * clock (on a 100 ms grid of it), ended by the engine then. The turns'
+   * polls are sent ahead, POLLS_AHEAD in one write, behind the one in
+   * flight (HTTP/1.1 pipelining): dockerd starts it the moment the one before ends, so the
    * polls chain with nothing lost between them, and that end and the next
    * poll's headers come in one read. `since` is the previous `until` (a
    * little before it), for a poll that starts afresh: dockerd replays what it
@@ -332,7 +363,7 @@ export class Engine {
    * `until`, waited on or not, or the line is lost. A turn with nothing
    * ahead on the line (the first, after a miss, a lost node, a clock not
    * known or in doubt) is `HEAD /_ping`, answered at once, with this turn's
-   * and the next turn's polls sent behind it.
+   * and the next turns' polls sent behind it.
    */
   heartbeat(timeoutMs: number, done: PingDone, holdMs = 0, periodMs = 0): void {
     const seen = this.seen;
@@ -342,18 +373,19 @@ export class Engine {
       (text) => this.eventLine(text),
       (t) => this.pollEnded(t),
     ));
-    const next = seen.next;
-    seen.next = undefined;
+    const next = seen.ahead[0];
     const clock = seen.clock;
     const polling = holdMs >= MIN_HOLD_MS && periodMs > 0 && seen.events !== undefined && clock !== undefined && !clock.stale && seen.since !== undefined;
     const now = Date.now();
     const wanted = clock ? now + clock.offsetMs + holdMs : 0;
     if (polling && next && !next.dead && Math.abs(next.tag - wanted) <= REALIGN_MS) {
-      // The steady turn: the poll sent at the last turn, running since the one before it ended.
+      // The steady turn: the poll sent ahead for it, running since the one before it ended.
+      seen.ahead.shift();
       this.attachTurn(next, done);
-      this.pollAhead(line, next.tag, periodMs, timeoutMs);
+      if (seen.ahead.length === 0) this.sendPolls(line, next.tag, periodMs, POLLS_AHEAD, timeoutMs);
       return;
     }
+    seen.ahead.length = 0;
     if (clock?.stale) this.refreshClock();
     // A fresh start (or a lost node, or no clock): a ping answers this turn at
     // once; behind it, polls carry the events until this turn's end and the next.
@@ -362,20 +394,32 @@ export class Engine {
     if (!polling) return;
     const until = Math.floor(wanted / POLL_GRID_MS) * POLL_GRID_MS;
     const since = Math.min(seen.since!, until - MIN_HOLD_MS);
-    if (until - clock.offsetMs - now < MIN_HOLD_MS || !this.sendPoll(line, since, until, timeoutMs)) return;
-    this.pollAhead(line, until, periodMs, timeoutMs);
+    if (until - clock.offsetMs - now < MIN_HOLD_MS) return;
+    // This turn's poll (its answer is the ping's), then the next turns'.
+    const grace = pollGrace(timeoutMs);
+    const first = line.poll(pollPath(since, until), this.pollDeadline(until, grace), grace, until);
+    if (first) this.sendPolls(line, until, periodMs, POLLS_AHEAD, timeoutMs);
   }
 
-  /** The next turn's poll, sent now: it waits on the line behind the last one, so the engine starts it the moment that one ends, and its headers come in the same read as that end (one read per turn, as a ping's answer). */
-  private pollAhead(line: PingLine, from: number, periodMs: number, timeoutMs: number): void {
-    const t = this.sendPoll(line, from, from + periodMs, timeoutMs);
-    if (t) this.seen.next = t;
+  /**
+   * The polls of the next `count` turns after the one ending at `from`, in
+   * one write behind what is on the line: the engine starts each the moment
+   * the one before it ends, so that end and the next poll's headers come in
+   * one read (a turn is one read, as a ping's answer).
+   */
+  private sendPolls(line: PingLine, from: number, periodMs: number, count: number, timeoutMs: number): void {
+    const grace = pollGrace(timeoutMs);
+    const batch: { path: string; deadlineMs: number; tag: number }[] = [];
+    for (let j = 0, since = from; j < count; j++, since += periodMs) {
+      const until = since + periodMs;
+      batch.push({ path: pollPath(since, until), deadlineMs: this.pollDeadline(until, grace), tag: until });
+    }
+    line.polls(batch, grace, this.seen.ahead);
   }
 
-  /** A poll of the events in [since, until] (engine ms), which must end by `until` (our clock) + the timeout. */
-  private sendPoll(line: PingLine, since: number, until: number, timeoutMs: number): PingTicket | undefined {
-    const untilHere = until - (this.seen.clock?.offsetMs ?? 0);
-    return line.poll(pollPath(since, until), Math.max(0, untilHere - Date.now()) + timeoutMs, timeoutMs, until);
+  /** ms from now within which a poll until `until` (engine ms) must end: `until` on our clock, plus the grace. */
+  private pollDeadline(until: number, graceMs: number): number {
+    return Math.max(0, until - (this.seen.clock?.offsetMs ?? 0) - Date.now()) + graceMs;
   }
 
   /** A steady turn waits on `t`; one callback per engine (`turnEnded`), not a closure per turn: 500 turns a second at 1,000 nodes. */

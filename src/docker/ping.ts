@@ -27,7 +27,8 @@ export type PingTarget = { socketPath: string } | { host: string; port: number; 
 export const TCP_KEEPALIVE_MS = 1_000;
 
 const REQUEST = Buffer.from('HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n', 'latin1');
-const pollRequest = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n`, 'latin1');
+const requestText = (path: string) => `GET ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n`;
+const pollRequest = (path: string) => Buffer.from(requestText(path), 'latin1');
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
 const CHUNKED = Buffer.from(': chunked\r\n', 'latin1');
@@ -204,9 +205,10 @@ export class PingLine {
   /** Sends one ping; `done()` on `200`, `done(err)` on anything else or after `timeoutMs`. Only on an idle line. A callback, not a promise: at 1,000 engines a ping a second each, the promises were a measurable part of the heartbeat. */
   ping(timeoutMs: number, done: PingDone): void {
     if (this.queue.length > 0) return done(new PingError('connection', 'a ping is already in flight'));
-    const t = this.send(REQUEST, 'ping', timeoutMs, timeoutMs, 0);
-    if (t) this.attach(t, done);
-    else done(new PingError('connection', 'ping line closed'));
+    if (this.closed) return done(new PingError('connection', 'ping line closed'));
+    const t = this.enqueue('ping', timeoutMs, timeoutMs, 0);
+    this.write(REQUEST);
+    this.attach(t, done);
   }
 
   /**
@@ -218,7 +220,22 @@ export class PingLine {
    * the line is lost with it. Undefined when the line is closed.
    */
   poll(path: string, deadlineMs: number, timeoutMs: number, tag: number): PingTicket | undefined {
-    return this.send(pollRequest(path), 'poll', deadlineMs, timeoutMs, tag);
+    if (this.closed) return undefined;
+    const t = this.enqueue('poll', deadlineMs, timeoutMs, tag);
+    this.write(pollRequest(path));
+    return t;
+  }
+
+  /** Several polls as `poll`, in one write (pipelined in this order); their tickets are appended to `into`. False when the line is closed. */
+  polls(batch: readonly { path: string; deadlineMs: number; tag: number }[], timeoutMs: number, into: PingTicket[]): boolean {
+    if (this.closed) return false;
+    let text = '';
+    for (const p of batch) {
+      into.push(this.enqueue('poll', p.deadlineMs, timeoutMs, p.tag));
+      text += requestText(p.path);
+    }
+    this.write(Buffer.from(text, 'latin1'));
+    return true;
   }
 
   /** Whom to tell how `t` ends: `done()` when the engine ends it, `done(err)` on another status, a lost connection or a missed deadline. At once when it ended already. */
@@ -228,16 +245,20 @@ export class PingLine {
     t.done = done;
   }
 
-  private send(request: Buffer, kind: 'ping' | 'poll', deadlineMs: number, timeoutMs: number, tag: number): PingTicket | undefined {
-    if (this.closed) return undefined;
-    const t: PingTicket = { kind, deadline: performance.now() + deadlineMs, timeoutMs, tag, dead: false };
+  /** A request's ticket, queued behind those in flight, its deadline watched; the request is written next. */
+  private enqueue(kind: 'ping' | 'poll', deadlineMs: number, timeoutMs: number, tag: number): PingTicket {
+    // Every field set here, so that all tickets share one shape (500 a second at 1,000 engines).
+    const t: PingTicket = { kind, done: undefined, deadline: performance.now() + deadlineMs, timeoutMs, tag, ended: undefined, dead: false };
     this.queue.push(t);
     watchDeadline(this, t.deadline);
+    return t;
+  }
+
+  private write(request: Buffer): void {
     const socket = this.socket ?? this.open();
-    // Before the connection is up, write() queues: the deadline covers the handshake too.
+    // Before the connection is up, write() queues: the deadlines cover the handshake too.
     const direct = this.writeDirect(socket, request);
     if (direct < request.length) socket.write(direct === 0 ? request : request.subarray(direct));
-    return t;
   }
 
   /** Drops the connection and whatever is in flight on it (told as lost): the next request opens a fresh one. */

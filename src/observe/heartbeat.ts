@@ -3,8 +3,14 @@
 // the nodes per tick of at least 100 ms), each with a short deadline of its own. A node that
 // misses `misses` pings in a row is lost at once; one answer brings it back.
 // So a silent node (pulled cable, powered off, hung engine) is noticed within
-// interval + misses × timeout, whatever the fleet's size or the resync
-// interval, and nothing else the engine holds open can delay it.
+// interval + misses × timeout, whatever the resync interval, and nothing
+// else the engine holds open can delay it.
+//
+// The fleet's turns are capped at `maxRate` a second (Nomad's
+// max_heartbeats_per_second): a fleet larger than maxRate × interval gets a
+// longer interval, in steps of 500 ms, so the controller's cost stays flat
+// while the bound grows with the fleet (250 a second: 2 s up to 500 nodes,
+// 4 s at 1,000). The interval in use is `intervalMs`.
 //
 // A miss is pinged again at once rather than at the node's next turn: the
 // bound is one wait for the turn plus `misses` deadlines. Once lost, a node is
@@ -31,11 +37,21 @@ export interface HeartbeatOptions {
   now: () => number;
   /** A turn's ping may be held open until this long before the node's next turn (0: never held). Default 150. */
   holdMarginMs?: number;
+  /** At most this many turns a second across the fleet; more nodes than maxRate × interval lengthen the interval (`heartbeatInterval`). 0 or undefined: no cap. */
+  maxRate?: number;
   /** The shortest pause between two ticks, ms; more nodes than interval/minTick share a tick. Default 100: a timer wake-up costs ~0.2 ms of CPU on a small VM (an empty 10 ms interval timer alone was 1.8 % of a core), a ping far less, so at 1,000 nodes a tick sends 100. */
   minTickMs?: number;
 }
 
-export const DEFAULT_HEARTBEAT = { intervalMs: 2_000, timeoutMs: 500, misses: 2 } as const;
+export const DEFAULT_HEARTBEAT = { intervalMs: 2_000, timeoutMs: 500, misses: 2, maxRate: 250 } as const;
+/** A capped interval grows in steps of this, so that a node more or less does not move every node's turn. */
+const RATE_STEP_MS = 500;
+
+/** The interval for `nodes` nodes: `intervalMs`, or longer when that would be more than `maxRate` turns a second (rounded up to 500 ms). */
+export function heartbeatInterval(intervalMs: number, nodes: number, maxRate = 0): number {
+  if (!(maxRate > 0) || nodes <= (maxRate * intervalMs) / 1000) return intervalMs;
+  return Math.max(intervalMs, Math.ceil((nodes * 1000) / maxRate / RATE_STEP_MS) * RATE_STEP_MS);
+}
 const DEFAULT_HOLD_MARGIN_MS = 150;
 /** An owed turn this near the next one is left to it. */
 const MIN_OWED_HOLD_MS = 200;
@@ -125,12 +141,21 @@ export class Heartbeat {
   private slice = 0;
   private slices = 0;
   private roundStart = 0;
+  /** The interval in use: the configured one, or longer for a fleet above the rate cap. */
+  private interval: number;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   /** Pings sent (answered or not), for the bench and tests. */
   sent = 0;
 
-  constructor(private readonly opts: HeartbeatOptions) {}
+  constructor(private readonly opts: HeartbeatOptions) {
+    this.interval = opts.intervalMs;
+  }
+
+  /** Each node's turn comes once per this many ms (the configured interval, or longer above the rate cap). */
+  get intervalMs(): number {
+    return this.interval;
+  }
 
   /** The nodes to ping from now on; a node that stays keeps its record. */
   set(members: readonly HeartbeatMember[]): void {
@@ -178,11 +203,13 @@ export class Heartbeat {
    */
   private schedule(): void {
     const n = this.order.length;
-    const slices = n === 0 ? 0 : Math.max(1, Math.min(n, Math.floor(this.opts.intervalMs / (this.opts.minTickMs ?? 100))));
-    if (slices === this.slices && (this.timer || n === 0)) return;
+    const interval = heartbeatInterval(this.opts.intervalMs, n, this.opts.maxRate);
+    const slices = n === 0 ? 0 : Math.max(1, Math.min(n, Math.floor(interval / (this.opts.minTickMs ?? 100))));
+    if (slices === this.slices && interval === this.interval && (this.timer || n === 0)) return;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.slices = slices;
+    this.interval = interval;
     if (n === 0) return;
     this.roundStart = this.opts.now();
     this.slice = 0;
@@ -192,7 +219,7 @@ export class Heartbeat {
   private tick(): void {
     this.timer = undefined;
     if (this.stopped) return;
-    const { intervalMs } = this.opts;
+    const intervalMs = this.interval;
     const { from, to } = roundSlice(this.order.length, this.slices, this.slice);
     const turn = this.roundStart + (this.slice * intervalMs) / this.slices;
     for (let i = from; i < to; i++) this.turn(this.order[i]!, turn);
@@ -213,7 +240,7 @@ export class Heartbeat {
       slot.owedAt = turn;
       return;
     }
-    const hold = slot.live.lost ? 0 : turn + this.opts.intervalMs - (this.opts.holdMarginMs ?? DEFAULT_HOLD_MARGIN_MS) - this.opts.now();
+    const hold = slot.live.lost ? 0 : turn + this.interval - (this.opts.holdMarginMs ?? DEFAULT_HOLD_MARGIN_MS) - this.opts.now();
     // Too near the next turn to be worth a request: that turn sends it.
     if (hold < MIN_OWED_HOLD_MS && slot.owedAt !== undefined) return;
     this.send(slot, Math.max(0, hold));
@@ -224,7 +251,7 @@ export class Heartbeat {
     slot.busy = true;
     this.sent++;
     slot.sentAt = this.opts.now();
-    slot.member.ping(this.opts.timeoutMs, slot.settle, holdMs, holdMs > 0 ? this.opts.intervalMs : 0);
+    slot.member.ping(this.opts.timeoutMs, slot.settle, holdMs, holdMs > 0 ? this.interval : 0);
   }
 
   private settle(slot: Slot, err?: Error): void {

@@ -93,6 +93,8 @@ export interface StatusDoc {
   sync?: unknown;
   /** Whether this controller acts: leader election, conflicts (src/ha). */
   control?: ControlView;
+  /** The heartbeat's interval in use (`--heartbeat`, or longer above `--heartbeat-max-rate`); absent without a heartbeat. */
+  heartbeat?: { intervalMs: number };
   /** Image pulls and copies in flight when the document was made. */
   images?: { transfers: ImageTransferView[] };
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PingLine, type PingError } from '../../src/docker/ping.js';
+import { PingLine, type PingError, type PingTicket } from '../../src/docker/ping.js';
 
 let dir: string;
 let server: net.Server;
@@ -239,6 +239,48 @@ describe('PingLine', () => {
         line.close();
       }
     });
+    it('polls ahead in one batch: the requests arrive whole and in order, the server answers each as the one before ends, each ticket ends in turn with its own events', async () => {
+      const chunksSeen: number[] = [];
+      server.on('connection', (s) => s.on('data', (d) => chunksSeen.push(d.length)));
+      // Answered in order, each 60 ms after the one before: its event, then its end together with the next one's headers.
+      const queue: net.Socket[] = [];
+      answer = (_k, socket) => queue.push(socket);
+      const lines: string[] = [];
+      const ended: number[] = [];
+      const line = new PingLine(
+        { socketPath: `${dir}/engine.sock` },
+        undefined,
+        (l) => lines.push(l),
+        (t) => ended.push(t.tag),
+      );
+      try {
+        const tickets: PingTicket[] = [];
+        const batch = [1, 2, 3].map((n) => ({ path: `/events?since=${n}.0&until=${n + 1}.0`, deadlineMs: 2_000, tag: n + 1 }));
+        expect(line.polls(batch, 500, tickets)).toBe(true);
+        expect(tickets.map((t) => t.tag)).toEqual([2, 3, 4]);
+        expect(line.pending).toBe(3);
+        for (let i = 0; i < 100 && queue.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(chunksSeen).toEqual([chunksSeen.reduce((a, b) => a + b, 0)]);
+        expect(conns[0]!.requests.map((r) => r.split(' ')[1])).toEqual(batch.map((b) => b.path));
+        const socket = queue[0]!;
+        socket.write(HEAD + chunk('{"n":2}\n'));
+        for (const n of [3, 4]) {
+          await new Promise((r) => setTimeout(r, 60));
+          socket.write(LAST + HEAD + chunk(`{"n":${n}}\n`));
+        }
+        await new Promise((r) => setTimeout(r, 60));
+        socket.write(LAST);
+        const ends = await Promise.all(tickets.map((t) => new Promise<PingError | undefined>((resolve) => line.attach(t, resolve))));
+        expect(ends).toEqual([undefined, undefined, undefined]);
+        expect(ended).toEqual([2, 3, 4]);
+        expect(lines).toEqual(['{"n":2}', '{"n":3}', '{"n":4}']);
+        expect(line.pending).toBe(0);
+        expect(conns).toHaveLength(1);
+      } finally {
+        line.close();
+      }
+    });
+
     it('a poll nobody waits on yet that misses its deadline is silence: the line goes, and the poll waited on behind it is told the timeout; ended polls are handed to onEnd', async () => {
       answer = (k, socket) => {
         if (k === 1) socket.write(HEAD + LAST + HEAD); // the first ends at once, the second never

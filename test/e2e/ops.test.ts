@@ -167,6 +167,8 @@ describe('/metrics', () => {
     expect(metric(text, 'fog_engine_request_duration_seconds_count', { node: 'ops-2' })).toBeGreaterThan(0);
     expect(metric(text, 'fog_replica_restarts_total', { service: 'talker' })).toBe(0);
     expect(metric(text, 'fog_build_info')).toBe(1);
+    // Two nodes are far below the rate cap: the configured 2 s.
+    expect(metric(text, 'fog_heartbeat_interval_seconds')).toBe(2);
     expect(metric(text, 'process_resident_memory_bytes')).toBeGreaterThan(1e6);
     // Conventions: counters end in _total, durations in _seconds; every family has HELP and TYPE.
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {

@@ -15,7 +15,7 @@ import { Controller } from '../../src/controller/controller.js';
 import type { FogNode } from '../../src/api/types.js';
 import { createEngineFleet } from '../../src/controller/engine-fleet.js';
 import { Engine } from '../../src/docker/engine.js';
-import { ALIVE, answered, Heartbeat, missed, roundSlice, type HeartbeatMember } from '../../src/observe/heartbeat.js';
+import { ALIVE, answered, DEFAULT_HEARTBEAT, Heartbeat, heartbeatInterval, missed, roundSlice, type HeartbeatMember } from '../../src/observe/heartbeat.js';
 import { rootLogger } from '../../src/runtime/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
 
@@ -53,6 +53,26 @@ describe('decisions', () => {
     for (let j = 1; j < slices; j++) expect(parts[j]!.from).toBe(parts[j - 1]!.to);
     const sizes = parts.map((p) => p.to - p.from);
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('the rate cap (as Nomad max_heartbeats_per_second)', () => {
+  it.each([
+    { nodes: 3, interval: 2_000 },
+    { nodes: 500, interval: 2_000 },
+    { nodes: 501, interval: 2_500 },
+    { nodes: 1_000, interval: 4_000 },
+    { nodes: 1_001, interval: 4_500 },
+    { nodes: 10_000, interval: 40_000 },
+  ])('the default 2 s at 250 turns a second: $nodes nodes get $interval ms', ({ nodes, interval }) => {
+    expect(heartbeatInterval(DEFAULT_HEARTBEAT.intervalMs, nodes, DEFAULT_HEARTBEAT.maxRate)).toBe(interval);
+    // Never more turns a second than the cap, above the configured interval.
+    expect(nodes / (interval / 1000)).toBeLessThanOrEqual(Math.max(250, nodes / 2));
+  });
+
+  it('no cap (0), or a configured interval already under it, leaves the interval as set', () => {
+    expect(heartbeatInterval(2_000, 10_000, 0)).toBe(2_000);
+    expect(heartbeatInterval(10_000, 1_000, 250)).toBe(10_000);
   });
 });
 
@@ -105,6 +125,29 @@ describe('schedule (fake clock)', () => {
     for (const p of m.pings) perTick.set(p.at, (perTick.get(p.at) ?? 0) + 1);
     expect(Math.max(...perTick.values())).toBeLessThanOrEqual(11);
     expect(perTick.size).toBeGreaterThanOrEqual(28);
+  });
+
+  it('a fleet above the rate cap is turned at most maxRate times a second, each node still once per (longer) interval; back under it, the configured interval again', async () => {
+    const m = members(60);
+    const hb = new Heartbeat({ intervalMs: 1_000, timeoutMs: 200, misses: 2, now, maxRate: 20 });
+    const t0 = now();
+    hb.set(m.list);
+    expect(hb.intervalMs).toBe(3_000);
+    await vi.advanceTimersByTimeAsync(5_950);
+    for (const member of m.list) {
+      const at = m.pings.filter((p) => p.name === member.name).map((p) => p.at);
+      expect(at).toHaveLength(2);
+      expect(at[1]! - at[0]!).toBe(3_000);
+    }
+    // Any 1 s window: at most 20 turns (+1 for a tick on its edge).
+    for (let w = t0; w < t0 + 5_000; w += 100) expect(m.pings.filter((p) => p.at >= w && p.at < w + 1_000).length).toBeLessThanOrEqual(21);
+    // Down to 10 nodes: 1 s again.
+    hb.set(m.list.slice(0, 10));
+    expect(hb.intervalMs).toBe(1_000);
+    const from = now();
+    await vi.advanceTimersByTimeAsync(2_000);
+    hb.stop();
+    expect(m.pings.filter((p) => p.at >= from && p.name === 'n3')).toHaveLength(2);
   });
 
   it('holds each turn open until just before the next one (long polls back to back); re-pings after a miss and pings of a lost node are not held; a late end is followed at once by the owed turn', async () => {
