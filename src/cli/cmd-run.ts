@@ -70,11 +70,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
       "at most this many heartbeat turns a second across the fleet (as Nomad's max_heartbeats_per_second): a fleet larger than rate × --heartbeat gets a longer interval, in steps of 500ms (250: 2s up to 500 nodes, 4s at 1,000); 0: no cap",
       '250',
     )
-    .option(
-      '--heartbeat-timeout <duration>',
-      'deadline of one heartbeat ping; a long poll must end within half of it after the end it was asked for (the engine ends it by its own timer; a late end costs a fresh connection and a plain ping, not the node)',
-      '500ms',
-    )
+    .option('--heartbeat-timeout <duration>', 'deadline of one heartbeat ping (for a long poll: after the end it was asked for)', '500ms')
     .option('--action-backoff-max <duration>', 'longest wait before a failed action is tried again (from 1s, doubling)', '5m')
     .option(
       '--disk-pressure <threshold>',

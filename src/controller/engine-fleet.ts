@@ -89,6 +89,7 @@ class EngineFleet implements FleetPort {
       const beat: HeartbeatMember | undefined = engine && {
         name,
         ping: (timeoutMs, done, holdMs, periodMs) => engine.heartbeat(timeoutMs, done, holdMs, periodMs),
+        hedge: (timeoutMs) => engine.hedge(timeoutMs),
         lost: (error, silentSince) => observer.heartbeatLost(error, silentSince),
         answered: () => observer.heartbeatAnswered(),
         // The engine's own record, on the fleet's clock.

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { FogNode } from '../api/types.js';
-import { PingLine, TCP_KEEPALIVE_MS, type PingDone, type PingTarget, type PingTicket } from './ping.js';
+import { PingLine, TCP_KEEPALIVE_MS, type PingDone, type PingError, type PingTarget, type PingTicket } from './ping.js';
 import { parseEngineTime } from './time.js';
 
 /**
@@ -161,6 +161,8 @@ interface Seen {
   /** Who waits on the steady turn's poll (one at a time: the heartbeat sends a node's next turn after this one ends), and the callback that tells them. */
   turnDone?: PingDone;
   turnEnded?: PingDone;
+  /** A plain ping on a fresh connection, sent while the turn's poll is late (`hedge`): how it ended, and who waits. */
+  hedge?: { line: PingLine; ended?: { err?: PingError }; waiter?: PingDone };
 }
 
 /** Every field present from the start: the heartbeat reads and writes it at every turn, and one shape keeps those accesses monomorphic. */
@@ -174,6 +176,7 @@ const newSeen = (): Seen => ({
   events: undefined,
   turnDone: undefined,
   turnEnded: undefined,
+  hedge: undefined,
 });
 
 /**
@@ -183,16 +186,6 @@ const newSeen = (): Seen => ({
  * 2.27 % against 1.86 % of a core for the bare cycle, idle 0.95 %).
  */
 const POLLS_AHEAD = 4;
-
-/**
- * How late after its `until` a poll may end: half the ping's deadline. The
- * engine's own timer ends it, so only the clock offset's error and the
- * network are in it; a late end costs a fresh connection and a plain ping
- * with the whole deadline (a node is lost on two misses), not the node.
- * This takes a quarter of a second off the bound from silence to NotReady,
- * which matters most where the rate cap has made the turns longer.
- */
-const pollGrace = (timeoutMs: number) => Math.ceil(timeoutMs / 2);
 
 /** A turn shorter than this is pinged, not polled. */
 const MIN_HOLD_MS = 200;
@@ -367,19 +360,17 @@ export class Engine {
    */
   heartbeat(timeoutMs: number, done: PingDone, holdMs = 0, periodMs = 0): void {
     const seen = this.seen;
-    const line = (seen.pinger ??= new PingLine(
-      this.via.ping,
-      () => (seen.at = performance.now()),
-      (text) => this.eventLine(text),
-      (t) => this.pollEnded(t),
-    ));
+    const line = (seen.pinger ??= this.newLine());
     const next = seen.ahead[0];
     const clock = seen.clock;
+    const hedge = seen.hedge;
+    seen.hedge = undefined;
     const polling = holdMs >= MIN_HOLD_MS && periodMs > 0 && seen.events !== undefined && clock !== undefined && !clock.stale && seen.since !== undefined;
     const now = Date.now();
     const wanted = clock ? now + clock.offsetMs + holdMs : 0;
     if (polling && next && !next.dead && Math.abs(next.tag - wanted) <= REALIGN_MS) {
-      // The steady turn: the poll sent ahead for it, running since the one before it ended.
+      // The steady turn: the poll sent ahead for it, running since the one before it ended (a late one did end: no hedge needed).
+      hedge?.line.close();
       seen.ahead.shift();
       this.attachTurn(next, done);
       if (seen.ahead.length === 0) this.sendPolls(line, next.tag, periodMs, POLLS_AHEAD, timeoutMs);
@@ -389,6 +380,16 @@ export class Engine {
     if (clock?.stale) this.refreshClock();
     // A fresh start (or a lost node, or no clock): a ping answers this turn at
     // once; behind it, polls carry the events until this turn's end and the next.
+    if (hedge) {
+      // After a late poll's miss: the ping already sent on a fresh connection answers this turn, and that connection is the line from now on.
+      line.close();
+      seen.pinger = hedge.line;
+      if (hedge.ended) {
+        const err = hedge.ended.err;
+        queueMicrotask(() => done(err));
+      } else hedge.waiter = done;
+      return;
+    }
     if (line.pending > 0) line.reset();
     line.ping(timeoutMs, done);
     if (!polling) return;
@@ -396,9 +397,40 @@ export class Engine {
     const since = Math.min(seen.since!, until - MIN_HOLD_MS);
     if (until - clock.offsetMs - now < MIN_HOLD_MS) return;
     // This turn's poll (its answer is the ping's), then the next turns'.
-    const grace = pollGrace(timeoutMs);
-    const first = line.poll(pollPath(since, until), this.pollDeadline(until, grace), grace, until);
+    const first = line.poll(pollPath(since, until), this.pollDeadline(until, timeoutMs), timeoutMs, until);
     if (first) this.sendPolls(line, until, periodMs, POLLS_AHEAD, timeoutMs);
+  }
+
+  /** A heartbeat line to this engine: every answer is a sign of life, a poll's lines are events, its end moves `since`. */
+  private newLine(): PingLine {
+    const seen = this.seen;
+    return new PingLine(
+      this.via.ping,
+      () => (seen.at = performance.now()),
+      (text) => this.eventLine(text),
+      (t) => this.pollEnded(t),
+    );
+  }
+
+  /**
+   * The turn's poll is late (its node's next turn came before its end): a
+   * plain ping on a fresh connection now, so that if the poll misses, the
+   * second check a loss needs has been running since, rather than starting
+   * then. Its answer is a sign of life, and serves the re-ping after the
+   * miss; when the poll ends after all, it is dropped.
+   */
+  hedge(timeoutMs: number): void {
+    const seen = this.seen;
+    if (seen.hedge || !seen.pinger) return;
+    const line = this.newLine();
+    const hedge: NonNullable<Seen['hedge']> = { line };
+    seen.hedge = hedge;
+    line.ping(timeoutMs, (err) => {
+      const waiter = hedge.waiter;
+      hedge.waiter = undefined;
+      if (waiter) waiter(err);
+      else hedge.ended = err ? { err } : {};
+    });
   }
 
   /**
@@ -408,18 +440,17 @@ export class Engine {
    * one read (a turn is one read, as a ping's answer).
    */
   private sendPolls(line: PingLine, from: number, periodMs: number, count: number, timeoutMs: number): void {
-    const grace = pollGrace(timeoutMs);
     const batch: { path: string; deadlineMs: number; tag: number }[] = [];
     for (let j = 0, since = from; j < count; j++, since += periodMs) {
       const until = since + periodMs;
-      batch.push({ path: pollPath(since, until), deadlineMs: this.pollDeadline(until, grace), tag: until });
+      batch.push({ path: pollPath(since, until), deadlineMs: this.pollDeadline(until, timeoutMs), tag: until });
     }
-    line.polls(batch, grace, this.seen.ahead);
+    line.polls(batch, timeoutMs, this.seen.ahead);
   }
 
-  /** ms from now within which a poll until `until` (engine ms) must end: `until` on our clock, plus the grace. */
-  private pollDeadline(until: number, graceMs: number): number {
-    return Math.max(0, until - (this.seen.clock?.offsetMs ?? 0) - Date.now()) + graceMs;
+  /** ms from now within which a poll until `until` (engine ms) must end: `until` on our clock, plus the timeout. */
+  private pollDeadline(until: number, timeoutMs: number): number {
+    return Math.max(0, until - (this.seen.clock?.offsetMs ?? 0) - Date.now()) + timeoutMs;
   }
 
   /** A steady turn waits on `t`; one callback per engine (`turnEnded`), not a closure per turn: 500 turns a second at 1,000 nodes. */
@@ -478,6 +509,8 @@ export class Engine {
   close(): void {
     this.seen.pinger?.close();
     this.seen.pinger = undefined;
+    this.seen.hedge?.line.close();
+    this.seen.hedge = undefined;
   }
 
   /** /info; its SystemTime, bracketed by our clock, also gives the engine clock's offset (for the heartbeat's polls). */

@@ -118,7 +118,7 @@ function checkDeadlines(): void {
   let kept = 0;
   for (let i = 0; i < waitingCount; i++) {
     const l = waiting[i]!;
-    const deadline = l.due(stall);
+    const deadline = l.due(stall, now);
     if (deadline === Number.POSITIVE_INFINITY) {
       l.watched = false;
       continue;
@@ -283,12 +283,20 @@ export class PingLine {
     }
   }
 
-  /** Shared deadline timer: moves the deadlines by `stall` ms of this process's own delay; the earliest, or +Infinity when nothing is out (the line leaves the watch). */
-  due(stall: number): number {
+  /**
+   * Shared deadline timer: the deadlines that fell due during a stall of
+   * `stall` ms of this process's own (or are due within as long after it)
+   * move by that much; the earliest, or +Infinity when nothing is out (the
+   * line leaves the watch). Later ones stay: by then the loop has read what
+   * came during the stall, and polls sent turns ahead would otherwise take
+   * every stall of the turns between (at 1,000 nodes a pass of ~100 ms is a
+   * stall), which put off a silent node's miss by a second in the bench.
+   */
+  due(stall: number, now: number): number {
     let earliest = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.queue.length; i++) {
       const t = this.queue[i]!;
-      t.deadline += stall;
+      if (stall > 0 && t.deadline <= now + stall) t.deadline += stall;
       if (t.deadline < earliest) earliest = t.deadline;
     }
     return earliest;

@@ -21,7 +21,9 @@
 // events (src/docker/engine.ts), so the heartbeat and the events share one
 // connection. Its deadline is the hold plus the timeout. A turn that comes
 // while the last one's answer is a little late is owed, and sent as soon as
-// that answer comes.
+// that answer comes; the member may start its second check then (`hedge`),
+// so that a silent node's second miss comes a deadline after its turn found
+// the held answer late, not a deadline after that answer's own miss.
 //
 // The decisions (`answered`, `missed`) are plain functions over a node's
 // record; the class around them only keeps time and sends pings.
@@ -79,6 +81,12 @@ export interface HeartbeatMember {
    * it starts, and ends only a turn later.
    */
   heardAt?(): number | undefined;
+  /**
+   * The node's turn came while its held ping is still out (a late poll): a
+   * second check may start now, so that if the held one misses, the re-ping
+   * after it is already under way (the member answers that re-ping with it).
+   */
+  hedge?(timeoutMs: number): void;
 }
 
 /** What the heartbeat knows of one node. */
@@ -238,6 +246,7 @@ export class Heartbeat {
   private turn(slot: Slot, turn: number): void {
     if (slot.busy) {
       slot.owedAt = turn;
+      slot.member.hedge?.(this.opts.timeoutMs);
       return;
     }
     const hold = slot.live.lost ? 0 : turn + this.interval - (this.opts.holdMarginMs ?? DEFAULT_HOLD_MARGIN_MS) - this.opts.now();

@@ -281,6 +281,31 @@ describe('PingLine', () => {
       }
     });
 
+    it('a stall of this process moves only the deadlines it could have made us miss, not those of polls turns ahead', () => {
+      answer = () => undefined;
+      const line = new PingLine({ socketPath: `${dir}/engine.sock` });
+      try {
+        const tickets: PingTicket[] = [];
+        line.polls(
+          [
+            { path: '/events?since=1.0&until=2.0', deadlineMs: 100, tag: 2 },
+            { path: '/events?since=2.0&until=3.0', deadlineMs: 10_000, tag: 3 },
+          ],
+          500,
+          tickets,
+        );
+        const [near, far] = tickets.map((t) => t.deadline) as [number, number];
+        // The timer fired 300 ms late: the near deadline fell in that stall.
+        const earliest = line.due(300, near + 250);
+        expect(tickets[0]!.deadline).toBe(near + 300);
+        expect(tickets[1]!.deadline).toBe(far);
+        expect(earliest).toBe(near + 300);
+        expect(line.due(0, near + 300)).toBe(near + 300);
+      } finally {
+        line.close();
+      }
+    });
+
     it('a poll nobody waits on yet that misses its deadline is silence: the line goes, and the poll waited on behind it is told the timeout; ended polls are handed to onEnd', async () => {
       answer = (k, socket) => {
         if (k === 1) socket.write(HEAD + LAST + HEAD); // the first ends at once, the second never

@@ -150,6 +150,52 @@ describe('schedule (fake clock)', () => {
     expect(m.pings.filter((p) => p.at >= from && p.name === 'n3')).toHaveLength(2);
   });
 
+  it('a turn that finds the held answer late asks the member to hedge, once; a silent node is then lost a deadline after that turn, the re-ping answered by the hedge; a late answer that comes needs no loss', async () => {
+    const hedges: { name: string; at: number }[] = [];
+    const events: string[] = [];
+    const silent = new Set<string>();
+    /** A hedge out per node: the re-ping after a miss is answered by it, as the engine does. */
+    const hedged = new Map<string, { at: number; timeoutMs: number }>();
+    const list: HeartbeatMember[] = ['a', 'b'].map((name) => ({
+      name,
+      ping: (timeoutMs: number, done: (err?: Error) => void, holdMs: number) => {
+        const h = hedged.get(name);
+        hedged.delete(name);
+        if (holdMs === 0 && h) {
+          if (silent.has(name)) setTimeout(() => done(new Error(`no answer to ping within ${timeoutMs} ms`)), Math.max(0, h.at + h.timeoutMs - now()));
+          else queueMicrotask(() => done());
+          return;
+        }
+        // Silent or not is decided when the answer is due (the end of the hold).
+        const late = name === 'b' && now() >= 2_000 && now() < 4_000 ? 400 : 0;
+        setTimeout(() => {
+          if (silent.has(name)) setTimeout(() => done(new Error(`no answer to ping within ${timeoutMs} ms`)), timeoutMs);
+          else setTimeout(() => done(), late);
+        }, holdMs);
+      },
+      hedge: (timeoutMs: number) => {
+        hedges.push({ name, at: now() });
+        hedged.set(name, { at: now(), timeoutMs });
+      },
+      lost: () => events.push(`${now()} lost ${name}`),
+      answered: (back: boolean) => void (back && events.push(`${now()} back ${name}`)),
+    }));
+    vi.setSystemTime(0);
+    const hb = new Heartbeat({ intervalMs: 2_000, timeoutMs: 500, misses: 2, now, holdMarginMs: 150 });
+    hb.set(list);
+    // a goes silent during its second turn's hold (sent at 2 s, held until 3.85 s, miss at 4.35 s).
+    await vi.advanceTimersByTimeAsync(2_500);
+    silent.add('a');
+    await vi.advanceTimersByTimeAsync(3_000);
+    hb.stop();
+    // Its third turn (4 s) found the held answer late: the hedge, at once; the miss at 4.35 s; the re-ping answered by the hedge's end at 4.5 s.
+    expect(hedges.filter((h) => h.name === 'a').map((h) => h.at)).toEqual([4_000]);
+    expect(events).toEqual(['4500 lost a']);
+    // b's second answer came 400 ms late (4.25 s, within its deadline): hedged at its turn, no miss, no loss.
+    expect(hedges.filter((h) => h.name === 'b').map((h) => h.at)).toEqual([5_000]);
+    expect(hb.liveness('b')).toMatchObject({ misses: 0, lost: false });
+  });
+
   it('holds each turn open until just before the next one (long polls back to back); re-pings after a miss and pings of a lost node are not held; a late end is followed at once by the owed turn', async () => {
     const asks: { name: string; at: number; holdMs: number }[] = [];
     const events: string[] = [];
@@ -430,6 +476,39 @@ describe('through the engine fleet, on hollow engines with the black-hole fault'
     } finally {
       await controller.stop();
       await port.close();
+    }
+  });
+
+  it("the engine's hedge: a late poll's second check starts at the next turn, on a fresh connection, and answers the re-ping after the poll's miss; a poll that ends after all drops it", async () => {
+    const node = fleet.nodes[0]!;
+    const engine = Engine.connect(node.name, { socketPath: node.socket }, { callTimeoutMs: 2_000 });
+    const turn = (hold: number, period: number) =>
+      new Promise<{ err?: Error; at: number }>((resolve) => engine.heartbeat(500, (err) => resolve({ ...(err ? { err } : {}), at: performance.now() }), hold, period));
+    try {
+      engine.followEvents(() => undefined);
+      await engine.info();
+      // Turns 1 s apart, each held until 150 ms before the next.
+      expect((await turn(850, 1_000)).err).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 1_000));
+      const second = turn(850, 1_000);
+      await new Promise((r) => setTimeout(r, 100));
+      await fleet.setFault(node.name, 'blackhole');
+      // The third turn finds the second's poll late: the hedge, now.
+      await new Promise((r) => setTimeout(r, 900));
+      const hedgedAt = performance.now();
+      engine.hedge(500);
+      const missed = await second;
+      expect(missed.err).toMatchObject({ kind: 'timeout' });
+      // The re-ping after the miss is the hedge: it misses 500 ms after the hedge began, not 500 ms after this miss.
+      const reping = await turn(0, 0);
+      expect(reping.err).toMatchObject({ kind: 'timeout' });
+      expect(reping.at - hedgedAt).toBeLessThan(missed.at - hedgedAt + 450);
+      expect(reping.at - hedgedAt).toBeGreaterThanOrEqual(490);
+      // Lifted: the next ping is answered (on a fresh connection: the hedge's timed out).
+      await fleet.setFault(node.name, 'up');
+      expect((await turn(0, 0)).err).toBeUndefined();
+    } finally {
+      engine.close();
     }
   });
 
