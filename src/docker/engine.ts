@@ -197,6 +197,14 @@ const POLL_OVERLAP_MS = 50;
 const POLL_FIRST_SINCE_MS = 1_000;
 /** A poll ending this much before its `until` on our clock puts the clock offset in doubt. */
 const CLOCK_SLACK_MS = 250;
+/**
+ * A poll ending this much after its `until` on our clock moves the offset to
+ * what that end says. An /info read while the fleet starts (1,000 engines
+ * at once) can take most of a second, and half of it is the offset's error:
+ * with the polls ending ~200 ms after the turns they were meant to end
+ * before, at 1,000 hollow nodes nearly every turn was owed (and hedged).
+ */
+const CLOCK_LATE_MS = 50;
 /** A clock in doubt is read again at most this often. */
 const CLOCK_RETRY_MS = 10_000;
 /** A clock reading older than this is replaced by any new one. */
@@ -204,6 +212,9 @@ const CLOCK_KEEP_MS = 10 * 60_000;
 const EVENT_FILTERS = encodeURIComponent('{"type":["container","image"]}');
 /** A poll already on the line serves a turn that wants its end within this of its `until`; otherwise it is dropped for a fresh one. */
 const REALIGN_MS = 250;
+/** `wanted` (engine ms) floored to the polls' grid, and at least MIN_HOLD_MS after `from`. */
+const gridded = (wanted: number, from: number) => Math.max(Math.floor(wanted / POLL_GRID_MS) * POLL_GRID_MS, from + MIN_HOLD_MS);
+
 /** The events since `since` (a little before: see heartbeat) until `until`, engine ms. */
 const pollPath = (since: number, until: number) => `/events?since=${unixSeconds(since - POLL_OVERLAP_MS)}&until=${unixSeconds(until)}&filters=${EVENT_FILTERS}`;
 /** Docker's `seconds.nanoseconds` from ms since the epoch. */
@@ -373,13 +384,12 @@ export class Engine {
       hedge?.line.close();
       seen.ahead.shift();
       this.attachTurn(next, done);
-      if (seen.ahead.length === 0) this.sendPolls(line, next.tag, periodMs, POLLS_AHEAD, timeoutMs);
+      // The next batch starts where this poll ends (no gap), its ends on the turns as the clock reads now (an offset corrected since the last batch moves them).
+      if (seen.ahead.length === 0) this.sendPolls(line, next.tag, gridded(wanted + periodMs, next.tag), periodMs, POLLS_AHEAD, timeoutMs);
       return;
     }
     seen.ahead.length = 0;
     if (clock?.stale) this.refreshClock();
-    // A fresh start (or a lost node, or no clock): a ping answers this turn at
-    // once; behind it, polls carry the events until this turn's end and the next.
     if (hedge) {
       // After a late poll's miss: the ping already sent on a fresh connection answers this turn, and that connection is the line from now on.
       line.close();
@@ -390,6 +400,8 @@ export class Engine {
       } else hedge.waiter = done;
       return;
     }
+    // A fresh start (or a lost node, or no clock): a ping answers this turn at
+    // once; behind it, polls carry the events until this turn's end and the next.
     if (line.pending > 0) line.reset();
     line.ping(timeoutMs, done);
     if (!polling) return;
@@ -398,7 +410,7 @@ export class Engine {
     if (until - clock.offsetMs - now < MIN_HOLD_MS) return;
     // This turn's poll (its answer is the ping's), then the next turns'.
     const first = line.poll(pollPath(since, until), this.pollDeadline(until, timeoutMs), timeoutMs, until);
-    if (first) this.sendPolls(line, until, periodMs, POLLS_AHEAD, timeoutMs);
+    if (first) this.sendPolls(line, until, until + periodMs, periodMs, POLLS_AHEAD, timeoutMs);
   }
 
   /** A heartbeat line to this engine: every answer is a sign of life, a poll's lines are events, its end moves `since`. */
@@ -439,10 +451,9 @@ export class Engine {
    * the one before it ends, so that end and the next poll's headers come in
    * one read (a turn is one read, as a ping's answer).
    */
-  private sendPolls(line: PingLine, from: number, periodMs: number, count: number, timeoutMs: number): void {
+  private sendPolls(line: PingLine, from: number, firstUntil: number, periodMs: number, count: number, timeoutMs: number): void {
     const batch: { path: string; deadlineMs: number; tag: number }[] = [];
-    for (let j = 0, since = from; j < count; j++, since += periodMs) {
-      const until = since + periodMs;
+    for (let j = 0, since = from, until = firstUntil; j < count; j++, since = until, until += periodMs) {
       batch.push({ path: pollPath(since, until), deadlineMs: this.pollDeadline(until, timeoutMs), tag: until });
     }
     line.polls(batch, timeoutMs, this.seen.ahead);
@@ -470,7 +481,12 @@ export class Engine {
   private pollEnded(t: PingTicket): void {
     this.seen.since = Math.max(this.seen.since ?? t.tag, t.tag);
     const clock = this.seen.clock;
-    if (clock && t.tag - clock.offsetMs - Date.now() > CLOCK_SLACK_MS) this.staleClock();
+    if (!clock) return;
+    const now = Date.now();
+    const early = t.tag - clock.offsetMs - now;
+    if (early > CLOCK_SLACK_MS) this.staleClock();
+    // Late: the engine's timer ended it at `until` on its clock, so its clock then read `until` and ours at most `now`: the offset is at least `until - now`, and the reading is better than an /info whose round trip was long.
+    else if (early < -CLOCK_LATE_MS) this.seen.clock = { ...clock, offsetMs: t.tag - now };
   }
 
   /** Events the heartbeat's long polls bring go to `sink` (container and image events); undefined: none, and the heartbeat only pings. */

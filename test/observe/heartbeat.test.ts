@@ -512,6 +512,38 @@ describe('through the engine fleet, on hollow engines with the black-hole fault'
     }
   });
 
+  it("an engine clock offset taken from a slow /info (the fleet's start) is corrected by the polls' own ends: the polls end before the next turn again", async () => {
+    const node = fleet.nodes[1]!;
+    const engine = Engine.connect(node.name, { socketPath: node.socket }, { callTimeoutMs: 3_000 });
+    try {
+      engine.followEvents(() => undefined);
+      // /info answered 800 ms after it was asked: its SystemTime is read as of halfway, ~400 ms off.
+      await fleet.setFault(node.name, 'blackhole');
+      const info = engine.info();
+      await new Promise((r) => setTimeout(r, 800));
+      await fleet.setFault(node.name, 'up');
+      await info;
+      const PERIOD = 1_000;
+      const endsAfterNextTurn: number[] = [];
+      let turn = Date.now();
+      for (let k = 0; k < 9; k++) {
+        const hold = Math.max(0, turn + PERIOD - 150 - Date.now());
+        const err = await new Promise<Error | undefined>((resolve) => engine.heartbeat(500, resolve, hold, PERIOD));
+        expect(err).toBeUndefined();
+        endsAfterNextTurn.push(Date.now() - (turn + PERIOD));
+        turn += PERIOD;
+        await new Promise((r) => setTimeout(r, Math.max(0, turn - Date.now())));
+      }
+      // The first polls went out on the wrong offset and end after the next turn; the last ones end 150-250 ms before it.
+      expect(
+        endsAfterNextTurn.slice(-3).every((ms) => ms < -50),
+        endsAfterNextTurn.join(', '),
+      ).toBe(true);
+    } finally {
+      engine.close();
+    }
+  }, 20_000);
+
   it('a ping on its own line is answered while the pooled connections are held', async () => {
     const node = fleet.nodes[0]!;
     const engine = Engine.connect(node.name, { socketPath: node.socket }, { callTimeoutMs: 2_000 });
