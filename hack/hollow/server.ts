@@ -94,7 +94,7 @@ export class HollowServer {
     if (fault === 'down') return this.close();
     if (was === 'down') await this.listen();
     if (!silent(fault)) {
-      for (const [res, lines] of this.backlog) if (!res.destroyed) res.write(lines.join(''));
+      for (const [res, lines] of this.backlog) if (!res.destroyed && !res.writableEnded) res.write(lines.join(''));
       this.backlog.clear();
       const held = this.held;
       this.held = [];
@@ -242,6 +242,7 @@ export class HollowServer {
     res.writeHead(200, { ...HEADERS, 'Content-Type': 'application/json' });
     res.flushHeaders();
     const write = (line: string) => {
+      if (res.destroyed || res.writableEnded) return;
       // Behind a black hole the node goes on; its lines wait in the "network" (TCP's send buffer).
       if (this.fault !== 'blackhole') res.write(line);
       else if (this.backlog.has(res)) this.backlog.get(res)!.push(line);
@@ -261,18 +262,26 @@ export class HollowServer {
       write(`${JSON.stringify(ev)}\n`);
     });
     // dockerd ends the answer at `until`; a hung or cut-off one only once it runs (or is reached) again.
-    const end = () => {
-      if (res.destroyed) return;
-      if (silent(this.fault)) this.held.push(end);
-      else res.end();
-    };
-    const timer = until === undefined ? undefined : setTimeout(end, until - Date.now());
-    res.on('close', () => {
+    // An answer still queued behind another (pipelined) gets no 'close' of its own when the connection goes.
+    const socket = res.req.socket;
+    const done = () => {
+      socket?.off('close', done);
       clearTimeout(timer);
       off();
       this.streams.delete(res);
       this.backlog.delete(res);
-    });
+    };
+    const end = () => {
+      if (res.destroyed || res.writableEnded) return;
+      if (silent(this.fault)) this.held.push(end);
+      else {
+        done();
+        res.end();
+      }
+    };
+    const timer = until === undefined ? undefined : setTimeout(end, until - Date.now());
+    res.on('close', done);
+    socket?.once('close', done);
   }
 }
 
