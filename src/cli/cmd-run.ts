@@ -18,7 +18,7 @@ import { startHeapTrim } from '../runtime/heap.js';
 import { addPolicyOptions, parsePolicyFlags, type PolicyFlags } from './policy-flags.js';
 import { addRunSyncFlags, startSyncForRun } from './cmd-sync.js';
 import { ExitError } from './errors.js';
-import { diskThresholdFlag, durationFlag } from './flags.js';
+import { diskThresholdFlag, durationFlag, rateFlag } from './flags.js';
 import { addHaFlags, parseHaFlags, type HaFlags } from './ha-flags.js';
 import { acquireHostLock } from '../ha/host-lock.js';
 import { identityOf } from '../ha/identity.js';
@@ -119,9 +119,7 @@ export function registerRun(program: Command, setCode: (c: number) => void): voi
     const lock = await acquireHostLock(flags.stateDir, { pid: me.pid, start: me.start, desired: flags.desired, cluster: flags.cluster });
     if (!lock.ok) throw new ExitError(lock.message, 1);
     const heartbeatMs = durationFlag('--heartbeat', flags.heartbeat);
-    const maxRate = Number(flags.heartbeatMaxRate);
-    if (!/^\d+(\.\d+)?$/.test(flags.heartbeatMaxRate) || !Number.isFinite(maxRate))
-      throw new ExitError(`--heartbeat-max-rate ${flags.heartbeatMaxRate}: must be a number of turns a second (0: no cap)`, 1);
+    const maxRate = rateFlag('--heartbeat-max-rate', flags.heartbeatMaxRate, 'no cap');
     const heartbeat = heartbeatMs > 0 && { intervalMs: heartbeatMs, timeoutMs: durationFlag('--heartbeat-timeout', flags.heartbeatTimeout), maxRate };
     if (heartbeat && heartbeat.timeoutMs <= 0) throw new ExitError(`--heartbeat-timeout ${flags.heartbeatTimeout}: must be more than 0`, 1);
     let onLeadership = () => {};

@@ -11,6 +11,12 @@ export function durationFlag(flag: string, value: string): number {
   return d.value;
 }
 
+/** A rate flag: a number of turns a second, 0 or more, or exit 1 naming the flag and what is allowed. */
+export function rateFlag(flag: string, value: string, zero: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ExitError(`${flag} ${value}: must be a number of turns a second (0: ${zero})`, 1);
+  return Number(value);
+}
+
 /** `5%`, `500Mi`, `5%,500Mi` (the smaller counts) or `none` (undefined), or exit 1 naming the flag and what is allowed. */
 export function diskThresholdFlag(flag: string, value: string): DiskThreshold | undefined {
   if (value.trim() === 'none') return undefined;

@@ -212,8 +212,8 @@ const CLOCK_KEEP_MS = 10 * 60_000;
 const EVENT_FILTERS = encodeURIComponent('{"type":["container","image"]}');
 /** A poll already on the line serves a turn that wants its end within this of its `until`; otherwise it is dropped for a fresh one. */
 const REALIGN_MS = 250;
-/** `wanted` (engine ms) floored to the polls' grid, and at least MIN_HOLD_MS after `from`. */
-const gridded = (wanted: number, from: number) => Math.max(Math.floor(wanted / POLL_GRID_MS) * POLL_GRID_MS, from + MIN_HOLD_MS);
+/** Engine ms floored to the polls' grid. */
+const onGrid = (ms: number) => Math.floor(ms / POLL_GRID_MS) * POLL_GRID_MS;
 
 /** The events since `since` (a little before: see heartbeat) until `until`, engine ms. */
 const pollPath = (since: number, until: number) => `/events?since=${unixSeconds(since - POLL_OVERLAP_MS)}&until=${unixSeconds(until)}&filters=${EVENT_FILTERS}`;
@@ -385,7 +385,7 @@ export class Engine {
       seen.ahead.shift();
       this.attachTurn(next, done);
       // The next batch starts where this poll ends (no gap), its ends on the turns as the clock reads now (an offset corrected since the last batch moves them).
-      if (seen.ahead.length === 0) this.sendPolls(line, next.tag, gridded(wanted + periodMs, next.tag), periodMs, POLLS_AHEAD, timeoutMs);
+      if (seen.ahead.length === 0) this.sendPolls(line, next.tag, Math.max(onGrid(wanted + periodMs), next.tag + MIN_HOLD_MS), periodMs, POLLS_AHEAD, timeoutMs);
       return;
     }
     seen.ahead.length = 0;
@@ -405,7 +405,7 @@ export class Engine {
     if (line.pending > 0) line.reset();
     line.ping(timeoutMs, done);
     if (!polling) return;
-    const until = Math.floor(wanted / POLL_GRID_MS) * POLL_GRID_MS;
+    const until = onGrid(wanted);
     const since = Math.min(seen.since!, until - MIN_HOLD_MS);
     if (until - clock.offsetMs - now < MIN_HOLD_MS) return;
     // This turn's poll (its answer is the ping's), then the next turns'.

@@ -52,7 +52,7 @@ const RATE_STEP_MS = 500;
 /** The interval for `nodes` nodes: `intervalMs`, or longer when that would be more than `maxRate` turns a second (rounded up to 500 ms). */
 export function heartbeatInterval(intervalMs: number, nodes: number, maxRate = 0): number {
   if (!(maxRate > 0) || nodes <= (maxRate * intervalMs) / 1000) return intervalMs;
-  return Math.max(intervalMs, Math.ceil((nodes * 1000) / maxRate / RATE_STEP_MS) * RATE_STEP_MS);
+  return Math.ceil((nodes * 1000) / maxRate / RATE_STEP_MS) * RATE_STEP_MS;
 }
 const DEFAULT_HOLD_MARGIN_MS = 150;
 /** An owed turn this near the next one is left to it. */
