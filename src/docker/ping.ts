@@ -27,8 +27,8 @@ export type PingTarget = { socketPath: string } | { host: string; port: number; 
 export const TCP_KEEPALIVE_MS = 1_000;
 
 const REQUEST = Buffer.from('HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n', 'latin1');
-const requestText = (path: string) => `GET ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n`;
-const pollRequest = (path: string) => Buffer.from(requestText(path), 'latin1');
+/** The request `GET path` as the line writes it (latin1). */
+export const pollRequest = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: fog-heartbeat\r\n\r\n`, 'latin1');
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
 const CHUNKED = Buffer.from(': chunked\r\n', 'latin1');
@@ -43,6 +43,22 @@ const hasClose = (buf: Buffer, end: number) => {
   const at = buf.lastIndexOf(CLOSE, end);
   return at >= 2 && buf[at - 2] === 0x0a && (buf[at - 1] === 0x43 || buf[at - 1] === 0x63);
 };
+/**
+ * A chunk's size line (hex digits, then perhaps `;extensions`) read from the
+ * bytes in place, -1 when it is not one: every poll's end is one, and a
+ * string per end was garbage at 250 ends a second.
+ */
+function hexSize(buf: Buffer, at: number, eol: number): number {
+  let size = 0;
+  let i = at;
+  for (; i < eol && i - at < 12; i++) {
+    const c = buf[i]!;
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    if (d < 0) break;
+    size = size * 16 + d;
+  }
+  return i === at || (i < eol && buf[i] !== 0x3b && buf[i] !== 0x20) ? -1 : size;
+}
 /** A status line and headers longer than this are not an engine's ping answer. */
 const MAX_HEADER = 16 * 1024;
 
@@ -150,9 +166,10 @@ const READ_BUFFER = Buffer.alloc(MAX_HEADER);
  * (pipelined behind the one in flight: it then starts the moment that one
  * ends, and its headers come in the same read as that end); `attach` gives it
  * its deadline and whom to tell. `dead` once the line dropped it unanswered.
+ * Once its end has been told, it is the line's again (`spareTickets`).
  */
 export interface PingTicket {
-  readonly kind: 'ping' | 'poll';
+  kind: 'ping' | 'poll';
   done?: PingDone;
   /** performance.now() after which it has missed (and the line with it): set when sent. */
   deadline: number;
@@ -163,6 +180,23 @@ export interface PingTicket {
   ended?: { err?: PingError };
   dead: boolean;
 }
+
+/**
+ * Tickets whose end has been told, for the next requests: a poll sent four
+ * turns ahead lives 16 s at 1,000 nodes, long enough to be promoted out of
+ * V8's young generation, and the tickets were a quarter of what the idle
+ * controller promoted (heap sampling, 1,000 hollow nodes); promoted garbage is
+ * what makes the full, slow collections come. So a ticket is the line's
+ * again once its `done` has been called: whoever holds it must not read it
+ * after that.
+ */
+const spareTickets: PingTicket[] = [];
+const MAX_SPARE_TICKETS = 4_096;
+const spare = (t: PingTicket) => {
+  if (spareTickets.length < MAX_SPARE_TICKETS) spareTickets.push(t);
+};
+/** `ended` of a ticket answered well (one object for all). */
+const ENDED: { err?: PingError } = Object.freeze({});
 
 export class PingLine {
   private socket?: net.Socket;
@@ -226,29 +260,47 @@ export class PingLine {
     return t;
   }
 
-  /** Several polls as `poll`, in one write (pipelined in this order); their tickets are appended to `into`. False when the line is closed. */
-  polls(batch: readonly { path: string; deadlineMs: number; tag: number }[], timeoutMs: number, into: PingTicket[]): boolean {
+  /**
+   * `count` polls as `poll`, whose requests the caller put in `requests`, in
+   * one write (pipelined in this order): poll j's tag is `firstTag` + j ×
+   * `periodMs` and its deadline as far after the first's (the turns are
+   * evenly spaced). Their tickets are appended to `into`. `requests` is not
+   * kept: the caller may write the next batch into it. False when the line
+   * is closed.
+   */
+  polls(requests: Buffer, count: number, firstDeadlineMs: number, firstTag: number, periodMs: number, timeoutMs: number, into: PingTicket[]): boolean {
     if (this.closed) return false;
-    let text = '';
-    for (const p of batch) {
-      into.push(this.enqueue('poll', p.deadlineMs, timeoutMs, p.tag));
-      text += requestText(p.path);
-    }
-    this.write(Buffer.from(text, 'latin1'));
+    for (let j = 0; j < count; j++) into.push(this.enqueue('poll', firstDeadlineMs + j * periodMs, timeoutMs, firstTag + j * periodMs));
+    this.write(requests);
     return true;
   }
 
   /** Whom to tell how `t` ends: `done()` when the engine ends it, `done(err)` on another status, a lost connection or a missed deadline. At once when it ended already. */
   attach(t: PingTicket, done: PingDone): void {
-    if (t.ended) return done(t.ended.err);
+    const ended = t.ended;
+    if (ended) {
+      spare(t);
+      return done(ended.err);
+    }
     if (t.dead) return done(new PingError('connection', 'connection closed by the engine'));
     t.done = done;
   }
 
   /** A request's ticket, queued behind those in flight, its deadline watched; the request is written next. */
   private enqueue(kind: 'ping' | 'poll', deadlineMs: number, timeoutMs: number, tag: number): PingTicket {
-    // Every field set here, so that all tickets share one shape (500 a second at 1,000 engines).
-    const t: PingTicket = { kind, done: undefined, deadline: performance.now() + deadlineMs, timeoutMs, tag, ended: undefined, dead: false };
+    const deadline = performance.now() + deadlineMs;
+    let t = spareTickets.pop();
+    if (t) {
+      t.kind = kind;
+      t.done = undefined;
+      t.deadline = deadline;
+      t.timeoutMs = timeoutMs;
+      t.tag = tag;
+      t.ended = undefined;
+      t.dead = false;
+    }
+    // Every field set here, so that all tickets share one shape (250 a second at 1,000 engines).
+    else t = { kind, done: undefined, deadline, timeoutMs, tag, ended: undefined, dead: false };
     this.queue.push(t);
     watchDeadline(this, t.deadline);
     return t;
@@ -258,7 +310,8 @@ export class PingLine {
     const socket = this.socket ?? this.open();
     // Before the connection is up, write() queues: the deadlines cover the handshake too.
     const direct = this.writeDirect(socket, request);
-    if (direct < request.length) socket.write(direct === 0 ? request : request.subarray(direct));
+    // The stream keeps what it is given until it is written: a copy, for a caller may reuse its buffer.
+    if (direct < request.length) socket.write(Buffer.from(request.subarray(direct)));
   }
 
   /** Drops the connection and whatever is in flight on it (told as lost): the next request opens a fresh one. */
@@ -421,8 +474,8 @@ export class PingLine {
     if (this.phase === 'chunk-size') {
       const eol = buf.indexOf(CRLF, at);
       if (eol < 0 || eol + CRLF.length > len) return at;
-      const size = parseInt(buf.toString('latin1', at, eol), 16);
-      if (!Number.isFinite(size) || size < 0) {
+      const size = hexSize(buf, at, eol);
+      if (size < 0) {
         this.lost(socket, new PingError('http', 'unreadable events answer'));
         return len;
       }
@@ -472,8 +525,10 @@ export class PingLine {
     if (t.kind === 'poll' && !err) this.onEnd(t);
     const done = t.done;
     t.done = undefined;
-    if (done) done(err);
-    else t.ended = { ...(err ? { err } : {}) };
+    if (done) {
+      spare(t);
+      done(err);
+    } else t.ended = err ? { err } : ENDED;
   }
 
   /** The connection is gone: everything in flight on it is told `err` (or dies unanswered). */

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PingLine, type PingError, type PingTicket } from '../../src/docker/ping.js';
+import { PingLine, pollRequest, type PingError, type PingTicket } from '../../src/docker/ping.js';
 
 let dir: string;
 let server: net.Server;
@@ -239,7 +239,7 @@ describe('PingLine', () => {
         line.close();
       }
     });
-    it('polls ahead in one batch: the requests arrive whole and in order, the server answers each as the one before ends, each ticket ends in turn with its own events', async () => {
+    it("polls ahead in one batch: the requests arrive whole and in order (the caller's buffer free for reuse at once), the server answers each as the one before ends, each ticket ends in turn with its own events", async () => {
       const chunksSeen: number[] = [];
       server.on('connection', (s) => s.on('data', (d) => chunksSeen.push(d.length)));
       // Answered in order, each 60 ms after the one before: its event, then its end together with the next one's headers.
@@ -255,13 +255,16 @@ describe('PingLine', () => {
       );
       try {
         const tickets: PingTicket[] = [];
-        const batch = [1, 2, 3].map((n) => ({ path: `/events?since=${n}.0&until=${n + 1}.0`, deadlineMs: 2_000, tag: n + 1 }));
-        expect(line.polls(batch, 500, tickets)).toBe(true);
+        const paths = [1, 2, 3].map((n) => `/events?since=${n}.0&until=${n + 1}.0`);
+        const requests = Buffer.concat(paths.map(pollRequest));
+        expect(line.polls(requests, 3, 2_000, 2, 1, 500, tickets)).toBe(true);
+        // Written before the connection is up, so through the stream: the line keeps a copy, and the caller may reuse its buffer at once.
+        requests.fill('X');
         expect(tickets.map((t) => t.tag)).toEqual([2, 3, 4]);
         expect(line.pending).toBe(3);
         for (let i = 0; i < 100 && queue.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
         expect(chunksSeen).toEqual([chunksSeen.reduce((a, b) => a + b, 0)]);
-        expect(conns[0]!.requests.map((r) => r.split(' ')[1])).toEqual(batch.map((b) => b.path));
+        expect(conns[0]!.requests.map((r) => r.split(' ')[1])).toEqual(paths);
         const socket = queue[0]!;
         socket.write(HEAD + chunk('{"n":2}\n'));
         for (const n of [3, 4]) {
@@ -281,19 +284,40 @@ describe('PingLine', () => {
       }
     });
 
+    it("a ticket is reused only once its end has been told: one that ended with nobody attached stays the sender's until it attaches", async () => {
+      // Each poll ends at once; the first two in one read.
+      answer = (_k, socket) => socket.write(HEAD + LAST);
+      const line = new PingLine({ socketPath: `${dir}/engine.sock` });
+      try {
+        const first: PingTicket[] = [];
+        line.polls(Buffer.concat(['/events?until=1', '/events?until=2'].map(pollRequest)), 2, 2_000, 1, 1, 500, first);
+        for (let i = 0; i < 100 && line.pending > 0; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(line.pending).toBe(0);
+        // Both ended, neither told: a new poll gets a ticket of its own.
+        const second: PingTicket[] = [];
+        line.polls(pollRequest('/events?until=3'), 1, 2_000, 3, 1, 500, second);
+        expect(first).not.toContain(second[0]);
+        expect(first.map((t) => t.tag)).toEqual([1, 2]);
+        expect(await new Promise((resolve) => line.attach(first[0]!, resolve))).toBeUndefined();
+        // Told: the first ticket is the line's again, and the next request takes it.
+        const third: PingTicket[] = [];
+        line.polls(pollRequest('/events?until=4'), 1, 2_000, 4, 1, 500, third);
+        expect(third[0]).toBe(first[0]);
+        expect(third[0]!.tag).toBe(4);
+        expect(first[1]!.tag).toBe(2);
+        expect(await new Promise((resolve) => line.attach(first[1]!, resolve))).toBeUndefined();
+      } finally {
+        line.close();
+      }
+    });
+
     it('a stall of this process moves only the deadlines it could have made us miss, not those of polls turns ahead', () => {
       answer = () => undefined;
       const line = new PingLine({ socketPath: `${dir}/engine.sock` });
       try {
         const tickets: PingTicket[] = [];
-        line.polls(
-          [
-            { path: '/events?since=1.0&until=2.0', deadlineMs: 100, tag: 2 },
-            { path: '/events?since=2.0&until=3.0', deadlineMs: 10_000, tag: 3 },
-          ],
-          500,
-          tickets,
-        );
+        // Two polls 9.9 s apart: deadlines 100 ms and 10 s from now.
+        line.polls(Buffer.concat(['/events?since=1.0&until=2.0', '/events?since=2.0&until=3.0'].map(pollRequest)), 2, 100, 2, 9_900, 500, tickets);
         const [near, far] = tickets.map((t) => t.deadline) as [number, number];
         // The timer fired 300 ms late: the near deadline fell in that stall.
         const earliest = line.due(300, near + 250);
