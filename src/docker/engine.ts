@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { FogNode } from '../api/types.js';
-import { PingLine, TCP_KEEPALIVE_MS, pollRequest, type PingDone, type PingError, type PingTarget, type PingTicket } from './ping.js';
+import { PingLine, TCP_KEEPALIVE_MS, pollRequest, type PingDone, type PingTarget, type PingTicket } from './ping.js';
 import { parseEngineTime } from './time.js';
 
 /**
@@ -161,8 +161,8 @@ interface Seen {
   /** Who waits on the steady turn's poll (one at a time: the heartbeat sends a node's next turn after this one ends), and the callback that tells them. */
   turnDone?: PingDone;
   turnEnded?: PingDone;
-  /** A plain ping on a fresh connection, sent while the turn's poll is late (`hedge`): how it ended, and who waits. */
-  hedge?: { line: PingLine; ended?: { err?: PingError }; waiter?: PingDone };
+  /** A plain ping on a fresh connection, sent while the turn's poll is late (`hedge`), told to whoever attaches. */
+  hedge?: { line: PingLine; ticket: PingTicket };
 }
 
 /** Every field present from the start: the heartbeat reads and writes it at every turn, and one shape keeps those accesses monomorphic. */
@@ -433,10 +433,8 @@ export class Engine {
       // After a late poll's miss: the ping already sent on a fresh connection answers this turn, and that connection is the line from now on.
       line.close();
       seen.pinger = hedge.line;
-      if (hedge.ended) {
-        const err = hedge.ended.err;
-        queueMicrotask(() => done(err));
-      } else hedge.waiter = done;
+      // Told after this turn, as an answer comes, even when it has come already.
+      queueMicrotask(() => hedge.line.attach(hedge.ticket, done));
       return;
     }
     // A fresh start (or a lost node, or no clock): a ping answers this turn at
@@ -474,14 +472,7 @@ export class Engine {
     const seen = this.seen;
     if (seen.hedge || !seen.pinger) return;
     const line = this.newLine();
-    const hedge: NonNullable<Seen['hedge']> = { line };
-    seen.hedge = hedge;
-    line.ping(timeoutMs, (err) => {
-      const waiter = hedge.waiter;
-      hedge.waiter = undefined;
-      if (waiter) waiter(err);
-      else hedge.ended = err ? { err } : {};
-    });
+    seen.hedge = { line, ticket: line.sendPing(timeoutMs) };
   }
 
   /**

@@ -240,9 +240,14 @@ export class PingLine {
   ping(timeoutMs: number, done: PingDone): void {
     if (this.queue.length > 0) return done(new PingError('connection', 'a ping is already in flight'));
     if (this.closed) return done(new PingError('connection', 'ping line closed'));
+    this.attach(this.sendPing(timeoutMs), done);
+  }
+
+  /** One ping on an idle, open line (a fresh one) whose end waits for whoever attaches (`attach`), later. */
+  sendPing(timeoutMs: number): PingTicket {
     const t = this.enqueue('ping', timeoutMs, timeoutMs, 0);
     this.write(REQUEST);
-    this.attach(t, done);
+    return t;
   }
 
   /**
